@@ -498,14 +498,26 @@ pub fn validate_id(field: &'static str, id: &str) -> Result<(), ValidationError>
     Ok(())
 }
 
+/// Checks a free-text field: at most `max` bytes and no NUL character (so
+/// every field can be handed to C as a NUL-terminated string).
+pub fn validate_text(field: &'static str, value: &str, max: usize) -> Result<(), ValidationError> {
+    if value.len() > max {
+        return Err(ValidationError::new(field, "too long"));
+    }
+    if value.contains('\0') {
+        return Err(ValidationError::new(field, "must not contain NUL characters"));
+    }
+    Ok(())
+}
+
 fn validate_len(
     field: &'static str,
     value: Option<&str>,
     max: usize,
 ) -> Result<(), ValidationError> {
     match value {
-        Some(v) if v.len() > max => Err(ValidationError::new(field, "too long")),
-        _ => Ok(()),
+        Some(v) => validate_text(field, v, max),
+        None => Ok(()),
     }
 }
 

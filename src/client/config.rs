@@ -1,0 +1,256 @@
+//! Client configuration and invite options, with their JSON forms.
+//!
+//! Both JSON forms are strict: an unknown field, or a field of the wrong
+//! type, is an [`Error::InvalidArgument`] naming the field.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use wd_protocol::{Mode, DEFAULT_LIFETIME_MS, MAX_TOKEN_LEN};
+
+use super::Error;
+use crate::engine::DEFAULT_CONFIRM_TIMEOUT;
+
+/// Longest JSON text accepted for a configuration or options object.
+pub const MAX_JSON_LEN: usize = 256 * 1024;
+
+/// Who runs event callbacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DispatchMode {
+    /// The client's own event thread runs them.
+    #[default]
+    Thread,
+    /// The host runs them by calling [`super::Client::dispatch`].
+    Manual,
+}
+
+/// How to reach the server and who this client is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Server address, `ws://host:port[/path]`.
+    pub url: String,
+    /// Signed token naming the user (`dev:<uid>` against a server in dev
+    /// mode).
+    pub token: String,
+    /// Who runs event callbacks.
+    pub dispatch: DispatchMode,
+    /// How long [`super::Client::connect`] may take.
+    pub connect_timeout: Duration,
+    /// How long an accepted incoming invite waits for the caller's
+    /// confirmation.
+    pub confirm_timeout: Duration,
+}
+
+impl ClientConfig {
+    /// A configuration with the defaults: thread dispatch, 10 s connect
+    /// timeout, 10 s confirm timeout.
+    pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
+        ClientConfig {
+            url: url.into(),
+            token: token.into(),
+            dispatch: DispatchMode::Thread,
+            connect_timeout: Duration::from_secs(10),
+            confirm_timeout: DEFAULT_CONFIRM_TIMEOUT,
+        }
+    }
+
+    /// Parses the JSON form: `{"url": "...", "token": "...", "dispatch":
+    /// "thread"|"manual", "connectTimeoutMs": n, "confirmTimeoutMs": n}`;
+    /// `url` and `token` are required.
+    pub fn from_json(json: &str) -> Result<Self, Error> {
+        let obj = parse_object(json)?;
+        let mut config = ClientConfig::new("", "");
+        let (mut url, mut token) = (None, None);
+        for (field, value) in &obj {
+            match field.as_str() {
+                "url" => url = Some(string(field, value)?),
+                "token" => token = Some(string(field, value)?),
+                "dispatch" => {
+                    config.dispatch = match string(field, value)?.as_str() {
+                        "thread" => DispatchMode::Thread,
+                        "manual" => DispatchMode::Manual,
+                        _ => return Err(Error::invalid(field, "expected \"thread\" or \"manual\"")),
+                    }
+                }
+                "connectTimeoutMs" => {
+                    config.connect_timeout = Duration::from_millis(millis(field, value)?)
+                }
+                "confirmTimeoutMs" => {
+                    config.confirm_timeout = Duration::from_millis(millis(field, value)?)
+                }
+                _ => return Err(Error::invalid(field, "unknown field")),
+            }
+        }
+        config.url = url.ok_or_else(|| Error::invalid("url", "required"))?;
+        config.token = token.ok_or_else(|| Error::invalid("token", "required"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if !self.url.starts_with("ws://") {
+            return Err(Error::invalid("url", "must start with ws://"));
+        }
+        if self.token.is_empty() || self.token.len() > MAX_TOKEN_LEN {
+            return Err(Error::invalid("token", "must be 1 to 4096 bytes"));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(Error::invalid("connectTimeoutMs", "must be positive"));
+        }
+        if self.confirm_timeout.is_zero() {
+            return Err(Error::invalid("confirmTimeoutMs", "must be positive"));
+        }
+        Ok(())
+    }
+}
+
+/// What `inviteToConversation` takes, named as in the JS API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InviteOptions {
+    /// The invitee's user id (required).
+    pub participant_id: String,
+    /// Media mode; `p2p` unless set.
+    pub mode: Mode,
+    /// Text shown to the invitee, up to 8 KiB.
+    pub user_data: Option<String>,
+    /// SDP offer, up to 64 KiB.
+    pub offer: Option<String>,
+    /// How long it may ring, in milliseconds (1 to 3 600 000; 60 000
+    /// unless set).
+    pub lifetime_ms: u64,
+}
+
+impl InviteOptions {
+    /// Options inviting `participant_id` with every default.
+    pub fn new(participant_id: impl Into<String>) -> Self {
+        InviteOptions {
+            participant_id: participant_id.into(),
+            mode: Mode::P2p,
+            user_data: None,
+            offer: None,
+            lifetime_ms: DEFAULT_LIFETIME_MS,
+        }
+    }
+
+    /// Parses the JSON form: `{"participantId": "bob", "mode":
+    /// "p2p"|"server", "userData": "...", "offer": "...", "lifetimeMs":
+    /// n}`.
+    pub fn from_json(json: &str) -> Result<Self, Error> {
+        let obj = parse_object(json)?;
+        let mut options = InviteOptions::new("");
+        let mut participant = None;
+        for (field, value) in &obj {
+            match field.as_str() {
+                "participantId" => participant = Some(string(field, value)?),
+                "mode" => {
+                    options.mode = match string(field, value)?.as_str() {
+                        "p2p" => Mode::P2p,
+                        "server" => Mode::Server,
+                        _ => return Err(Error::invalid(field, "expected \"p2p\" or \"server\"")),
+                    }
+                }
+                "userData" => options.user_data = Some(string(field, value)?),
+                "offer" => options.offer = Some(string(field, value)?),
+                "lifetimeMs" => options.lifetime_ms = millis(field, value)?,
+                _ => return Err(Error::invalid(field, "unknown field")),
+            }
+        }
+        options.participant_id =
+            participant.ok_or_else(|| Error::invalid("participantId", "required"))?;
+        Ok(options)
+    }
+}
+
+fn parse_object(json: &str) -> Result<Map<String, Value>, Error> {
+    if json.len() > MAX_JSON_LEN {
+        return Err(Error::invalid("json", "longer than 262144 bytes"));
+    }
+    match serde_json::from_str::<Value>(json) {
+        Ok(Value::Object(obj)) => Ok(obj),
+        Ok(_) => Err(Error::invalid("json", "expected a JSON object")),
+        Err(e) => Err(Error::invalid("json", format!("not valid JSON: {e}"))),
+    }
+}
+
+fn string(field: &str, value: &Value) -> Result<String, Error> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::invalid(field, "expected a string"))
+}
+
+fn millis(field: &str, value: &Value) -> Result<u64, Error> {
+    value
+        .as_u64()
+        .ok_or_else(|| Error::invalid(field, "expected a non-negative integer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(err: Error) -> String {
+        match err {
+            Error::InvalidArgument { field, .. } => field,
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn options_parse_every_field() {
+        let o = InviteOptions::from_json(
+            r#"{"participantId":"bob","mode":"server","userData":"hi","offer":"v=0","lifetimeMs":5000}"#,
+        )
+        .unwrap();
+        assert_eq!(o.participant_id, "bob");
+        assert_eq!(o.mode, Mode::Server);
+        assert_eq!(o.user_data.as_deref(), Some("hi"));
+        assert_eq!(o.offer.as_deref(), Some("v=0"));
+        assert_eq!(o.lifetime_ms, 5000);
+        let d = InviteOptions::from_json(r#"{"participantId":"bob"}"#).unwrap();
+        assert_eq!(d, InviteOptions::new("bob"));
+    }
+
+    #[test]
+    fn options_errors_name_the_field() {
+        let cases = [
+            (r#"{"participantId":1}"#, "participantId"),
+            (r#"{"participantId":"b","lifetimeMs":"5"}"#, "lifetimeMs"),
+            (r#"{"participantId":"b","lifetimeMs":-1}"#, "lifetimeMs"),
+            (r#"{"participantId":"b","mode":"mesh"}"#, "mode"),
+            (r#"{"participantId":"b","userData":{}}"#, "userData"),
+            (r#"{"participantId":"b","offer":null}"#, "offer"),
+            (r#"{"participantId":"b","color":"red"}"#, "color"),
+            (r#"{"mode":"p2p"}"#, "participantId"),
+            (r#"[1,2]"#, "json"),
+            (r#"{"participantId":"#, "json"),
+        ];
+        for (json, field) in cases {
+            assert_eq!(field_of(InviteOptions::from_json(json).unwrap_err()), field, "{json}");
+        }
+    }
+
+    #[test]
+    fn config_parses_and_checks() {
+        let c = ClientConfig::from_json(
+            r#"{"url":"ws://127.0.0.1:1","token":"dev:a","dispatch":"manual","connectTimeoutMs":50,"confirmTimeoutMs":70}"#,
+        )
+        .unwrap();
+        assert_eq!(c.dispatch, DispatchMode::Manual);
+        assert_eq!(c.connect_timeout, Duration::from_millis(50));
+        assert_eq!(c.confirm_timeout, Duration::from_millis(70));
+        let cases = [
+            (r#"{"token":"t"}"#, "url"),
+            (r#"{"url":"ws://x"}"#, "token"),
+            (r#"{"url":"http://x","token":"t"}"#, "url"),
+            (r#"{"url":"ws://x","token":"t","dispatch":1}"#, "dispatch"),
+            (r#"{"url":"ws://x","token":"t","connectTimeoutMs":0}"#, "connectTimeoutMs"),
+            (r#"{"url":"ws://x","token":"t","extra":0}"#, "extra"),
+        ];
+        for (json, field) in cases {
+            assert_eq!(field_of(ClientConfig::from_json(json).unwrap_err()), field, "{json}");
+        }
+        let huge = format!(r#"{{"url":"{}"}}"#, "x".repeat(MAX_JSON_LEN));
+        assert_eq!(field_of(ClientConfig::from_json(&huge).unwrap_err()), "json");
+    }
+}

@@ -1,0 +1,165 @@
+//! `Conversation`: what an accepted invite starts, on both sides.
+
+use std::ffi::CStr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use wd_protocol::Mode;
+
+use super::core::Core;
+use super::events::{Deliver, Slot};
+use super::text::Text;
+use super::Error;
+use crate::engine::{ConversationInfo, EngineError, Key, Participant};
+
+/// Something that happened in a conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConversationEvent {
+    /// A participant left.
+    ParticipantDisconnected(Participant),
+    /// This device is no longer in the conversation (it left, everyone
+    /// else left, or the connection was lost). Fires once, last.
+    Disconnected,
+}
+
+struct ConversationState {
+    participants: Vec<Participant>,
+    connected: bool,
+}
+
+/// State shared by every clone of one [`Conversation`].
+pub(crate) struct ConversationShared {
+    core: Weak<Core>,
+    key: Key,
+    conversation_id: Text,
+    mode: Mode,
+    state: Mutex<ConversationState>,
+    slot: Slot<Conversation, ConversationEvent>,
+    c_refs: AtomicUsize,
+}
+
+impl ConversationShared {
+    pub(crate) fn new(core: Weak<Core>, info: ConversationInfo) -> Arc<Self> {
+        Arc::new(ConversationShared {
+            core,
+            key: info.key,
+            conversation_id: Text::from_checked(info.conversation_id),
+            mode: info.mode,
+            state: Mutex::new(ConversationState {
+                participants: info.participants,
+                connected: true,
+            }),
+            slot: Slot::default(),
+            c_refs: AtomicUsize::new(0),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ConversationState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records an event (under the engine lock) and queues it.
+    pub(crate) fn update(&self, event: ConversationEvent) {
+        {
+            let mut st = self.lock();
+            match &event {
+                ConversationEvent::ParticipantDisconnected(p) => {
+                    st.participants.retain(|q| q != p);
+                }
+                ConversationEvent::Disconnected => {
+                    st.connected = false;
+                    st.participants.clear();
+                }
+            }
+        }
+        self.slot.push(event);
+    }
+}
+
+impl Deliver for ConversationShared {
+    fn deliver(self: Arc<Self>) {
+        let handle = Conversation { shared: self };
+        handle.shared.slot.run(&handle);
+    }
+}
+
+/// A conversation this device is in (`Conversation` in the JS API). Cheap
+/// to clone; every clone is the same conversation. Dropping it does not
+/// leave the conversation: call [`Conversation::disconnect`].
+#[derive(Clone)]
+pub struct Conversation {
+    pub(crate) shared: Arc<ConversationShared>,
+}
+
+impl std::fmt::Debug for Conversation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conversation")
+            .field("conversation_id", &self.conversation_id())
+            .field("participants", &self.participants())
+            .finish()
+    }
+}
+
+impl Conversation {
+    /// The conversation's id, the same on every participant.
+    pub fn conversation_id(&self) -> &str {
+        self.shared.conversation_id.as_str()
+    }
+
+    pub(crate) fn conversation_id_cstr(&self) -> &CStr {
+        self.shared.conversation_id.as_c_str()
+    }
+
+    /// Media mode.
+    pub fn mode(&self) -> Mode {
+        self.shared.mode
+    }
+
+    /// The other devices in the conversation.
+    pub fn participants(&self) -> Vec<Participant> {
+        self.shared.lock().participants.clone()
+    }
+
+    /// Whether this device is still in the conversation.
+    pub fn is_connected(&self) -> bool {
+        self.shared.lock().connected
+    }
+
+    /// Leaves the conversation: the others are told, and the
+    /// `Disconnected` event fires once. [`Error::InvalidState`] if already
+    /// disconnected.
+    pub fn disconnect(&self) -> Result<(), Error> {
+        let gone = Error::InvalidState {
+            status: "disconnected",
+        };
+        let Some(core) = self.shared.core.upgrade() else {
+            return Err(gone);
+        };
+        let key = self.shared.key;
+        core.with_engine(|st, _| st.engine.disconnect(key))
+            .map_err(|e| match e {
+                EngineError::UnknownKey => gone,
+                other => other.into(),
+            })
+    }
+
+    /// Sets the listener, replacing (and dropping) the previous one; events
+    /// that happened before are delivered to it, once.
+    pub fn set_listener(&self, listener: impl FnMut(&Conversation, &ConversationEvent) + Send + 'static) {
+        if self.shared.slot.set(Box::new(listener)) {
+            if let Some(core) = self.shared.core.upgrade() {
+                core.post(self.shared.clone());
+            }
+        }
+    }
+
+    /// Removes the listener; events that follow wait for a new one.
+    pub fn clear_listener(&self) {
+        self.shared.slot.clear();
+    }
+
+    /// How many C references the FFI holds to this conversation.
+    pub(crate) fn c_refs(&self) -> &AtomicUsize {
+        &self.shared.c_refs
+    }
+}

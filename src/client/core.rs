@@ -1,0 +1,225 @@
+//! What the I/O thread, the event thread and every handle of one client
+//! share: the engine behind one lock, the frames waiting to be written,
+//! and the live handles by engine key.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use mio::Waker;
+use wd_protocol::encode;
+
+use super::conversation::ConversationShared;
+use super::events::{Deliver, Job, JobSender, Slot};
+use super::incoming::IncomingShared;
+use super::outgoing::OutgoingShared;
+use super::text::Text;
+use super::{
+    ConnectionState, Conversation, ConversationEvent, IncomingEvent, IncomingInvite,
+    OutgoingEvent,
+};
+use crate::engine::{Engine, Event, Key};
+
+/// The engine and the objects that mirror its live state.
+pub(crate) struct EngineState {
+    pub(crate) engine: Engine,
+    /// Encoded frames for the I/O thread to write, in order.
+    pub(crate) outbox: VecDeque<String>,
+    outgoing: HashMap<Key, Arc<OutgoingShared>>,
+    incoming: HashMap<Key, Arc<IncomingShared>>,
+    conversations: HashMap<Key, Arc<ConversationShared>>,
+}
+
+/// The shared heart of one client.
+pub(crate) struct Core {
+    state: Mutex<EngineState>,
+    waker: Waker,
+    jobs: JobSender,
+    connection: AtomicU8,
+    pub(crate) uid: Text,
+    pub(crate) device: String,
+    /// Invites that arrived, for the client's invite listener.
+    pub(crate) invites: Slot<(), IncomingInvite>,
+}
+
+impl Core {
+    pub(crate) fn new(engine: Engine, waker: Waker, jobs: JobSender, uid: Text, device: String) -> Self {
+        Core {
+            state: Mutex::new(EngineState {
+                engine,
+                outbox: VecDeque::new(),
+                outgoing: HashMap::new(),
+                incoming: HashMap::new(),
+                conversations: HashMap::new(),
+            }),
+            waker,
+            jobs,
+            connection: AtomicU8::new(ConnectionState::Connected as u8),
+            uid,
+            device,
+            invites: Slot::default(),
+        }
+    }
+
+    /// Locks the engine. No listener ever runs under this lock.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, EngineState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes the I/O thread so it writes queued frames and re-reads the
+    /// engine's next deadline.
+    pub(crate) fn wake_io(&self) {
+        // Failing to wake means the poller is gone, i.e. the I/O thread
+        // has ended; there is nobody left to wake.
+        let _ = self.waker.wake();
+    }
+
+    pub(crate) fn connection_state(&self) -> ConnectionState {
+        ConnectionState::from_u8(self.connection.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set_connection_state(&self, state: ConnectionState) {
+        self.connection.store(state as u8, Ordering::Release);
+    }
+
+    /// Puts a handle on the event queue.
+    pub(crate) fn post(&self, target: Arc<dyn Deliver>) {
+        // The receiver lives as long as the client; if it is gone nobody
+        // can hear the event any more.
+        let _ = self.jobs.send(Job::Wake(target));
+    }
+
+    pub(crate) fn stop_events(&self) {
+        let _ = self.jobs.send(Job::Stop);
+    }
+
+    /// Moves everything the engine produced out of it: frames into the
+    /// outbox, events into the handles they concern. Call after every
+    /// engine input, with the lock held.
+    pub(crate) fn pump(self: &Arc<Self>, st: &mut EngineState) {
+        while let Some(msg) = st.engine.poll_transmit() {
+            st.outbox.push_back(encode(&msg));
+        }
+        while let Some(event) = st.engine.poll_event() {
+            self.route(st, event);
+        }
+    }
+
+    /// Runs `f` on the engine with the current time, pumps, and wakes the
+    /// I/O thread.
+    pub(crate) fn with_engine<T>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut EngineState, Instant) -> T,
+    ) -> T {
+        let out = {
+            let mut st = self.lock();
+            let out = f(&mut st, Instant::now());
+            self.pump(&mut st);
+            out
+        };
+        self.wake_io();
+        out
+    }
+
+    pub(crate) fn track_outgoing(st: &mut EngineState, key: Key, shared: Arc<OutgoingShared>) {
+        st.outgoing.insert(key, shared);
+    }
+
+    fn route(self: &Arc<Self>, st: &mut EngineState, event: Event) {
+        let key = event.key();
+        match event {
+            Event::OutgoingRinging { .. } => {
+                if let Some(h) = st.outgoing.get(&key) {
+                    h.update(OutgoingEvent::Ringing, None, None);
+                    self.post(h.clone());
+                }
+            }
+            Event::OutgoingAccepted {
+                answer,
+                conversation,
+                ..
+            } => {
+                let conv = self.start_conversation(st, conversation);
+                if let Some(h) = st.outgoing.remove(&key) {
+                    h.update(OutgoingEvent::Accepted, Some(conv), Some(answer));
+                    self.post(h);
+                }
+            }
+            Event::OutgoingRejected { reason, .. } => {
+                self.finish_outgoing(st, key, OutgoingEvent::Rejected(reason))
+            }
+            Event::OutgoingCanceled { .. } => {
+                self.finish_outgoing(st, key, OutgoingEvent::Canceled)
+            }
+            Event::OutgoingFailed { reason, .. } => {
+                self.finish_outgoing(st, key, OutgoingEvent::Failed(reason))
+            }
+            Event::IncomingReceived { info, .. } => {
+                let shared = IncomingShared::new(Arc::downgrade(self), key, info);
+                st.incoming.insert(key, shared.clone());
+                self.invites.push(IncomingInvite { shared });
+                self.post(self.clone());
+            }
+            Event::IncomingAccepted { conversation, .. } => {
+                let conv = self.start_conversation(st, conversation);
+                if let Some(h) = st.incoming.remove(&key) {
+                    h.update(IncomingEvent::Accepted, Some(conv));
+                    self.post(h);
+                }
+            }
+            Event::IncomingRejected { reason, .. } => {
+                self.finish_incoming(st, key, IncomingEvent::Rejected(reason))
+            }
+            Event::IncomingCanceled { reason, .. } => {
+                self.finish_incoming(st, key, IncomingEvent::Canceled(reason))
+            }
+            Event::IncomingFailed { reason, .. } => {
+                self.finish_incoming(st, key, IncomingEvent::Failed(reason))
+            }
+            Event::ParticipantDisconnected { participant, .. } => {
+                if let Some(h) = st.conversations.get(&key) {
+                    h.update(ConversationEvent::ParticipantDisconnected(participant));
+                    self.post(h.clone());
+                }
+            }
+            Event::ConversationDisconnected { .. } => {
+                if let Some(h) = st.conversations.remove(&key) {
+                    h.update(ConversationEvent::Disconnected);
+                    self.post(h);
+                }
+            }
+        }
+    }
+
+    fn start_conversation(
+        self: &Arc<Self>,
+        st: &mut EngineState,
+        info: crate::engine::ConversationInfo,
+    ) -> Conversation {
+        let key = info.key;
+        let shared = ConversationShared::new(Arc::downgrade(self), info);
+        st.conversations.insert(key, shared.clone());
+        Conversation { shared }
+    }
+
+    fn finish_outgoing(self: &Arc<Self>, st: &mut EngineState, key: Key, event: OutgoingEvent) {
+        if let Some(h) = st.outgoing.remove(&key) {
+            h.update(event, None, None);
+            self.post(h);
+        }
+    }
+
+    fn finish_incoming(self: &Arc<Self>, st: &mut EngineState, key: Key, event: IncomingEvent) {
+        if let Some(h) = st.incoming.remove(&key) {
+            h.update(event, None);
+            self.post(h);
+        }
+    }
+}
+
+impl Deliver for Core {
+    fn deliver(self: Arc<Self>) {
+        self.invites.run(&());
+    }
+}

@@ -1,0 +1,321 @@
+//! The SDK client: one connection to a `wd-signal` server, one I/O thread,
+//! and one event thread (or events drained by the host with
+//! [`Client::dispatch`]).
+//!
+//! Threading: every method may be called from any thread, including from
+//! inside a listener. Listeners run one at a time, on the event thread (or
+//! inside `dispatch`), never while the SDK holds a lock. Status getters
+//! reflect a change as soon as it happened, before its event is delivered.
+
+mod config;
+mod conversation;
+mod core;
+mod error;
+mod events;
+mod incoming;
+mod io;
+mod outgoing;
+mod text;
+
+pub use config::{ClientConfig, DispatchMode, InviteOptions, MAX_JSON_LEN};
+pub use conversation::{Conversation, ConversationEvent};
+pub use error::Error;
+pub use incoming::{IncomingEvent, IncomingInvite};
+pub use outgoing::{OutgoingEvent, OutgoingInvite};
+
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use crate::engine::{Engine, EngineConfig, InviteRequest};
+use self::core::Core;
+use events::{in_callback, run_job, JobReceiver};
+use outgoing::OutgoingShared;
+use text::Text;
+
+/// The client's link to the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ConnectionState {
+    /// Opening the connection.
+    Connecting = 0,
+    /// Connected and authenticated.
+    Connected = 1,
+    /// Lost the connection; trying again.
+    Reconnecting = 2,
+    /// Not connected, and not trying.
+    Disconnected = 3,
+}
+
+impl ConnectionState {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => ConnectionState::Connecting,
+            1 => ConnectionState::Connected,
+            2 => ConnectionState::Reconnecting,
+            _ => ConnectionState::Disconnected,
+        }
+    }
+
+    /// The API name (`"connected"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Connected => "connected",
+            ConnectionState::Reconnecting => "reconnecting",
+            ConnectionState::Disconnected => "disconnected",
+        }
+    }
+}
+
+/// Owns the threads; dropping the last [`Client`] drops it and shuts down.
+pub(crate) struct ClientHandle {
+    core: Arc<Core>,
+    closing: Arc<AtomicBool>,
+    io_thread: Mutex<Option<JoinHandle<()>>>,
+    event_thread: Mutex<Option<(JoinHandle<()>, ThreadId)>>,
+    /// Present in manual dispatch mode: the host drains it.
+    manual: Option<Mutex<JobReceiver>>,
+}
+
+/// A connected client (`wilddog.video` `Client`). Cheap to clone; the
+/// connection closes when the last clone is dropped or on
+/// [`Client::disconnect`].
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) handle: Arc<ClientHandle>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("uid", &self.uid())
+            .field("device", &self.device())
+            .field("state", &self.connection_state())
+            .finish()
+    }
+}
+
+/// Random hex id for invites and conversations (128 bits).
+fn new_id() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Network(format!("no randomness available: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Client {
+    /// Connects to the server and authenticates, blocking until the server
+    /// welcomed this client or `connect_timeout` passed.
+    ///
+    /// Errors: [`Error::InvalidArgument`] for a bad configuration,
+    /// [`Error::Unauthorized`] when the token is refused,
+    /// [`Error::Network`] when the server cannot be reached,
+    /// [`Error::Protocol`] when it answers something unexpected.
+    pub fn connect(config: ClientConfig) -> Result<Client, Error> {
+        config.validate()?;
+        let (conn, waker) = io::connect(&config)?;
+        let (jobs, job_rx) = crossbeam_channel::unbounded();
+        let mut engine = Engine::new(EngineConfig {
+            confirm_timeout: config.confirm_timeout,
+        });
+        engine.handle_connected(&conn.uid, &conn.device);
+        let core = Arc::new(Core::new(
+            engine,
+            waker,
+            jobs,
+            Text::from_checked(conn.uid.clone()),
+            conn.device.clone(),
+        ));
+        let closing = Arc::new(AtomicBool::new(false));
+        let io_thread = {
+            let (core, closing) = (core.clone(), closing.clone());
+            thread::Builder::new()
+                .name("wd-io".into())
+                .spawn(move || io::run(core, conn, closing))
+                .map_err(|e| Error::Network(format!("starting the I/O thread: {e}")))?
+        };
+        let (event_thread, manual) = match config.dispatch {
+            DispatchMode::Thread => {
+                let t = thread::Builder::new()
+                    .name("wd-events".into())
+                    .spawn(move || while let Ok(job) = job_rx.recv() {
+                        if !run_job(job) {
+                            break;
+                        }
+                    })
+                    .map_err(|e| Error::Network(format!("starting the event thread: {e}")))?;
+                let id = t.thread().id();
+                (Some((t, id)), None)
+            }
+            DispatchMode::Manual => (None, Some(Mutex::new(job_rx))),
+        };
+        Ok(Client {
+            handle: Arc::new(ClientHandle {
+                core,
+                closing,
+                io_thread: Mutex::new(Some(io_thread)),
+                event_thread: Mutex::new(event_thread),
+                manual,
+            }),
+        })
+    }
+
+    fn core(&self) -> &Arc<Core> {
+        &self.handle.core
+    }
+
+    /// This user's id, as the server's token named it.
+    pub fn uid(&self) -> &str {
+        self.core().uid.as_str()
+    }
+
+    pub(crate) fn uid_cstr(&self) -> &CStr {
+        self.core().uid.as_c_str()
+    }
+
+    /// This device's id, given by the server.
+    pub fn device(&self) -> &str {
+        &self.core().device
+    }
+
+    /// The link to the server.
+    pub fn connection_state(&self) -> ConnectionState {
+        self.core().connection_state()
+    }
+
+    /// Invites `options.participant_id` to a new conversation
+    /// (`inviteToConversation`). The returned invite is `pending` and its
+    /// `conversation_id` is known at once; its outcome arrives as exactly
+    /// one event.
+    ///
+    /// Errors: [`Error::InvalidArgument`] naming the bad option,
+    /// [`Error::NotConnected`] when the connection is gone.
+    pub fn invite_to_conversation(&self, options: InviteOptions) -> Result<OutgoingInvite, Error> {
+        let req = InviteRequest {
+            to: options.participant_id,
+            invite_id: new_id()?,
+            conversation_id: new_id()?,
+            mode: options.mode,
+            user_data: options.user_data,
+            offer: options.offer,
+            lifetime_ms: options.lifetime_ms,
+        };
+        // Checked before the engine so the error names the API field.
+        let to = Text::new("participantId", req.to.clone())?;
+        let conversation_id = Text::from_checked(req.conversation_id.clone());
+        let (invite_id, mode) = (req.invite_id.clone(), req.mode);
+        let core = self.core();
+        let weak = Arc::downgrade(core);
+        core.with_engine(|st, now| {
+            let key = st.engine.invite(req, now)?;
+            let shared = OutgoingShared::new(weak, key, invite_id, to, conversation_id, mode);
+            core::Core::track_outgoing(st, key, shared.clone());
+            Ok(OutgoingInvite { shared })
+        })
+    }
+
+    /// Sets the listener for incoming invites, replacing (and dropping) the
+    /// previous one. Invites that arrived while no listener was set are
+    /// delivered to it, in order.
+    pub fn set_invite_listener(&self, mut listener: impl FnMut(IncomingInvite) + Send + 'static) {
+        let core = self.core();
+        if core
+            .invites
+            .set(Box::new(move |_, invite: &IncomingInvite| listener(invite.clone())))
+        {
+            core.post(core.clone());
+        }
+    }
+
+    /// Removes the invite listener; invites that follow wait for a new one.
+    pub fn clear_invite_listener(&self) {
+        self.core().invites.clear();
+    }
+
+    /// Manual dispatch mode: runs queued listeners on this thread, waiting
+    /// up to `timeout` for the first; returns how many queue entries it
+    /// handled. [`Error::InvalidState`] in thread mode or from inside a
+    /// listener.
+    pub fn dispatch(&self, timeout: Duration) -> Result<usize, Error> {
+        let Some(manual) = &self.handle.manual else {
+            return Err(Error::InvalidState {
+                status: "thread_dispatch",
+            });
+        };
+        if in_callback() {
+            return Err(Error::InvalidState {
+                status: "in_callback",
+            });
+        }
+        let rx = manual.lock().unwrap_or_else(|p| p.into_inner());
+        let deadline = Instant::now() + timeout;
+        let mut handled = 0;
+        while let Ok(job) = rx.recv_deadline(deadline) {
+            handled += 1;
+            run_job(job);
+            // Having handled one, take only what is already queued.
+            while let Ok(job) = rx.try_recv() {
+                handled += 1;
+                run_job(job);
+            }
+            break;
+        }
+        Ok(handled)
+    }
+
+    /// How many invites and conversations this client still tracks (live
+    /// ones only; finished ones are forgotten). A diagnostic for leak
+    /// checks.
+    pub fn live_count(&self) -> usize {
+        self.core().lock().engine.live_count()
+    }
+
+    /// Closes the connection: every pending invite ends `failed(network)`
+    /// (events still delivered), every conversation ends. Idempotent.
+    pub fn disconnect(&self) {
+        self.handle.close();
+    }
+}
+
+impl ClientHandle {
+    /// Stops the I/O thread (which ends every invite and conversation) and
+    /// waits for it. Safe to call more than once, from any thread.
+    fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.core.wake_io();
+        let io = self
+            .io_thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(io) = io {
+            let _ = io.join();
+        }
+    }
+}
+
+impl Drop for ClientHandle {
+    fn drop(&mut self) {
+        self.close();
+        // Invites nobody listened for would otherwise keep their client
+        // state alive.
+        self.core.invites.clear();
+        drop(self.core.invites.discard_pending());
+        self.core.stop_events();
+        let event_thread = self
+            .event_thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((t, id)) = event_thread {
+            // From inside a listener the event thread cannot wait for
+            // itself; it stops on its own after the listener returns.
+            if thread::current().id() != id {
+                let _ = t.join();
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The invitee's side of an invite: it answers, the caller decides.
+
+use std::time::{Duration, Instant};
+
+use wd_protocol::{
+    CancelReason, FailureReason, Outcome, PeerMessage, RejectReason, MAX_SDP_LEN,
+    MAX_USER_DATA_LEN,
+};
+
+use super::{
+    check_text, Engine, EngineError, Event, IncomingInfo, IncomingStatus, Key, Participant,
+    FINISHED_MEMORY,
+};
+
+/// An incoming invite that is `pending` or `accepting`. Finished ones are
+/// forgotten, but their ids are remembered for a while (so a late copy is
+/// not a new invite).
+#[derive(Debug)]
+pub(super) struct Incoming {
+    info: IncomingInfo,
+    status: IncomingStatus,
+}
+
+impl Engine {
+    /// Accepts a pending incoming invite: it becomes `accepting` and the
+    /// caller is asked to confirm. It ends `accepted` when the caller
+    /// confirms, `canceled` if the caller decided otherwise first, or
+    /// `failed(confirm_timeout)` if nothing comes back in time.
+    pub fn accept(
+        &mut self,
+        key: Key,
+        answer: Option<String>,
+        user_data: Option<String>,
+        now: Instant,
+    ) -> Result<(), EngineError> {
+        check_text("answer", answer.as_deref(), MAX_SDP_LEN)?;
+        check_text("userData", user_data.as_deref(), MAX_USER_DATA_LEN)?;
+        let inc = self.incoming.get_mut(&key).ok_or(EngineError::UnknownKey)?;
+        if inc.status != IncomingStatus::Pending {
+            return Err(EngineError::InvalidState {
+                status: inc.status.as_str(),
+            });
+        }
+        inc.status = IncomingStatus::Accepting;
+        let (to, device, invite_id) = (
+            inc.info.from.clone(),
+            inc.info.from_device.clone(),
+            inc.info.invite_id.clone(),
+        );
+        self.timers.set(key, now + self.config.confirm_timeout);
+        self.send(
+            &to,
+            Some(&device),
+            PeerMessage::Accept {
+                invite_id,
+                answer,
+                user_data,
+            },
+        );
+        Ok(())
+    }
+
+    /// Rejects a pending incoming invite: when this returns `Ok` it is
+    /// `rejected`, its `IncomingRejected` event is queued and the caller is
+    /// told.
+    pub fn reject(
+        &mut self,
+        key: Key,
+        reason: RejectReason,
+        _now: Instant,
+    ) -> Result<(), EngineError> {
+        let inc = self.incoming.get(&key).ok_or(EngineError::UnknownKey)?;
+        if inc.status != IncomingStatus::Pending {
+            return Err(EngineError::InvalidState {
+                status: inc.status.as_str(),
+            });
+        }
+        let (to, device, invite_id) = (
+            inc.info.from.clone(),
+            inc.info.from_device.clone(),
+            inc.info.invite_id.clone(),
+        );
+        self.send(&to, Some(&device), PeerMessage::Reject { invite_id, reason });
+        self.finish_incoming(key, Event::IncomingRejected { key, reason });
+        Ok(())
+    }
+
+    /// The status of a live incoming invite (`pending` or `accepting`);
+    /// `None` once it finished.
+    pub fn incoming_status(&self, key: Key) -> Option<IncomingStatus> {
+        self.incoming.get(&key).map(|inc| inc.status)
+    }
+
+    pub(super) fn receive_invite(&mut self, info: IncomingInfo, lifetime_ms: u64, now: Instant) {
+        let Some(me) = &self.me else {
+            return;
+        };
+        if info.from == me.uid
+            || self.incoming_by_id.contains_key(&info.invite_id)
+            || self.finished_incoming.contains(&info.invite_id)
+        {
+            return;
+        }
+        let key = self.new_key();
+        self.timers
+            .set(key, now + Duration::from_millis(lifetime_ms));
+        self.incoming_by_id.insert(info.invite_id.clone(), key);
+        let (to, device, invite_id) = (
+            info.from.clone(),
+            info.from_device.clone(),
+            info.invite_id.clone(),
+        );
+        self.incoming.insert(
+            key,
+            Incoming {
+                info: info.clone(),
+                status: IncomingStatus::Pending,
+            },
+        );
+        self.events.push_back(Event::IncomingReceived { key, info });
+        self.send(&to, Some(&device), PeerMessage::Ringing { invite_id });
+    }
+
+    pub(super) fn receive_outcome(
+        &mut self,
+        from: &str,
+        device: &str,
+        invite_id: &str,
+        outcome: Outcome,
+    ) {
+        let Some(key) = self.incoming_from(from, device, invite_id) else {
+            return;
+        };
+        let status = self.incoming[&key].status;
+        let mine = self.my_device().unwrap_or_default();
+        let event = match outcome {
+            Outcome::Accepted { device } if device == mine => {
+                if status != IncomingStatus::Accepting {
+                    // The caller claims this device accepted, but it did
+                    // not: ignore it and let the lifetime run out.
+                    return;
+                }
+                let info = &self.incoming[&key].info;
+                let participant = Participant {
+                    uid: info.from.clone(),
+                    device: info.from_device.clone(),
+                };
+                let (id, mode) = (info.conversation_id.clone(), info.mode);
+                let conversation = self.start_conversation(id, mode, vec![participant]);
+                Event::IncomingAccepted { key, conversation }
+            }
+            Outcome::Rejected { ref device, .. } if device == mine => {
+                // Only this device can have rejected for itself, and its
+                // reject already finished the invite here.
+                return;
+            }
+            Outcome::Accepted { .. } | Outcome::Rejected { .. } => Event::IncomingCanceled {
+                key,
+                reason: CancelReason::AnsweredElsewhere,
+            },
+            Outcome::Canceled => Event::IncomingCanceled {
+                key,
+                reason: CancelReason::CallerCanceled,
+            },
+            Outcome::Failed { reason } => Event::IncomingFailed { key, reason },
+        };
+        self.finish_incoming(key, event);
+    }
+
+    pub(super) fn expire_incoming(&mut self, key: Key) {
+        let reason = match self.incoming[&key].status {
+            IncomingStatus::Accepting => FailureReason::ConfirmTimeout,
+            _ => FailureReason::Timeout,
+        };
+        self.finish_incoming(key, Event::IncomingFailed { key, reason });
+    }
+
+    /// The live incoming invite `invite_id`, if it came from `from` on
+    /// `device`: messages about it from anyone else are ignored.
+    pub(super) fn incoming_from(&self, from: &str, device: &str, invite_id: &str) -> Option<Key> {
+        let key = *self.incoming_by_id.get(invite_id)?;
+        let info = &self.incoming[&key].info;
+        (info.from == from && info.from_device == device).then_some(key)
+    }
+
+    /// Forgets a live incoming invite and reports its terminal event.
+    pub(super) fn finish_incoming(&mut self, key: Key, event: Event) {
+        let Some(inc) = self.incoming.remove(&key) else {
+            return;
+        };
+        self.timers.clear(key);
+        self.incoming_by_id.remove(&inc.info.invite_id);
+        if self.finished_order.len() == FINISHED_MEMORY {
+            if let Some(old) = self.finished_order.pop_front() {
+                self.finished_incoming.remove(&old);
+            }
+        }
+        self.finished_incoming.insert(inc.info.invite_id.clone());
+        self.finished_order.push_back(inc.info.invite_id);
+        self.events.push_back(event);
+    }
+}

@@ -1,0 +1,325 @@
+//! The sans-IO core: invite and conversation state machines.
+//!
+//! The engine reads no clock and touches no socket or thread. The host
+//! feeds it what happened — a message from the server, a call from the
+//! user, the passing of time — each with the current [`Instant`], and then
+//! drains what it must do: messages to send ([`Engine::poll_transmit`]),
+//! events to report ([`Engine::poll_event`]) and when to wake it next
+//! ([`Engine::poll_timeout`]). So every race can be replayed exactly in a
+//! test with a made-up clock.
+//!
+//! The caller's engine decides each invite's outcome: the first of an
+//! accept from any invitee device, a reject, a local cancel, lifetime
+//! expiry or loss of the connection wins, everything after it is absorbed,
+//! and the outcome is sent to every device of the invitee.
+
+mod conversation;
+mod incoming;
+mod outgoing;
+mod timers;
+mod types;
+
+pub use types::*;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use wd_protocol::{ClientMessage, FailureReason, Mode, PeerMessage, ServerMessage};
+
+use conversation::Conversation;
+use incoming::Incoming;
+use outgoing::Outgoing;
+use timers::Timers;
+
+/// How long an invitee that accepted waits for the caller's confirmation
+/// before it gives up with `confirm_timeout`, unless configured otherwise.
+pub const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many finished incoming invites an engine remembers, so that a late
+/// or repeated copy of one is not taken for a new invite.
+const FINISHED_MEMORY: usize = 4096;
+
+/// Settings of an [`Engine`].
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// How long an accepting invitee waits for the caller's confirmation.
+    pub confirm_timeout: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            confirm_timeout: DEFAULT_CONFIRM_TIMEOUT,
+        }
+    }
+}
+
+/// What a new outgoing invite is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InviteRequest {
+    /// The invitee's user id (`participantId`).
+    pub to: String,
+    /// A fresh, unique id for the invite.
+    pub invite_id: String,
+    /// The conversation's id.
+    pub conversation_id: String,
+    /// Media mode.
+    pub mode: Mode,
+    /// Text for the invitee (`userData`).
+    pub user_data: Option<String>,
+    /// SDP offer (`offer`).
+    pub offer: Option<String>,
+    /// How long it may ring, in milliseconds (`lifetimeMs`).
+    pub lifetime_ms: u64,
+}
+
+/// This device, as the server named it.
+#[derive(Clone, Debug)]
+struct Me {
+    uid: String,
+    device: String,
+}
+
+/// The state machines of one client connection (one device).
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    me: Option<Me>,
+    next_key: u64,
+    outgoing: HashMap<Key, Outgoing>,
+    outgoing_by_id: HashMap<String, Key>,
+    incoming: HashMap<Key, Incoming>,
+    incoming_by_id: HashMap<String, Key>,
+    finished_incoming: HashSet<String>,
+    finished_order: VecDeque<String>,
+    conversations: HashMap<Key, Conversation>,
+    conversations_by_id: HashMap<String, Key>,
+    timers: Timers,
+    transmits: VecDeque<ClientMessage>,
+    events: VecDeque<Event>,
+}
+
+impl Engine {
+    /// A new engine, not connected.
+    pub fn new(config: EngineConfig) -> Self {
+        Engine {
+            config,
+            me: None,
+            next_key: 1,
+            outgoing: HashMap::new(),
+            outgoing_by_id: HashMap::new(),
+            incoming: HashMap::new(),
+            incoming_by_id: HashMap::new(),
+            finished_incoming: HashSet::new(),
+            finished_order: VecDeque::new(),
+            conversations: HashMap::new(),
+            conversations_by_id: HashMap::new(),
+            timers: Timers::default(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Whether the engine has a connection (between
+    /// [`Engine::handle_connected`] and [`Engine::handle_disconnected`]).
+    pub fn is_connected(&self) -> bool {
+        self.me.is_some()
+    }
+
+    /// The server accepted this connection as user `uid`, device `device`.
+    pub fn handle_connected(&mut self, uid: &str, device: &str) {
+        self.me = Some(Me {
+            uid: uid.to_owned(),
+            device: device.to_owned(),
+        });
+    }
+
+    /// The connection is gone: every pending outgoing invite fails with
+    /// `network`, every incoming one that is not finished fails with
+    /// `network`, every conversation ends. Messages not yet sent are
+    /// dropped.
+    pub fn handle_disconnected(&mut self, _now: Instant) {
+        self.me = None;
+        self.transmits.clear();
+        let mut outgoing: Vec<Key> = self.outgoing.keys().copied().collect();
+        outgoing.sort();
+        for key in outgoing {
+            self.finish_outgoing(key, |key| Event::OutgoingFailed {
+                key,
+                reason: FailureReason::Network,
+            });
+        }
+        let mut incoming: Vec<Key> = self.incoming.keys().copied().collect();
+        incoming.sort();
+        for key in incoming {
+            self.finish_incoming(
+                key,
+                Event::IncomingFailed {
+                    key,
+                    reason: FailureReason::Network,
+                },
+            );
+        }
+        let mut conversations: Vec<Key> = self.conversations.keys().copied().collect();
+        conversations.sort();
+        for key in conversations {
+            self.end_conversation(key);
+        }
+    }
+
+    /// A message arrived from the server.
+    pub fn handle_message(&mut self, msg: ServerMessage, now: Instant) {
+        match msg {
+            ServerMessage::Welcome { uid, device, .. } => self.handle_connected(&uid, &device),
+            ServerMessage::Deliver { from, device, body } => {
+                self.handle_peer(from, device, body, now)
+            }
+            ServerMessage::InviteFailed { invite_id, reason } => {
+                if let Some(&key) = self.outgoing_by_id.get(&invite_id) {
+                    self.finish_outgoing(key, |key| Event::OutgoingFailed { key, reason });
+                }
+            }
+            ServerMessage::CallerGone {
+                from,
+                device,
+                invite_id,
+            } => {
+                if let Some(key) = self.incoming_from(&from, &device, &invite_id) {
+                    self.finish_incoming(
+                        key,
+                        Event::IncomingFailed {
+                            key,
+                            reason: FailureReason::CallerGone,
+                        },
+                    );
+                }
+            }
+            ServerMessage::Error { .. } => {}
+        }
+    }
+
+    fn handle_peer(&mut self, from: String, device: String, body: PeerMessage, now: Instant) {
+        match body {
+            PeerMessage::Invite {
+                invite_id,
+                conversation_id,
+                mode,
+                user_data,
+                offer,
+                lifetime_ms,
+            } => {
+                let info = IncomingInfo {
+                    from,
+                    from_device: device,
+                    invite_id,
+                    conversation_id,
+                    mode,
+                    user_data,
+                    offer,
+                };
+                self.receive_invite(info, lifetime_ms, now);
+            }
+            PeerMessage::Ringing { invite_id } => self.receive_ringing(&from, &invite_id),
+            PeerMessage::Accept {
+                invite_id,
+                answer,
+                user_data,
+            } => {
+                let answer = Answer {
+                    device,
+                    answer,
+                    user_data,
+                };
+                self.receive_accept(&from, &invite_id, answer);
+            }
+            PeerMessage::Reject { invite_id, reason } => {
+                self.receive_reject(&from, &device, &invite_id, reason)
+            }
+            PeerMessage::Outcome { invite_id, outcome } => {
+                self.receive_outcome(&from, &device, &invite_id, outcome)
+            }
+            PeerMessage::Leave { conversation_id } => {
+                self.receive_leave(from, device, &conversation_id)
+            }
+        }
+    }
+
+    /// Time has passed: fire every timer due at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(key) = self.timers.pop_due(now) {
+            if self.outgoing.contains_key(&key) {
+                self.expire_outgoing(key);
+            } else if self.incoming.contains_key(&key) {
+                self.expire_incoming(key);
+            }
+        }
+    }
+
+    /// The next message to send to the server, if any.
+    pub fn poll_transmit(&mut self) -> Option<ClientMessage> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event to report, if any. Events come out in the order they
+    /// happened.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Engine::handle_timeout`] must next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// How many invites and conversations are live (for leak checks).
+    pub fn live_count(&self) -> usize {
+        self.outgoing.len() + self.incoming.len() + self.conversations.len()
+    }
+
+    fn new_key(&mut self) -> Key {
+        let key = Key(self.next_key);
+        self.next_key += 1;
+        key
+    }
+
+    fn send(&mut self, to: &str, device: Option<&str>, body: PeerMessage) {
+        if self.me.is_some() {
+            self.transmits.push_back(ClientMessage::Send {
+                to: to.to_owned(),
+                device: device.map(str::to_owned),
+                body,
+            });
+        }
+    }
+
+    fn my_device(&self) -> Option<&str> {
+        self.me.as_ref().map(|me| me.device.as_str())
+    }
+}
+
+fn invalid(field: &'static str, problem: impl Into<String>) -> EngineError {
+    EngineError::InvalidArgument {
+        field,
+        problem: problem.into(),
+    }
+}
+
+/// Checks an optional free-text argument: at most `max` bytes, no NUL.
+fn check_text(field: &'static str, value: Option<&str>, max: usize) -> Result<(), EngineError> {
+    match value {
+        Some(v) => wd_protocol::validate_text(field, v, max).map_err(|e| {
+            invalid(
+                field,
+                if e.problem == "too long" {
+                    format!("longer than {max} bytes")
+                } else {
+                    e.problem.to_owned()
+                },
+            )
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

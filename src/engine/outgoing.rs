@@ -1,0 +1,184 @@
+//! The caller's side of an invite: it decides the outcome.
+
+use std::time::{Duration, Instant};
+
+use wd_protocol::{
+    validate_id, validate_uid, FailureReason, Outcome, PeerMessage, RejectReason,
+    MAX_LIFETIME_MS, MAX_SDP_LEN, MAX_USER_DATA_LEN,
+};
+
+use super::{check_text, invalid, Answer, Engine, EngineError, Event, InviteRequest, Key, Participant};
+
+/// A pending outgoing invite. Finished ones are forgotten at once: their
+/// terminal event carries everything left to say.
+#[derive(Debug)]
+pub(super) struct Outgoing {
+    to: String,
+    invite_id: String,
+    conversation_id: String,
+    mode: wd_protocol::Mode,
+    rang: bool,
+}
+
+/// Checks a request against the API's rules, naming the offending field
+/// by its API name.
+pub(super) fn validate_request(req: &InviteRequest) -> Result<(), EngineError> {
+    validate_uid(&req.to).map_err(|e| invalid("participantId", e.problem))?;
+    validate_id("inviteId", &req.invite_id).map_err(|e| invalid("inviteId", e.problem))?;
+    validate_id("conversationId", &req.conversation_id)
+        .map_err(|e| invalid("conversationId", e.problem))?;
+    check_text("userData", req.user_data.as_deref(), MAX_USER_DATA_LEN)?;
+    check_text("offer", req.offer.as_deref(), MAX_SDP_LEN)?;
+    if req.lifetime_ms == 0 || req.lifetime_ms > MAX_LIFETIME_MS {
+        return Err(invalid("lifetimeMs", "must be between 1 and 3600000"));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Sends a new invite. It is `pending` until its one terminal event.
+    ///
+    /// Inviting yourself is not refused here: the invite is created and
+    /// fails at once with `invalid_participant`, as the JS API reports it.
+    pub fn invite(&mut self, req: InviteRequest, now: Instant) -> Result<Key, EngineError> {
+        validate_request(&req)?;
+        let me = self.me.as_ref().ok_or(EngineError::NotConnected)?;
+        if self.outgoing_by_id.contains_key(&req.invite_id) {
+            return Err(invalid("inviteId", "already in use"));
+        }
+        let to_self = me.uid == req.to;
+        let key = self.new_key();
+        self.outgoing.insert(
+            key,
+            Outgoing {
+                to: req.to.clone(),
+                invite_id: req.invite_id.clone(),
+                conversation_id: req.conversation_id.clone(),
+                mode: req.mode,
+                rang: false,
+            },
+        );
+        self.outgoing_by_id.insert(req.invite_id.clone(), key);
+        if to_self {
+            self.finish_outgoing(key, |key| Event::OutgoingFailed {
+                key,
+                reason: FailureReason::InvalidParticipant,
+            });
+            return Ok(key);
+        }
+        self.timers
+            .set(key, now + Duration::from_millis(req.lifetime_ms));
+        self.send(
+            &req.to,
+            None,
+            PeerMessage::Invite {
+                invite_id: req.invite_id,
+                conversation_id: req.conversation_id,
+                mode: req.mode,
+                user_data: req.user_data,
+                offer: req.offer,
+                lifetime_ms: req.lifetime_ms,
+            },
+        );
+        Ok(key)
+    }
+
+    /// Cancels a pending outgoing invite: when this returns `Ok` the invite
+    /// is `canceled`, its `OutgoingCanceled` event is queued, and every
+    /// device of the invitee is told.
+    pub fn cancel(&mut self, key: Key, _now: Instant) -> Result<(), EngineError> {
+        if !self.outgoing.contains_key(&key) {
+            return Err(EngineError::UnknownKey);
+        }
+        self.decide(key, Outcome::Canceled, |key| Event::OutgoingCanceled { key });
+        Ok(())
+    }
+
+    /// Whether `key` is a pending outgoing invite.
+    pub fn is_outgoing_pending(&self, key: Key) -> bool {
+        self.outgoing.contains_key(&key)
+    }
+
+    pub(super) fn receive_ringing(&mut self, from: &str, invite_id: &str) {
+        let Some(key) = self.outgoing_to(from, invite_id) else {
+            return;
+        };
+        let out = self.outgoing.get_mut(&key).expect("indexed invite exists");
+        if !out.rang {
+            out.rang = true;
+            self.events.push_back(Event::OutgoingRinging { key });
+        }
+    }
+
+    pub(super) fn receive_accept(&mut self, from: &str, invite_id: &str, answer: Answer) {
+        let Some(key) = self.outgoing_to(from, invite_id) else {
+            return;
+        };
+        let out = &self.outgoing[&key];
+        let participant = Participant {
+            uid: out.to.clone(),
+            device: answer.device.clone(),
+        };
+        let (conversation_id, mode) = (out.conversation_id.clone(), out.mode);
+        let outcome = Outcome::Accepted {
+            device: answer.device.clone(),
+        };
+        let conversation = self.start_conversation(conversation_id, mode, vec![participant]);
+        self.decide(key, outcome, move |key| Event::OutgoingAccepted {
+            key,
+            answer,
+            conversation,
+        });
+    }
+
+    pub(super) fn receive_reject(
+        &mut self,
+        from: &str,
+        device: &str,
+        invite_id: &str,
+        reason: RejectReason,
+    ) {
+        let Some(key) = self.outgoing_to(from, invite_id) else {
+            return;
+        };
+        let outcome = Outcome::Rejected {
+            device: device.to_owned(),
+            reason,
+        };
+        self.decide(key, outcome, |key| Event::OutgoingRejected { key, reason });
+    }
+
+    pub(super) fn expire_outgoing(&mut self, key: Key) {
+        let reason = FailureReason::Timeout;
+        self.decide(key, Outcome::Failed { reason }, |key| {
+            Event::OutgoingFailed { key, reason }
+        });
+    }
+
+    /// The pending invite `invite_id`, if it was sent to `from`: answers
+    /// from anyone else are ignored.
+    fn outgoing_to(&self, from: &str, invite_id: &str) -> Option<Key> {
+        let key = *self.outgoing_by_id.get(invite_id)?;
+        (self.outgoing[&key].to == from).then_some(key)
+    }
+
+    /// Settles a pending invite with `outcome`, tells every invitee device,
+    /// and reports `event`.
+    fn decide(&mut self, key: Key, outcome: Outcome, event: impl FnOnce(Key) -> Event) {
+        let Some(out) = self.outgoing.get(&key) else {
+            return;
+        };
+        let (to, invite_id) = (out.to.clone(), out.invite_id.clone());
+        self.send(&to, None, PeerMessage::Outcome { invite_id, outcome });
+        self.finish_outgoing(key, event);
+    }
+
+    /// Forgets a pending invite and reports its terminal event.
+    pub(super) fn finish_outgoing(&mut self, key: Key, event: impl FnOnce(Key) -> Event) {
+        if let Some(out) = self.outgoing.remove(&key) {
+            self.outgoing_by_id.remove(&out.invite_id);
+            self.timers.clear(key);
+            self.events.push_back(event(key));
+        }
+    }
+}
