@@ -1,0 +1,130 @@
+//! The server's settings.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// Default address the CLI listens on.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
+
+/// Everything a [`Server`](crate::Server) needs to know.
+///
+/// `Default` gives a production-like configuration on
+/// `127.0.0.1:8480` with no secret and dev mode off, which [`Server::bind`]
+/// refuses until a secret is set or dev mode is turned on;
+/// [`ServerConfig::dev`] gives one ready for tests on a free loopback port.
+///
+/// [`Server::bind`]: crate::Server::bind
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// HMAC-SHA256 secret that signs tokens. Without it only dev tokens
+    /// work, and only in dev mode.
+    pub secret: Option<Vec<u8>>,
+    /// Dev mode: also accept unsigned `dev:<uid>` tokens. Never in
+    /// production.
+    pub dev: bool,
+    /// This node's name, the prefix of the device ids it hands out
+    /// (`"<node>.<counter>"`). ASCII letters, digits, `_ - .`, at most 32
+    /// bytes.
+    pub node: String,
+    /// How long a new connection has to complete the WebSocket handshake
+    /// and then send `hello`.
+    pub handshake_timeout: Duration,
+    /// Invites each user may send per second (token bucket refill rate),
+    /// summed over all its devices. 0: the bucket never refills.
+    pub invite_rate_per_sec: u32,
+    /// Invites a user may send in a burst (token bucket size).
+    pub invite_burst: u32,
+    /// Invites one connection may have pending (sent, no outcome yet) at
+    /// once; more are answered `invite_failed rate_limited`.
+    pub max_pending_invites: usize,
+    /// Frames queued for one connection before it counts as too slow and
+    /// is closed.
+    pub outbox_capacity: usize,
+    /// Bad frames (malformed, too large, binary) one connection may send
+    /// before it is closed.
+    pub max_bad_frames: u32,
+    /// How often to ping an idle connection; a connection that sends
+    /// nothing (not even a pong) for two intervals is closed. `None`
+    /// disables pings and the idle check.
+    pub ping_interval: Option<Duration>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("dev", &self.dev)
+            .field("node", &self.node)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("invite_rate_per_sec", &self.invite_rate_per_sec)
+            .field("invite_burst", &self.invite_burst)
+            .field("max_pending_invites", &self.max_pending_invites)
+            .field("outbox_capacity", &self.outbox_capacity)
+            .field("max_bad_frames", &self.max_bad_frames)
+            .field("ping_interval", &self.ping_interval)
+            .finish()
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            secret: None,
+            dev: false,
+            node: "n1".to_owned(),
+            handshake_timeout: Duration::from_secs(10),
+            invite_rate_per_sec: 200,
+            invite_burst: 1000,
+            max_pending_invites: 1024,
+            outbox_capacity: 1024,
+            max_bad_frames: 5,
+            ping_interval: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// A configuration for tests, examples and benchmarks: dev mode on
+    /// (`dev:<uid>` tokens accepted), listening on a free port of
+    /// 127.0.0.1, everything else as [`Default`].
+    pub fn dev() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            dev: true,
+            ..ServerConfig::default()
+        }
+    }
+
+    /// Checks the settings; the error says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.secret.is_none() && !self.dev {
+            return Err(
+                "no token secret: set --secret or WD_SIGNAL_SECRET, or use --dev for development"
+                    .to_owned(),
+            );
+        }
+        if matches!(&self.secret, Some(s) if s.is_empty()) {
+            return Err("the token secret must not be empty".to_owned());
+        }
+        if self.node.len() > 32 || wd_protocol::validate_id("node", &self.node).is_err() {
+            return Err(format!(
+                "invalid node name {:?}: 1 to 32 ASCII letters, digits, _ - .",
+                self.node
+            ));
+        }
+        if self.invite_burst == 0 {
+            return Err("invite_burst must be at least 1".to_owned());
+        }
+        if self.outbox_capacity == 0 {
+            return Err("outbox_capacity must be at least 1".to_owned());
+        }
+        if matches!(self.ping_interval, Some(d) if d.is_zero()) {
+            return Err("ping_interval must not be zero".to_owned());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,471 @@
+//! One WebSocket connection: the `hello` handshake, the read loop that
+//! checks and routes what the client sends, the write loop that drains its
+//! outgoing queue, and the cleanup when it goes away.
+
+use crate::router::{Frame, Outbox, OutboxReceiver};
+use crate::Shared;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{timeout, timeout_at, Instant, Interval, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+use wd_protocol::{
+    decode_client, encode, ClientMessage, DecodeError, ErrorCode, FailureReason, PeerMessage,
+    ServerMessage, MAX_FRAME_LEN, PROTOCOL_VERSION,
+};
+
+/// Frames (and messages) larger than this make the WebSocket layer close
+/// the connection. Frames between [`MAX_FRAME_LEN`] and this are answered
+/// with `error too_large` and the connection stays open.
+pub const HARD_FRAME_CAP: usize = 1024 * 1024;
+
+/// How long a closing connection may take to flush what it has queued, and
+/// then how long the server waits for the client's close reply.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Most frames written before the write loop flushes.
+const WRITE_BATCH: usize = 64;
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// How a connection ends.
+enum End {
+    /// Send what is queued, then a close frame, then wait for the reply.
+    Close(CloseCode, &'static str),
+    /// The client closed: answer its close frame.
+    PeerClosed,
+    /// The client is gone or too slow: drop the socket.
+    Abort,
+}
+
+/// Serves one accepted TCP connection until it closes. `_alive` is held
+/// until the connection is done, so that the server can wait for its
+/// connections when it shuts down.
+pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sender<()>) {
+    let _ = tcp.set_nodelay(true);
+    let deadline = Instant::now() + shared.config.handshake_timeout;
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(HARD_FRAME_CAP))
+        .max_frame_size(Some(HARD_FRAME_CAP));
+    let ws = match timeout_at(
+        deadline,
+        tokio_tungstenite::accept_async_with_config(tcp, Some(ws_config)),
+    )
+    .await
+    {
+        Ok(Ok(ws)) => ws,
+        _ => return,
+    };
+    let (sink, mut stream) = ws.split();
+    let (outbox, OutboxReceiver { rx, overflow }) = Outbox::new(shared.config.outbox_capacity);
+    let (close_tx, close_rx) = oneshot::channel();
+    let mut writer = tokio::spawn(write_loop(sink, rx, close_rx));
+
+    let end = match handshake(&shared, &outbox, &mut stream, deadline).await {
+        Err(end) => end,
+        Ok(uid) => {
+            let n = shared.next_device.fetch_add(1, Ordering::Relaxed);
+            let device = format!("{}.{}", shared.config.node, n);
+            // Welcome goes first, before anyone can route to this device.
+            push(
+                &outbox,
+                &ServerMessage::Welcome {
+                    protocol: PROTOCOL_VERSION,
+                    uid: uid.clone(),
+                    device: device.clone(),
+                },
+            );
+            shared.router.register(&uid, &device, outbox.clone());
+            let mut conn = Connection {
+                shared: shared.clone(),
+                outbox,
+                uid,
+                device,
+                pending: HashSet::new(),
+                bad_frames: 0,
+            };
+            let end = conn
+                .run(&mut stream, &overflow, shared.shutdown.clone())
+                .await;
+            conn.cleanup();
+            end
+        }
+    };
+
+    match end {
+        End::Abort => writer.abort(),
+        End::PeerClosed => {
+            writer.abort();
+            // Reading drives tungstenite to send the reply close frame.
+            drain(&mut stream).await;
+        }
+        End::Close(code, reason) => {
+            let _ = close_tx.send(CloseFrame {
+                code,
+                reason: reason.into(),
+            });
+            if timeout(CLOSE_GRACE, &mut writer).await.is_err() {
+                writer.abort();
+            }
+            // When the server shuts down it does not wait for the replies.
+            if code != CloseCode::Away {
+                drain(&mut stream).await;
+            }
+        }
+    }
+}
+
+/// Reads until the client's close reply (or EOF), for at most
+/// [`CLOSE_GRACE`].
+async fn drain(stream: &mut SplitStream<Ws>) {
+    let _ = timeout(CLOSE_GRACE, async {
+        while let Some(Ok(msg)) = stream.next().await {
+            if msg.is_close() {
+                // Reading once more flushes our reply, if one is owed.
+                let _ = stream.next().await;
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Writes queued frames to the socket, flushing after each batch. On a
+/// close request, writes what is queued at that moment, then the close
+/// frame.
+async fn write_loop(
+    mut sink: SplitSink<Ws, Message>,
+    mut rx: mpsc::Receiver<Message>,
+    mut close: oneshot::Receiver<CloseFrame>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            frame = &mut close => {
+                if let Ok(frame) = frame {
+                    for _ in 0..rx.len() {
+                        match rx.try_recv() {
+                            Ok(msg) => {
+                                if sink.feed(msg).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                }
+                return;
+            }
+            msg = rx.recv() => {
+                let Some(msg) = msg else { return };
+                if sink.feed(msg).await.is_err() {
+                    return;
+                }
+                for _ in 1..WRITE_BATCH {
+                    match rx.try_recv() {
+                        Ok(msg) => {
+                            if sink.feed(msg).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if sink.flush().await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Queues a message for this connection's client.
+fn push(outbox: &Outbox, msg: &ServerMessage) -> bool {
+    outbox.push(Frame::from(encode(msg)))
+}
+
+fn error(outbox: &Outbox, code: ErrorCode, message: impl Into<String>) {
+    push(
+        outbox,
+        &ServerMessage::Error {
+            code,
+            message: message.into(),
+        },
+    );
+}
+
+/// Waits for `hello` and checks it; returns the authenticated uid.
+async fn handshake(
+    shared: &Shared,
+    outbox: &Outbox,
+    stream: &mut SplitStream<Ws>,
+    deadline: Instant,
+) -> Result<String, End> {
+    let refuse = |code: ErrorCode, message: String| {
+        error(outbox, code, message);
+        Err(End::Close(CloseCode::Policy, "handshake refused"))
+    };
+    loop {
+        let msg = match timeout_at(deadline, stream.next()).await {
+            Err(_) => {
+                return refuse(
+                    ErrorCode::Protocol,
+                    format!(
+                        "no hello within {} ms",
+                        shared.config.handshake_timeout.as_millis()
+                    ),
+                )
+            }
+            Ok(None) => return Err(End::Abort),
+            Ok(Some(Err(WsError::Capacity(_)))) => {
+                error(outbox, ErrorCode::TooLarge, "frame exceeds the hard cap");
+                return Err(End::Close(CloseCode::Size, "frame too large"));
+            }
+            Ok(Some(Err(_))) => return Err(End::Abort),
+            Ok(Some(Ok(msg))) => msg,
+        };
+        let text = match msg {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                return refuse(
+                    ErrorCode::Malformed,
+                    "binary frames are not accepted".into(),
+                )
+            }
+            Message::Close(_) => return Err(End::PeerClosed),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+        };
+        return match decode_client(&text) {
+            Ok(ClientMessage::Hello { protocol, token }) => {
+                if protocol != PROTOCOL_VERSION {
+                    return refuse(
+                        ErrorCode::UnsupportedVersion,
+                        format!("protocol {protocol} not supported; this server speaks {PROTOCOL_VERSION}"),
+                    );
+                }
+                match shared.auth.authenticate(&token, crate::auth::now_unix()) {
+                    Ok(uid) => Ok(uid),
+                    Err(e) => refuse(ErrorCode::Unauthorized, e.to_string()),
+                }
+            }
+            Ok(ClientMessage::Send { .. }) => refuse(
+                ErrorCode::Protocol,
+                "the first message must be hello".into(),
+            ),
+            Err(DecodeError::Invalid(e)) if e.field == "token" => {
+                refuse(ErrorCode::Unauthorized, e.to_string())
+            }
+            Err(DecodeError::TooLarge(n)) => refuse(
+                ErrorCode::TooLarge,
+                format!("frame of {n} bytes exceeds {MAX_FRAME_LEN}"),
+            ),
+            Err(e) => refuse(ErrorCode::Malformed, e.to_string()),
+        };
+    }
+}
+
+/// An authenticated connection.
+struct Connection {
+    shared: Arc<Shared>,
+    outbox: Outbox,
+    uid: String,
+    device: String,
+    /// Invites this connection sent that have no outcome yet: (to, invite_id).
+    pending: HashSet<(String, String)>,
+    bad_frames: u32,
+}
+
+async fn tick(interval: &mut Option<Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+impl Connection {
+    async fn run(
+        &mut self,
+        stream: &mut SplitStream<Ws>,
+        overflow: &tokio::sync::Notify,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> End {
+        let ping_every = self.shared.config.ping_interval;
+        let mut pinger = ping_every.map(|every| {
+            let mut i = tokio::time::interval_at(Instant::now() + every, every);
+            i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            i
+        });
+        let mut last_heard = Instant::now();
+        if *shutdown.borrow_and_update() {
+            return End::Close(CloseCode::Away, "server shutting down");
+        }
+        loop {
+            tokio::select! {
+                biased;
+                _ = overflow.notified() => return End::Abort,
+                _ = shutdown.changed() => {
+                    return End::Close(CloseCode::Away, "server shutting down");
+                }
+                _ = tick(&mut pinger) => {
+                    let every = ping_every.unwrap_or(Duration::MAX);
+                    if last_heard.elapsed() >= every.saturating_mul(2) {
+                        return End::Abort;
+                    }
+                    self.outbox.push_message(Message::Ping(Default::default()));
+                }
+                msg = stream.next() => {
+                    last_heard = Instant::now();
+                    let msg = match msg {
+                        None => return End::Abort,
+                        Some(Ok(msg)) => msg,
+                        Some(Err(WsError::Capacity(_))) => {
+                            self.error(ErrorCode::TooLarge, "frame exceeds the hard cap");
+                            return End::Close(CloseCode::Size, "frame too large");
+                        }
+                        Some(Err(_)) => return End::Abort,
+                    };
+                    let end = match msg {
+                        Message::Text(text) => self.on_text(&text),
+                        Message::Binary(_) => {
+                            self.bad(ErrorCode::Malformed, "binary frames are not accepted".into())
+                        }
+                        Message::Close(_) => Some(End::PeerClosed),
+                        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
+                    };
+                    if let Some(end) = end {
+                        return end;
+                    }
+                    // Frames already buffered are parsed without touching
+                    // the socket, so a fast sender would otherwise keep the
+                    // thread until its recipients' queues overflow.
+                    tokio::task::coop::consume_budget().await;
+                }
+            }
+        }
+    }
+
+    fn error(&self, code: ErrorCode, message: impl Into<String>) {
+        error(&self.outbox, code, message);
+    }
+
+    /// Answers a bad frame; closes the connection after too many.
+    fn bad(&mut self, code: ErrorCode, message: String) -> Option<End> {
+        self.error(code, message);
+        self.bad_frames += 1;
+        (self.bad_frames >= self.shared.config.max_bad_frames)
+            .then_some(End::Close(CloseCode::Policy, "too many bad frames"))
+    }
+
+    fn on_text(&mut self, text: &str) -> Option<End> {
+        if text.len() > MAX_FRAME_LEN {
+            return self.bad(
+                ErrorCode::TooLarge,
+                format!("frame of {} bytes exceeds {MAX_FRAME_LEN}", text.len()),
+            );
+        }
+        match decode_client(text) {
+            Ok(ClientMessage::Send { to, device, body }) => {
+                self.route(to, device, body);
+                None
+            }
+            Ok(ClientMessage::Hello { .. }) => {
+                self.error(ErrorCode::Protocol, "hello was already received");
+                Some(End::Close(CloseCode::Policy, "second hello"))
+            }
+            Err(DecodeError::Invalid(e)) if e.field == "to" => {
+                // An otherwise valid invite to an invalid user id fails as
+                // an invite, so the caller's engine hears a typed reason.
+                if let Ok(ClientMessage::Send {
+                    body: body @ PeerMessage::Invite { .. },
+                    ..
+                }) = serde_json::from_str::<ClientMessage>(text)
+                {
+                    if body.validate().is_ok() {
+                        if let Some(invite_id) = body.invite_id() {
+                            self.invite_failed(invite_id, FailureReason::InvalidParticipant);
+                            return None;
+                        }
+                    }
+                }
+                self.bad(ErrorCode::Malformed, DecodeError::Invalid(e).to_string())
+            }
+            Err(e @ DecodeError::TooLarge(_)) => self.bad(ErrorCode::TooLarge, e.to_string()),
+            Err(e) => self.bad(ErrorCode::Malformed, e.to_string()),
+        }
+    }
+
+    fn invite_failed(&self, invite_id: &str, reason: FailureReason) {
+        push(
+            &self.outbox,
+            &ServerMessage::InviteFailed {
+                invite_id: invite_id.to_owned(),
+                reason,
+            },
+        );
+    }
+
+    fn route(&mut self, to: String, device: Option<String>, body: PeerMessage) {
+        let shared = &*self.shared;
+        let invite = match &body {
+            PeerMessage::Invite { invite_id, .. } => {
+                if to == self.uid {
+                    self.invite_failed(invite_id, FailureReason::InvalidParticipant);
+                    return;
+                }
+                let key = (to.clone(), invite_id.clone());
+                if (self.pending.len() >= shared.config.max_pending_invites
+                    && !self.pending.contains(&key))
+                    || !shared.limiter.allow(&self.uid)
+                {
+                    self.invite_failed(invite_id, FailureReason::RateLimited);
+                    return;
+                }
+                Some(key)
+            }
+            PeerMessage::Outcome { invite_id, .. } => {
+                self.pending.remove(&(to.clone(), invite_id.clone()));
+                None
+            }
+            _ => None,
+        };
+        let frame = Frame::from(encode(&ServerMessage::Deliver {
+            from: self.uid.clone(),
+            device: self.device.clone(),
+            body,
+        }));
+        let delivered = shared.router.deliver(&to, device.as_deref(), &frame);
+        if let Some(key) = invite {
+            if delivered == 0 {
+                self.invite_failed(&key.1, FailureReason::Offline);
+            } else {
+                self.pending.insert(key);
+            }
+        }
+    }
+
+    /// Forgets this device and tells the invitees of its pending invites
+    /// that the caller is gone.
+    fn cleanup(&mut self) {
+        let router = &self.shared.router;
+        router.unregister(&self.uid, &self.device);
+        for (to, invite_id) in self.pending.drain() {
+            let frame = Frame::from(encode(&ServerMessage::CallerGone {
+                from: self.uid.clone(),
+                device: self.device.clone(),
+                invite_id,
+            }));
+            router.deliver(&to, None, &frame);
+        }
+    }
+}

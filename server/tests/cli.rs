@@ -1,0 +1,71 @@
+//! The `wd-signal` binary: serving, the `listening on` line, tokens, and a
+//! clean exit on SIGTERM.
+
+mod common;
+
+use common::Client;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wd-signal");
+
+#[test]
+fn token_subcommand_prints_a_verifiable_token() {
+    let out = Command::new(BIN)
+        .args(["token", "--uid", "alice", "--ttl", "60", "--secret", "s3"])
+        .env_remove("WD_SIGNAL_SECRET")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8(out.stdout).unwrap();
+    let now = wd_signal::auth::now_unix();
+    assert_eq!(
+        wd_signal::verify_token(b"s3", token.trim(), now).unwrap(),
+        "alice"
+    );
+    assert!(wd_signal::verify_token(b"s3", token.trim(), now + 120).is_err());
+}
+
+#[test]
+fn refuses_to_start_without_secret() {
+    let out = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("WD_SIGNAL_SECRET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("secret"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn serves_prints_address_and_exits_on_sigterm() {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--node", "cli"])
+        .env("WD_SIGNAL_SECRET", "from-env")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    assert!(url.starts_with("ws://127.0.0.1:"), "{url}");
+    let token = wd_signal::mint_token(b"from-env", "alice", wd_signal::auth::now_unix() + 60);
+    let mut alice = Client::login(&url, &token);
+    assert!(alice.device.starts_with("cli."));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    alice.expect_closed();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}

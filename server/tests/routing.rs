@@ -1,0 +1,257 @@
+//! Routing, invites, caller_gone and rate limits, over real WebSockets.
+
+mod common;
+
+use common::*;
+use wd_protocol::{FailureReason, Outcome, PeerMessage, ServerMessage};
+
+#[test]
+fn delivers_to_every_device_or_to_one() {
+    let server = dev_server();
+    let url = server.url();
+    let mut alice = Client::dev(&url, "alice");
+    let mut bob1 = Client::dev(&url, "bob");
+    let mut bob2 = Client::dev(&url, "bob");
+
+    alice.send_to("bob", None, ringing("i1"));
+    for bob in [&mut bob1, &mut bob2] {
+        let (from, device, body) = bob.expect_deliver();
+        assert_eq!(
+            (from.as_str(), device.as_str()),
+            ("alice", alice.device.as_str())
+        );
+        assert_eq!(body, ringing("i1"));
+    }
+
+    alice.send_to("bob", Some(&bob2.device.clone()), ringing("only2"));
+    alice.send_to("bob", None, ringing("all"));
+    assert_eq!(bob2.expect_deliver().2, ringing("only2"));
+    assert_eq!(bob2.expect_deliver().2, ringing("all"));
+    // bob1 never saw "only2": the next thing it gets is "all".
+    assert_eq!(bob1.expect_deliver().2, ringing("all"));
+}
+
+#[test]
+fn sender_uid_comes_from_the_token() {
+    let server = dev_server();
+    let url = server.url();
+    let mut mallory = Client::dev(&url, "mallory");
+    let mut bob = Client::dev(&url, "bob");
+    mallory.send_text(
+        r#"{"type":"send","from":"alice","device":null,"to":"bob","body":{"kind":"ringing","invite_id":"i1","from":"alice"}}"#,
+    );
+    let (from, device, _) = bob.expect_deliver();
+    assert_eq!(from, "mallory");
+    assert_eq!(device, mallory.device);
+}
+
+#[test]
+fn invite_to_offline_user_fails_at_once() {
+    let server = dev_server();
+    let mut alice = Client::dev(&server.url(), "alice");
+    alice.invite("carol", "i1");
+    alice.expect_invite_failed("i1", FailureReason::Offline);
+    // A named device that is not connected is offline too.
+    let _bob = Client::dev(&server.url(), "bob");
+    alice.send_to("bob", Some("n1.9999"), invite("i2"));
+    alice.expect_invite_failed("i2", FailureReason::Offline);
+}
+
+#[test]
+fn messages_to_offline_users_are_dropped_silently() {
+    let server = dev_server();
+    let mut alice = Client::dev(&server.url(), "alice");
+    let mut bob = Client::dev(&server.url(), "bob");
+    alice.send_to("carol", None, ringing("i1"));
+    alice.send_to("bob", None, ringing("i2"));
+    assert_eq!(bob.expect_deliver().2, ringing("i2"));
+    // Nothing came back to alice for carol: her next message is bob's.
+    bob.send_to("alice", None, ringing("back"));
+    assert_eq!(alice.expect_deliver().2, ringing("back"));
+}
+
+#[test]
+fn self_and_invalid_invites_are_invalid_participant() {
+    let server = dev_server();
+    let url = server.url();
+    let mut alice = Client::dev(&url, "alice");
+    let _alice2 = Client::dev(&url, "alice");
+    alice.invite("alice", "i1");
+    alice.expect_invite_failed("i1", FailureReason::InvalidParticipant);
+    alice.invite("not a uid", "i2");
+    alice.expect_invite_failed("i2", FailureReason::InvalidParticipant);
+    alice.invite("", "i3");
+    alice.expect_invite_failed("i3", FailureReason::InvalidParticipant);
+}
+
+#[test]
+fn caller_gone_when_caller_drops_with_pending_invite() {
+    let server = dev_server();
+    let url = server.url();
+    let mut alice = Client::dev(&url, "alice");
+    let mut bob1 = Client::dev(&url, "bob");
+    let mut bob2 = Client::dev(&url, "bob");
+    alice.invite("bob", "i1");
+    bob1.expect_deliver();
+    bob2.expect_deliver();
+    let alice_device = alice.device.clone();
+    drop(alice); // abrupt: no close handshake
+    for bob in [&mut bob1, &mut bob2] {
+        match bob.recv() {
+            ServerMessage::CallerGone {
+                from,
+                device,
+                invite_id,
+            } => {
+                assert_eq!(from, "alice");
+                assert_eq!(device, alice_device);
+                assert_eq!(invite_id, "i1");
+            }
+            other => panic!("expected caller_gone, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn no_caller_gone_after_outcome() {
+    let server = dev_server();
+    let url = server.url();
+    let mut alice = Client::dev(&url, "alice");
+    let mut bob = Client::dev(&url, "bob");
+    let mut carol = Client::dev(&url, "carol");
+    alice.invite("bob", "i1");
+    alice.invite("bob", "i2");
+    bob.expect_deliver();
+    bob.expect_deliver();
+    alice.send_to(
+        "bob",
+        None,
+        PeerMessage::Outcome {
+            invite_id: "i1".into(),
+            outcome: Outcome::Canceled,
+        },
+    );
+    assert!(matches!(
+        bob.expect_deliver().2,
+        PeerMessage::Outcome { .. }
+    ));
+    // A complete close handshake: the server has cleaned up when it returns.
+    alice.close();
+    match bob.recv() {
+        ServerMessage::CallerGone { invite_id, .. } => assert_eq!(invite_id, "i2"),
+        other => panic!("expected caller_gone for i2, got {other:?}"),
+    }
+    carol.send_to("bob", None, ringing("sentinel"));
+    // No caller_gone for i1 came before the sentinel.
+    assert_eq!(bob.expect_deliver().2, ringing("sentinel"));
+}
+
+#[test]
+fn invite_rate_limit_trips() {
+    let server = server_with(|c| {
+        c.invite_rate_per_sec = 0;
+        c.invite_burst = 2;
+    });
+    let url = server.url();
+    let mut alice = Client::dev(&url, "alice");
+    let mut alice2 = Client::dev(&url, "alice");
+    let mut bob = Client::dev(&url, "bob");
+    alice.invite("bob", "i1");
+    alice2.invite("bob", "i2");
+    bob.expect_deliver();
+    bob.expect_deliver();
+    // The bucket is per user, shared by both devices.
+    alice.invite("bob", "i3");
+    alice.expect_invite_failed("i3", FailureReason::RateLimited);
+    alice2.invite("bob", "i4");
+    alice2.expect_invite_failed("i4", FailureReason::RateLimited);
+    // Other users have their own bucket; other messages are not limited.
+    let mut carol = Client::dev(&url, "carol");
+    carol.invite("bob", "c1");
+    assert_eq!(bob.expect_deliver().0, "carol");
+    alice.send_to("bob", None, ringing("r"));
+    assert_eq!(bob.expect_deliver().2, ringing("r"));
+}
+
+#[test]
+fn pending_invites_per_connection_are_bounded() {
+    let server = server_with(|c| c.max_pending_invites = 2);
+    let url = server.url();
+    let mut alice = Client::dev(&url, "alice");
+    let mut bob = Client::dev(&url, "bob");
+    alice.invite("bob", "i1");
+    alice.invite("bob", "i2");
+    alice.invite("bob", "i3");
+    alice.expect_invite_failed("i3", FailureReason::RateLimited);
+    alice.send_to(
+        "bob",
+        None,
+        PeerMessage::Outcome {
+            invite_id: "i1".into(),
+            outcome: Outcome::Failed {
+                reason: FailureReason::Timeout,
+            },
+        },
+    );
+    alice.invite("bob", "i4");
+    let ids: Vec<_> = (0..4)
+        .map(|_| bob.expect_deliver().2.invite_id().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["i1", "i2", "i1", "i4"]);
+}
+
+#[test]
+fn a_thousand_quick_invites_pass_the_default_limits() {
+    let server = dev_server();
+    let url = server.url();
+    let mut alice = Client::dev(&url, "alice");
+    let mut bob = Client::dev(&url, "bob");
+    for i in 0..1000 {
+        let id = format!("i{i}");
+        alice.invite("bob", &id);
+        alice.send_to(
+            "bob",
+            None,
+            PeerMessage::Outcome {
+                invite_id: id,
+                outcome: Outcome::Canceled,
+            },
+        );
+    }
+    for i in 0..1000 {
+        let (_, _, body) = bob.expect_deliver();
+        assert!(matches!(body, PeerMessage::Invite { .. }));
+        assert_eq!(body.invite_id().unwrap(), format!("i{i}"));
+        bob.expect_deliver();
+    }
+}
+
+#[test]
+fn a_client_that_does_not_read_is_closed() {
+    let server = server_with(|c| c.outbox_capacity = 4);
+    let url = server.url();
+    let mut alice = Client::dev(&url, "alice");
+    let mut bob = Client::dev(&url, "bob");
+    let big = PeerMessage::Accept {
+        invite_id: "i".into(),
+        answer: Some("a".repeat(60_000)),
+        user_data: None,
+    };
+    // About 12 MB: far more than the socket buffers and the 4-frame queue
+    // hold while bob does not read.
+    const SENT: usize = 200;
+    for _ in 0..SENT {
+        alice.send_to("bob", None, big.clone());
+    }
+    // Alice's own connection is fine.
+    alice.invite("carol", "i1");
+    alice.expect_invite_failed("i1", FailureReason::Offline);
+    let mut got = 0;
+    while let Event::Msg(_) = bob.next_event() {
+        got += 1;
+    }
+    assert!(
+        got < SENT,
+        "bob got all {got} frames but should have been cut off"
+    );
+}
