@@ -115,7 +115,11 @@ fn run(
             OutgoingEvent::Accepted => format!(
                 "accepted: conversation with {:?}",
                 inv.conversation()
-                    .map(|c| c.participants().iter().map(|p| p.uid.clone()).collect::<Vec<_>>())
+                    .map(|c| c
+                        .participants()
+                        .iter()
+                        .map(|p| p.uid.clone())
+                        .collect::<Vec<_>>())
                     .unwrap_or_default()
             ),
             OutgoingEvent::Rejected(r) => format!("rejected ({})", r.as_str()),

@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::*;
 use crossbeam_channel::unbounded;
 use wilddog_video::client::{
-    Client, ClientConfig, ConnectionState, ConversationEvent, DispatchMode, Error,
-    IncomingEvent, InviteOptions, OutgoingEvent,
+    Client, ClientConfig, ConnectionState, ConversationEvent, DispatchMode, Error, IncomingEvent,
+    InviteOptions, OutgoingEvent,
 };
 use wilddog_video::engine::{IncomingStatus, OutgoingStatus, Participant};
 use wilddog_video::protocol::{CancelReason, FailureReason, Mode, RejectReason};
@@ -75,16 +75,31 @@ fn accepted_invite_starts_a_conversation_on_both_sides() {
     );
 
     // Accepted is final: cancel and accept are now invalid and change nothing.
-    assert!(matches!(out.cancel(), Err(Error::InvalidState { status: "accepted" })));
-    assert!(matches!(inc.accept(None, None), Err(Error::InvalidState { .. })));
-    assert!(matches!(inc.reject(RejectReason::Busy), Err(Error::InvalidState { .. })));
+    assert!(matches!(
+        out.cancel(),
+        Err(Error::InvalidState { status: "accepted" })
+    ));
+    assert!(matches!(
+        inc.accept(None, None),
+        Err(Error::InvalidState { .. })
+    ));
+    assert!(matches!(
+        inc.reject(RejectReason::Busy),
+        Err(Error::InvalidState { .. })
+    ));
 
     // Bob leaves: Alice hears it, and, being alone, is disconnected too.
     let conv_a_rx = conversation_events(&conv_a);
     let conv_b_rx = conversation_events(&conv_b);
     conv_b.disconnect().unwrap();
-    assert!(matches!(conv_b.disconnect(), Err(Error::InvalidState { .. })));
-    assert_eq!(next(&conv_b_rx, "own disconnect"), ConversationEvent::Disconnected);
+    assert!(matches!(
+        conv_b.disconnect(),
+        Err(Error::InvalidState { .. })
+    ));
+    assert_eq!(
+        next(&conv_b_rx, "own disconnect"),
+        ConversationEvent::Disconnected
+    );
     assert_eq!(
         next(&conv_a_rx, "participant left"),
         ConversationEvent::ParticipantDisconnected(Participant {
@@ -92,13 +107,24 @@ fn accepted_invite_starts_a_conversation_on_both_sides() {
             device: bob.device().into()
         })
     );
-    assert_eq!(next(&conv_a_rx, "conversation over"), ConversationEvent::Disconnected);
+    assert_eq!(
+        next(&conv_a_rx, "conversation over"),
+        ConversationEvent::Disconnected
+    );
     assert!(!conv_a.is_connected());
     assert!(conv_a.participants().is_empty());
 
     drop((alice, bob));
-    assert_eq!(out_rx.try_iter().count(), 0, "no event after the terminal one");
-    assert_eq!(inc_rx.try_iter().count(), 0, "no event after the terminal one");
+    assert_eq!(
+        out_rx.try_iter().count(),
+        0,
+        "no event after the terminal one"
+    );
+    assert_eq!(
+        inc_rx.try_iter().count(),
+        0,
+        "no event after the terminal one"
+    );
 }
 
 #[test]
@@ -107,15 +133,23 @@ fn rejected_invite_reports_the_reason_on_both_sides() {
     let alice = connect(&srv, "alice");
     let bob = connect(&srv, "bob");
     let bob_invites = invites(&bob);
-    let out = alice.invite_to_conversation(InviteOptions::new("bob")).unwrap();
+    let out = alice
+        .invite_to_conversation(InviteOptions::new("bob"))
+        .unwrap();
     let out_rx = outgoing_events(&out);
     let inc = next(&bob_invites, "invite");
     inc.reject(RejectReason::Busy).unwrap();
     assert_eq!(inc.status(), IncomingStatus::Rejected);
     let inc_rx = incoming_events(&inc);
-    assert_eq!(next(&inc_rx, "rejected"), IncomingEvent::Rejected(RejectReason::Busy));
+    assert_eq!(
+        next(&inc_rx, "rejected"),
+        IncomingEvent::Rejected(RejectReason::Busy)
+    );
     let events = until_terminal(&out_rx);
-    assert_eq!(events.last(), Some(&OutgoingEvent::Rejected(RejectReason::Busy)));
+    assert_eq!(
+        events.last(),
+        Some(&OutgoingEvent::Rejected(RejectReason::Busy))
+    );
     assert_eq!(out.status(), OutgoingStatus::Rejected);
     assert_eq!(out.reject_reason(), Some(RejectReason::Busy));
     assert!(out.conversation().is_none());
@@ -127,22 +161,34 @@ fn cancel_is_immediate_and_stops_the_ringing() {
     let alice = connect(&srv, "alice");
     let bob = connect(&srv, "bob");
     let bob_invites = invites(&bob);
-    let out = alice.invite_to_conversation(InviteOptions::new("bob")).unwrap();
+    let out = alice
+        .invite_to_conversation(InviteOptions::new("bob"))
+        .unwrap();
     let out_rx = outgoing_events(&out);
     let inc = next(&bob_invites, "invite");
     let inc_rx = incoming_events(&inc);
     assert_eq!(next(&out_rx, "ringing"), OutgoingEvent::Ringing);
 
     out.cancel().unwrap();
-    assert_eq!(out.status(), OutgoingStatus::Canceled, "canceled when cancel returns");
-    assert!(matches!(out.cancel(), Err(Error::InvalidState { status: "canceled" })));
+    assert_eq!(
+        out.status(),
+        OutgoingStatus::Canceled,
+        "canceled when cancel returns"
+    );
+    assert!(matches!(
+        out.cancel(),
+        Err(Error::InvalidState { status: "canceled" })
+    ));
     assert_eq!(next(&out_rx, "canceled"), OutgoingEvent::Canceled);
     assert_eq!(
         next(&inc_rx, "canceled"),
         IncomingEvent::Canceled(CancelReason::CallerCanceled)
     );
     assert_eq!(inc.cancel_reason(), Some(CancelReason::CallerCanceled));
-    assert!(matches!(inc.accept(None, None), Err(Error::InvalidState { status: "canceled" })));
+    assert!(matches!(
+        inc.accept(None, None),
+        Err(Error::InvalidState { status: "canceled" })
+    ));
     drop((alice, bob));
     assert_eq!(out_rx.try_iter().count(), 0);
     assert_eq!(inc_rx.try_iter().count(), 0);
@@ -154,12 +200,17 @@ fn unanswered_invite_times_out_on_both_sides() {
     let alice = connect(&srv, "alice");
     let bob = connect(&srv, "bob");
     let bob_invites = invites(&bob);
-    let out = alice.invite_to_conversation(invite_opts("bob", 150)).unwrap();
+    let out = alice
+        .invite_to_conversation(invite_opts("bob", 150))
+        .unwrap();
     let out_rx = outgoing_events(&out);
     let inc = next(&bob_invites, "invite");
     let inc_rx = incoming_events(&inc);
     let events = until_terminal(&out_rx);
-    assert_eq!(events.last(), Some(&OutgoingEvent::Failed(FailureReason::Timeout)));
+    assert_eq!(
+        events.last(),
+        Some(&OutgoingEvent::Failed(FailureReason::Timeout))
+    );
     assert_eq!(out.failure_reason(), Some(FailureReason::Timeout));
     assert_eq!(
         next(&inc_rx, "timeout"),
@@ -171,11 +222,18 @@ fn unanswered_invite_times_out_on_both_sides() {
 fn invite_to_nobody_online_fails_offline_and_to_self_fails_invalid() {
     let srv = server();
     let alice = connect(&srv, "alice");
-    let out = alice.invite_to_conversation(InviteOptions::new("nobody")).unwrap();
+    let out = alice
+        .invite_to_conversation(InviteOptions::new("nobody"))
+        .unwrap();
     let rx = outgoing_events(&out);
-    assert_eq!(until_terminal(&rx), vec![OutgoingEvent::Failed(FailureReason::Offline)]);
+    assert_eq!(
+        until_terminal(&rx),
+        vec![OutgoingEvent::Failed(FailureReason::Offline)]
+    );
 
-    let me = alice.invite_to_conversation(InviteOptions::new("alice")).unwrap();
+    let me = alice
+        .invite_to_conversation(InviteOptions::new("alice"))
+        .unwrap();
     assert_eq!(me.status(), OutgoingStatus::Failed);
     assert_eq!(me.failure_reason(), Some(FailureReason::InvalidParticipant));
     let rx = outgoing_events(&me);
@@ -193,8 +251,14 @@ fn bad_options_are_typed_errors_naming_the_field() {
         Err(Error::InvalidArgument { field, .. }) => field,
         other => panic!("expected InvalidArgument, got {other:?}"),
     };
-    assert_eq!(field(alice.invite_to_conversation(InviteOptions::new(""))), "participantId");
-    assert_eq!(field(alice.invite_to_conversation(InviteOptions::new("b\0b"))), "participantId");
+    assert_eq!(
+        field(alice.invite_to_conversation(InviteOptions::new(""))),
+        "participantId"
+    );
+    assert_eq!(
+        field(alice.invite_to_conversation(InviteOptions::new("b\0b"))),
+        "participantId"
+    );
     let big = InviteOptions {
         user_data: Some("x".repeat(8 * 1024 + 1)),
         ..InviteOptions::new("bob")
@@ -213,7 +277,11 @@ fn losing_the_server_fails_every_pending_invite_once() {
     let bob = connect(&srv, "bob");
     let bob_invites = invites(&bob);
     let outs: Vec<_> = (0..3)
-        .map(|_| alice.invite_to_conversation(InviteOptions::new("bob")).unwrap())
+        .map(|_| {
+            alice
+                .invite_to_conversation(InviteOptions::new("bob"))
+                .unwrap()
+        })
         .collect();
     let rxs: Vec<_> = outs.iter().map(outgoing_events).collect();
     let incs: Vec<_> = (0..3).map(|_| next(&bob_invites, "invite")).collect();
@@ -223,7 +291,10 @@ fn losing_the_server_fails_every_pending_invite_once() {
     }
     srv.shutdown();
     for (out, rx) in outs.iter().zip(&rxs) {
-        assert_eq!(next(rx, "failure"), OutgoingEvent::Failed(FailureReason::Network));
+        assert_eq!(
+            next(rx, "failure"),
+            OutgoingEvent::Failed(FailureReason::Network)
+        );
         assert_eq!(out.status(), OutgoingStatus::Failed);
     }
     for rx in &inc_rxs {
@@ -253,7 +324,9 @@ fn invitee_hears_caller_gone_when_the_caller_drops() {
     let alice = connect(&srv, "alice");
     let bob = connect(&srv, "bob");
     let bob_invites = invites(&bob);
-    let out = alice.invite_to_conversation(InviteOptions::new("bob")).unwrap();
+    let out = alice
+        .invite_to_conversation(InviteOptions::new("bob"))
+        .unwrap();
     let out_rx = outgoing_events(&out);
     let inc = next(&bob_invites, "invite");
     let inc_rx = incoming_events(&inc);
@@ -275,14 +348,19 @@ fn first_device_to_answer_wins_and_the_others_stop_ringing() {
     let phone = connect(&srv, "bob");
     let laptop = connect(&srv, "bob");
     let (phone_inv, laptop_inv) = (invites(&phone), invites(&laptop));
-    let out = alice.invite_to_conversation(InviteOptions::new("bob")).unwrap();
+    let out = alice
+        .invite_to_conversation(InviteOptions::new("bob"))
+        .unwrap();
     let out_rx = outgoing_events(&out);
     let on_phone = next(&phone_inv, "phone rings");
     let on_laptop = next(&laptop_inv, "laptop rings");
     assert_eq!(on_phone.conversation_id(), on_laptop.conversation_id());
     let (phone_rx, laptop_rx) = (incoming_events(&on_phone), incoming_events(&on_laptop));
     on_laptop.accept(None, None).unwrap();
-    assert_eq!(until_terminal(&out_rx).last(), Some(&OutgoingEvent::Accepted));
+    assert_eq!(
+        until_terminal(&out_rx).last(),
+        Some(&OutgoingEvent::Accepted)
+    );
     assert_eq!(next(&laptop_rx, "laptop accepted"), IncomingEvent::Accepted);
     assert_eq!(
         next(&phone_rx, "phone canceled"),
@@ -291,21 +369,31 @@ fn first_device_to_answer_wins_and_the_others_stop_ringing() {
     let conv = out.conversation().unwrap();
     assert_eq!(conv.participants()[0].device, laptop.device());
     // The phone's late accept changes nothing.
-    assert!(matches!(on_phone.accept(None, None), Err(Error::InvalidState { .. })));
+    assert!(matches!(
+        on_phone.accept(None, None),
+        Err(Error::InvalidState { .. })
+    ));
 }
 
 #[test]
 fn listener_set_after_the_event_hears_it_once() {
     let srv = server();
     let alice = connect(&srv, "alice");
-    let out = alice.invite_to_conversation(InviteOptions::new("nobody")).unwrap();
+    let out = alice
+        .invite_to_conversation(InviteOptions::new("nobody"))
+        .unwrap();
     // Wait for the outcome without a listener, through a second invite
     // whose listener is set at once: the server answers in order.
-    let probe = alice.invite_to_conversation(InviteOptions::new("nobody2")).unwrap();
+    let probe = alice
+        .invite_to_conversation(InviteOptions::new("nobody2"))
+        .unwrap();
     until_terminal(&outgoing_events(&probe));
     assert_eq!(out.status(), OutgoingStatus::Failed);
     let rx = outgoing_events(&out);
-    assert_eq!(next(&rx, "late listener"), OutgoingEvent::Failed(FailureReason::Offline));
+    assert_eq!(
+        next(&rx, "late listener"),
+        OutgoingEvent::Failed(FailureReason::Offline)
+    );
     // Replacing the listener does not replay what was delivered.
     let rx2 = outgoing_events(&out);
     drop(alice);
@@ -319,7 +407,11 @@ fn invites_that_arrive_before_the_listener_are_not_lost() {
     let alice = connect(&srv, "alice");
     let bob = connect(&srv, "bob");
     let outs: Vec<_> = (0..5)
-        .map(|_| alice.invite_to_conversation(InviteOptions::new("bob")).unwrap())
+        .map(|_| {
+            alice
+                .invite_to_conversation(InviteOptions::new("bob"))
+                .unwrap()
+        })
         .collect();
     for out in &outs {
         let rx = outgoing_events(out);
@@ -327,9 +419,16 @@ fn invites_that_arrive_before_the_listener_are_not_lost() {
     }
     let bob_invites = invites(&bob);
     let got: Vec<String> = (0..5)
-        .map(|_| next(&bob_invites, "queued invite").conversation_id().to_owned())
+        .map(|_| {
+            next(&bob_invites, "queued invite")
+                .conversation_id()
+                .to_owned()
+        })
         .collect();
-    let sent: Vec<String> = outs.iter().map(|o| o.conversation_id().to_owned()).collect();
+    let sent: Vec<String> = outs
+        .iter()
+        .map(|o| o.conversation_id().to_owned())
+        .collect();
     assert_eq!(got, sent, "every invite, in order");
 }
 
@@ -340,7 +439,9 @@ fn callbacks_may_cancel_and_drop_their_own_handles() {
     let bob = connect(&srv, "bob");
     let _bob_invites = invites(&bob);
     let (tx, rx) = unbounded();
-    let out = alice.invite_to_conversation(InviteOptions::new("bob")).unwrap();
+    let out = alice
+        .invite_to_conversation(InviteOptions::new("bob"))
+        .unwrap();
     let slot = Arc::new(Mutex::new(Some(out.clone())));
     let held = slot.clone();
     out.set_listener(move |inv, ev| {
@@ -353,8 +454,14 @@ fn callbacks_may_cancel_and_drop_their_own_handles() {
         }
     });
     drop(out);
-    assert_eq!(next(&rx, "cancel"), ("cancel", true, OutgoingStatus::Canceled));
-    assert_eq!(next(&rx, "canceled"), ("terminal", true, OutgoingStatus::Canceled));
+    assert_eq!(
+        next(&rx, "cancel"),
+        ("cancel", true, OutgoingStatus::Canceled)
+    );
+    assert_eq!(
+        next(&rx, "canceled"),
+        ("terminal", true, OutgoingStatus::Canceled)
+    );
     assert!(slot.lock().unwrap().is_none());
 }
 
@@ -363,7 +470,9 @@ fn a_callback_may_drop_the_client_itself() {
     let srv = server();
     let alice = connect(&srv, "alice");
     let (tx, rx) = unbounded();
-    let out = alice.invite_to_conversation(InviteOptions::new("nobody")).unwrap();
+    let out = alice
+        .invite_to_conversation(InviteOptions::new("nobody"))
+        .unwrap();
     let holder = Arc::new(Mutex::new(Some(alice)));
     let h = holder.clone();
     out.set_listener(move |_, ev| {
@@ -371,7 +480,10 @@ fn a_callback_may_drop_the_client_itself() {
         drop(client); // the last Client: shuts down from its own event thread
         let _ = tx.send(ev.clone());
     });
-    assert_eq!(next(&rx, "event"), OutgoingEvent::Failed(FailureReason::Offline));
+    assert_eq!(
+        next(&rx, "event"),
+        OutgoingEvent::Failed(FailureReason::Offline)
+    );
     assert!(holder.lock().unwrap().is_none());
 }
 
@@ -381,7 +493,9 @@ fn manual_dispatch_runs_listeners_on_the_calling_thread() {
     let mut cfg = ClientConfig::new(srv.url(), "dev:alice");
     cfg.dispatch = DispatchMode::Manual;
     let alice = Client::connect(cfg).unwrap();
-    let out = alice.invite_to_conversation(InviteOptions::new("nobody")).unwrap();
+    let out = alice
+        .invite_to_conversation(InviteOptions::new("nobody"))
+        .unwrap();
     let me = std::thread::current().id();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
@@ -392,10 +506,16 @@ fn manual_dispatch_runs_listeners_on_the_calling_thread() {
     while seen.lock().unwrap().is_empty() {
         alice.dispatch(WAIT).unwrap();
     }
-    assert_eq!(*seen.lock().unwrap(), vec![OutgoingEvent::Failed(FailureReason::Offline)]);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![OutgoingEvent::Failed(FailureReason::Offline)]
+    );
     // Thread-mode clients refuse dispatch.
     let other = connect(&srv, "carol");
-    assert!(matches!(other.dispatch(Duration::ZERO), Err(Error::InvalidState { .. })));
+    assert!(matches!(
+        other.dispatch(Duration::ZERO),
+        Err(Error::InvalidState { .. })
+    ));
 }
 
 #[test]
@@ -427,7 +547,9 @@ fn cancel_racing_accept_always_agrees() {
     let bob_invites = invites(&bob);
     let (mut accepted, mut canceled) = (0, 0);
     for _ in 0..300 {
-        let out = alice.invite_to_conversation(InviteOptions::new("bob")).unwrap();
+        let out = alice
+            .invite_to_conversation(InviteOptions::new("bob"))
+            .unwrap();
         let out_rx = outgoing_events(&out);
         let inc = next(&bob_invites, "invite");
         let inc_rx = incoming_events(&inc);
@@ -443,7 +565,10 @@ fn cancel_racing_accept_always_agrees() {
         match caller {
             OutgoingEvent::Accepted => {
                 assert!(accept.is_ok());
-                assert!(matches!(cancel, Err(Error::InvalidState { status: "accepted" })));
+                assert!(matches!(
+                    cancel,
+                    Err(Error::InvalidState { status: "accepted" })
+                ));
                 assert_eq!(callee, IncomingEvent::Accepted);
                 accepted += 1;
             }
@@ -454,7 +579,10 @@ fn cancel_racing_accept_always_agrees() {
                 if let Err(e) = &accept {
                     assert_eq!(*e, Error::InvalidState { status: "canceled" });
                 }
-                assert_eq!(callee, IncomingEvent::Canceled(CancelReason::CallerCanceled));
+                assert_eq!(
+                    callee,
+                    IncomingEvent::Canceled(CancelReason::CallerCanceled)
+                );
                 canceled += 1;
             }
             other => panic!("unexpected outcome {other:?}"),
@@ -475,7 +603,9 @@ fn thousand_invites_leave_no_state_behind() {
         inv.reject(RejectReason::Declined).unwrap();
     });
     for _ in 0..1000 {
-        let out = alice.invite_to_conversation(InviteOptions::new("bob")).unwrap();
+        let out = alice
+            .invite_to_conversation(InviteOptions::new("bob"))
+            .unwrap();
         let rx = outgoing_events(&out);
         assert_eq!(
             until_terminal(&rx).last(),

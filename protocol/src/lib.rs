@@ -364,9 +364,7 @@ impl ClientMessage {
     /// Checks every field against the protocol's limits.
     pub fn validate(&self) -> Result<(), ValidationError> {
         match self {
-            ClientMessage::Hello { token, .. } => {
-                validate_len("token", Some(token), MAX_TOKEN_LEN)
-            }
+            ClientMessage::Hello { token, .. } => validate_len("token", Some(token), MAX_TOKEN_LEN),
             ClientMessage::Send { to, device, body } => {
                 validate_uid(to).map_err(|e| e.field("to"))?;
                 if let Some(device) = device {
@@ -505,7 +503,10 @@ pub fn validate_text(field: &'static str, value: &str, max: usize) -> Result<(),
         return Err(ValidationError::new(field, "too long"));
     }
     if value.contains('\0') {
-        return Err(ValidationError::new(field, "must not contain NUL characters"));
+        return Err(ValidationError::new(
+            field,
+            "must not contain NUL characters",
+        ));
     }
     Ok(())
 }
@@ -639,20 +640,32 @@ mod tests {
             },
         };
         let err = decode_client(&encode(&msg)).unwrap_err();
-        assert!(matches!(err, DecodeError::Invalid(ValidationError { field: "user_data", .. })));
+        assert!(matches!(
+            err,
+            DecodeError::Invalid(ValidationError {
+                field: "user_data",
+                ..
+            })
+        ));
         assert!(validate_uid("").is_err());
         assert!(validate_uid("a b").is_err());
         assert!(validate_uid(&"a".repeat(MAX_UID_LEN + 1)).is_err());
         assert!(validate_uid("alice@example.com").is_ok());
         assert!(validate_id("invite_id", "../etc").is_err());
         let huge = "x".repeat(MAX_FRAME_LEN + 1);
-        assert!(matches!(decode_client(&huge), Err(DecodeError::TooLarge(_))));
+        assert!(matches!(
+            decode_client(&huge),
+            Err(DecodeError::TooLarge(_))
+        ));
     }
 
     #[test]
     fn bad_recipient_is_named() {
         let frame = r#"{"type":"send","to":"","body":{"kind":"ringing","invite_id":"i"}}"#;
         let err = decode_client(frame).unwrap_err();
-        assert!(matches!(err, DecodeError::Invalid(ValidationError { field: "to", .. })));
+        assert!(matches!(
+            err,
+            DecodeError::Invalid(ValidationError { field: "to", .. })
+        ));
     }
 }

@@ -69,7 +69,9 @@ impl ClientConfig {
                     config.dispatch = match string(field, value)?.as_str() {
                         "thread" => DispatchMode::Thread,
                         "manual" => DispatchMode::Manual,
-                        _ => return Err(Error::invalid(field, "expected \"thread\" or \"manual\"")),
+                        _ => {
+                            return Err(Error::invalid(field, "expected \"thread\" or \"manual\""))
+                        }
                     }
                 }
                 "connectTimeoutMs" => {
@@ -226,7 +228,11 @@ mod tests {
             (r#"{"participantId":"#, "json"),
         ];
         for (json, field) in cases {
-            assert_eq!(field_of(InviteOptions::from_json(json).unwrap_err()), field, "{json}");
+            assert_eq!(
+                field_of(InviteOptions::from_json(json).unwrap_err()),
+                field,
+                "{json}"
+            );
         }
     }
 
@@ -244,13 +250,23 @@ mod tests {
             (r#"{"url":"ws://x"}"#, "token"),
             (r#"{"url":"http://x","token":"t"}"#, "url"),
             (r#"{"url":"ws://x","token":"t","dispatch":1}"#, "dispatch"),
-            (r#"{"url":"ws://x","token":"t","connectTimeoutMs":0}"#, "connectTimeoutMs"),
+            (
+                r#"{"url":"ws://x","token":"t","connectTimeoutMs":0}"#,
+                "connectTimeoutMs",
+            ),
             (r#"{"url":"ws://x","token":"t","extra":0}"#, "extra"),
         ];
         for (json, field) in cases {
-            assert_eq!(field_of(ClientConfig::from_json(json).unwrap_err()), field, "{json}");
+            assert_eq!(
+                field_of(ClientConfig::from_json(json).unwrap_err()),
+                field,
+                "{json}"
+            );
         }
         let huge = format!(r#"{{"url":"{}"}}"#, "x".repeat(MAX_JSON_LEN));
-        assert_eq!(field_of(ClientConfig::from_json(&huge).unwrap_err()), "json");
+        assert_eq!(
+            field_of(ClientConfig::from_json(&huge).unwrap_err()),
+            "json"
+        );
     }
 }

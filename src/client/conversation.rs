@@ -145,7 +145,10 @@ impl Conversation {
 
     /// Sets the listener, replacing (and dropping) the previous one; events
     /// that happened before are delivered to it, once.
-    pub fn set_listener(&self, listener: impl FnMut(&Conversation, &ConversationEvent) + Send + 'static) {
+    pub fn set_listener(
+        &self,
+        listener: impl FnMut(&Conversation, &ConversationEvent) + Send + 'static,
+    ) {
         if self.shared.slot.set(Box::new(listener)) {
             if let Some(core) = self.shared.core.upgrade() {
                 core.post(self.shared.clone());

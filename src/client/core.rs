@@ -16,8 +16,7 @@ use super::incoming::IncomingShared;
 use super::outgoing::OutgoingShared;
 use super::text::Text;
 use super::{
-    ConnectionState, Conversation, ConversationEvent, IncomingEvent, IncomingInvite,
-    OutgoingEvent,
+    ConnectionState, Conversation, ConversationEvent, IncomingEvent, IncomingInvite, OutgoingEvent,
 };
 use crate::engine::{Engine, Event, Key};
 
@@ -44,7 +43,13 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(engine: Engine, waker: Waker, jobs: JobSender, uid: Text, device: String) -> Self {
+    pub(crate) fn new(
+        engine: Engine,
+        waker: Waker,
+        jobs: JobSender,
+        uid: Text,
+        device: String,
+    ) -> Self {
         Core {
             state: Mutex::new(EngineState {
                 engine,

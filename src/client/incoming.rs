@@ -127,7 +127,7 @@ impl IncomingInvite {
         self.shared.from.as_str()
     }
 
-    pub(crate) fn from_cstr(&self) -> &CStr {
+    pub(crate) fn caller_cstr(&self) -> &CStr {
         self.shared.from.as_c_str()
     }
 
@@ -229,7 +229,10 @@ impl IncomingInvite {
     /// Sets the listener, replacing (and dropping) the previous one. It
     /// runs on the client's event thread (or inside `dispatch`); an event
     /// that happened before it was set is delivered to it, once.
-    pub fn set_listener(&self, listener: impl FnMut(&IncomingInvite, &IncomingEvent) + Send + 'static) {
+    pub fn set_listener(
+        &self,
+        listener: impl FnMut(&IncomingInvite, &IncomingEvent) + Send + 'static,
+    ) {
         if self.shared.slot.set(Box::new(listener)) {
             if let Some(core) = self.shared.core.upgrade() {
                 core.post(self.shared.clone());

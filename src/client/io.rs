@@ -14,8 +14,7 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 use wd_protocol::{
-    decode_server, encode, ClientMessage, ErrorCode, ServerMessage, MAX_FRAME_LEN,
-    PROTOCOL_VERSION,
+    decode_server, encode, ClientMessage, ErrorCode, ServerMessage, MAX_FRAME_LEN, PROTOCOL_VERSION,
 };
 
 use super::core::Core;
@@ -74,8 +73,7 @@ pub(crate) fn connect(config: &ClientConfig) -> Result<(Connection, Waker), Erro
     poll.registry()
         .register(&mut stream, SOCKET, Interest::READABLE | Interest::WRITABLE)
         .map_err(|e| network("registering the socket", e))?;
-    let waker =
-        Waker::new(poll.registry(), WAKER).map_err(|e| network("creating the waker", e))?;
+    let waker = Waker::new(poll.registry(), WAKER).map_err(|e| network("creating the waker", e))?;
     let mut conn = Connection {
         ws: handshake(&config.url, stream, &mut poll, deadline)?,
         poll,
@@ -125,10 +123,7 @@ impl Connection {
             protocol: PROTOCOL_VERSION,
             token: token.to_owned(),
         };
-        self.ws
-            .write(Message::text(encode(&hello)))
-            .or_else(would_block_ok)
-            .map_err(|e| network("sending hello", e))?;
+        queue(&mut self.ws, Message::text(encode(&hello))).map_err(Error::Network)?;
         loop {
             match self.ws.flush() {
                 Ok(()) => break,
@@ -140,9 +135,11 @@ impl Connection {
             match self.ws.read() {
                 Ok(Message::Text(text)) => {
                     return match decode_server(&text) {
-                        Ok(ServerMessage::Welcome { protocol, uid, device })
-                            if protocol == PROTOCOL_VERSION =>
-                        {
+                        Ok(ServerMessage::Welcome {
+                            protocol,
+                            uid,
+                            device,
+                        }) if protocol == PROTOCOL_VERSION => {
                             self.uid = uid;
                             self.device = device;
                             Ok(())
@@ -180,11 +177,12 @@ fn is_would_block(e: &tungstenite::Error) -> bool {
     matches!(e, tungstenite::Error::Io(io) if io.kind() == ErrorKind::WouldBlock)
 }
 
-fn would_block_ok(e: tungstenite::Error) -> Result<(), tungstenite::Error> {
-    if is_would_block(&e) {
-        Ok(())
-    } else {
-        Err(e)
+/// Sends `msg`; a socket that cannot take it now is not an error (the
+/// frame waits in tungstenite's buffer for the next flush).
+fn queue(ws: &mut WebSocket<TcpStream>, msg: Message) -> Result<(), String> {
+    match ws.write(msg) {
+        Err(e) if !is_would_block(&e) => Err(format!("writing: {e}")),
+        _ => Ok(()),
     }
 }
 
@@ -260,9 +258,7 @@ fn fire_timers(core: &Arc<Core>) {
 fn write_all(core: &Arc<Core>, ws: &mut WebSocket<TcpStream>) -> Result<(), String> {
     let frames = std::mem::take(&mut core.lock().outbox);
     for frame in frames {
-        ws.write(Message::text(frame))
-            .or_else(would_block_ok)
-            .map_err(|e| format!("writing: {e}"))?;
+        queue(ws, Message::text(frame))?;
     }
     match ws.flush() {
         Ok(()) => Ok(()),

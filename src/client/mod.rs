@@ -29,8 +29,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use crate::engine::{Engine, EngineConfig, InviteRequest};
 use self::core::Core;
+use crate::engine::{Engine, EngineConfig, InviteRequest};
 use events::{in_callback, run_job, JobReceiver};
 use outgoing::OutgoingShared;
 use text::Text;
@@ -141,9 +141,11 @@ impl Client {
             DispatchMode::Thread => {
                 let t = thread::Builder::new()
                     .name("wd-events".into())
-                    .spawn(move || while let Ok(job) = job_rx.recv() {
-                        if !run_job(job) {
-                            break;
+                    .spawn(move || {
+                        while let Ok(job) = job_rx.recv() {
+                            if !run_job(job) {
+                                break;
+                            }
                         }
                     })
                     .map_err(|e| Error::Network(format!("starting the event thread: {e}")))?;
@@ -224,7 +226,9 @@ impl Client {
         let core = self.core();
         if core
             .invites
-            .set(Box::new(move |_, invite: &IncomingInvite| listener(invite.clone())))
+            .set(Box::new(move |_, invite: &IncomingInvite| {
+                listener(invite.clone())
+            }))
         {
             core.post(core.clone());
         }
@@ -252,16 +256,15 @@ impl Client {
         }
         let rx = manual.lock().unwrap_or_else(|p| p.into_inner());
         let deadline = Instant::now() + timeout;
-        let mut handled = 0;
-        while let Ok(job) = rx.recv_deadline(deadline) {
+        let Ok(first) = rx.recv_deadline(deadline) else {
+            return Ok(0);
+        };
+        run_job(first);
+        // Having handled one, take only what is already queued.
+        let mut handled = 1;
+        while let Ok(job) = rx.try_recv() {
             handled += 1;
             run_job(job);
-            // Having handled one, take only what is already queued.
-            while let Ok(job) = rx.try_recv() {
-                handled += 1;
-                run_job(job);
-            }
-            break;
         }
         Ok(handled)
     }

@@ -220,7 +220,10 @@ impl OutgoingInvite {
     /// Sets the listener, replacing (and dropping) the previous one. It
     /// runs on the client's event thread (or inside `dispatch`); events
     /// that happened before it was set are delivered to it, once.
-    pub fn set_listener(&self, listener: impl FnMut(&OutgoingInvite, &OutgoingEvent) + Send + 'static) {
+    pub fn set_listener(
+        &self,
+        listener: impl FnMut(&OutgoingInvite, &OutgoingEvent) + Send + 'static,
+    ) {
         if self.shared.slot.set(Box::new(listener)) {
             self.post();
         }

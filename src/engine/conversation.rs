@@ -47,7 +47,8 @@ impl Engine {
         participants: Vec<Participant>,
     ) -> ConversationInfo {
         let key = self.new_key();
-        self.conversations_by_id.insert(conversation_id.clone(), key);
+        self.conversations_by_id
+            .insert(conversation_id.clone(), key);
         self.conversations.insert(
             key,
             Conversation {
@@ -67,7 +68,10 @@ impl Engine {
         let Some(&key) = self.conversations_by_id.get(conversation_id) else {
             return;
         };
-        let conv = self.conversations.get_mut(&key).expect("indexed conversation");
+        let conv = self
+            .conversations
+            .get_mut(&key)
+            .expect("indexed conversation");
         let Some(at) = conv
             .participants
             .iter()

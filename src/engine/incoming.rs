@@ -3,8 +3,7 @@
 use std::time::{Duration, Instant};
 
 use wd_protocol::{
-    CancelReason, FailureReason, Outcome, PeerMessage, RejectReason, MAX_SDP_LEN,
-    MAX_USER_DATA_LEN,
+    CancelReason, FailureReason, Outcome, PeerMessage, RejectReason, MAX_SDP_LEN, MAX_USER_DATA_LEN,
 };
 
 use super::{
@@ -80,7 +79,11 @@ impl Engine {
             inc.info.from_device.clone(),
             inc.info.invite_id.clone(),
         );
-        self.send(&to, Some(&device), PeerMessage::Reject { invite_id, reason });
+        self.send(
+            &to,
+            Some(&device),
+            PeerMessage::Reject { invite_id, reason },
+        );
         self.finish_incoming(key, Event::IncomingRejected { key, reason });
         Ok(())
     }
@@ -168,8 +171,21 @@ impl Engine {
     }
 
     pub(super) fn expire_incoming(&mut self, key: Key) {
-        let reason = match self.incoming[&key].status {
-            IncomingStatus::Accepting => FailureReason::ConfirmTimeout,
+        let inc = &self.incoming[&key];
+        let reason = match inc.status {
+            IncomingStatus::Accepting => {
+                // The caller may yet have accepted this device after all
+                // (its confirmation is late, not lost): tell it this device
+                // is not in the conversation, so it does not wait for a
+                // participant that gave up.
+                let (to, device, conversation_id) = (
+                    inc.info.from.clone(),
+                    inc.info.from_device.clone(),
+                    inc.info.conversation_id.clone(),
+                );
+                self.send(&to, Some(&device), PeerMessage::Leave { conversation_id });
+                FailureReason::ConfirmTimeout
+            }
             _ => FailureReason::Timeout,
         };
         self.finish_incoming(key, Event::IncomingFailed { key, reason });

@@ -3,11 +3,13 @@
 use std::time::{Duration, Instant};
 
 use wd_protocol::{
-    validate_id, validate_uid, FailureReason, Outcome, PeerMessage, RejectReason,
-    MAX_LIFETIME_MS, MAX_SDP_LEN, MAX_USER_DATA_LEN,
+    validate_id, validate_uid, FailureReason, Outcome, PeerMessage, RejectReason, MAX_LIFETIME_MS,
+    MAX_SDP_LEN, MAX_USER_DATA_LEN,
 };
 
-use super::{check_text, invalid, Answer, Engine, EngineError, Event, InviteRequest, Key, Participant};
+use super::{
+    check_text, invalid, Answer, Engine, EngineError, Event, InviteRequest, Key, Participant,
+};
 
 /// A pending outgoing invite. Finished ones are forgotten at once: their
 /// terminal event carries everything left to say.
@@ -90,7 +92,9 @@ impl Engine {
         if !self.outgoing.contains_key(&key) {
             return Err(EngineError::UnknownKey);
         }
-        self.decide(key, Outcome::Canceled, |key| Event::OutgoingCanceled { key });
+        self.decide(key, Outcome::Canceled, |key| Event::OutgoingCanceled {
+            key,
+        });
         Ok(())
     }
 
