@@ -1,0 +1,256 @@
+//! `wd_client`: one connection to a `wd-signal` server.
+
+use std::ffi::{c_char, c_void};
+use std::marker::{PhantomData, PhantomPinned};
+use std::ptr::NonNull;
+use std::time::Duration;
+
+use super::callback::{call_guarded, wd_release_callback, UserData};
+use super::handle::{arc_handle, handle_from, into_c, into_c_uncounted, take_uncounted, Out};
+use super::incoming::wd_incoming_invite;
+use super::outgoing::wd_outgoing_invite;
+use super::panic::ffi_boundary;
+use super::result::{try_ffi, try_sdk, wd_result};
+use super::strings::{copy_out, str_in, MAX_JSON_LEN};
+use super::types::wd_connection_state;
+use crate::client::{Client, ClientConfig, InviteOptions};
+
+/// A client: one connection to a `wd-signal` server, with its own I/O
+/// thread and event thread. Created by `wd_client_new`, freed by
+/// `wd_client_free`. Every function taking a `wd_client` may be called
+/// from any thread, including from inside callbacks, unless its
+/// documentation says otherwise.
+pub struct wd_client {
+    _private: [u8; 0],
+    // Not Send, Sync or Unpin: C only ever holds a pointer.
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+arc_handle!(wd_client => Client.handle);
+
+/// Called on the client's event thread (or inside `wd_client_dispatch`)
+/// for every invite that arrives, in order. `invite` is a NEW reference
+/// owned by the app: free it with `wd_incoming_invite_free` when done
+/// (it stays valid after the callback returns). Invites that arrived
+/// while no callback was set are delivered to the next one set.
+pub type wd_invite_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, invite: *mut wd_incoming_invite)>;
+
+/// Connects a new client and waits until the server has authenticated it
+/// (or `connectTimeoutMs` passed).
+///
+/// `config_json` is a NUL-terminated UTF-8 JSON object of at most 256 KiB:
+/// `{"url": "ws://host:port", "token": "...", "dispatch": "thread" |
+/// "manual", "connectTimeoutMs": n, "confirmTimeoutMs": n}`; `url` and
+/// `token` are required. An unknown or ill-typed field is
+/// `WD_RESULT_INVALID_ARGUMENT` naming the field in `wd_last_error`.
+///
+/// On `WD_RESULT_OK`, `*out` receives a new client that the app owns and
+/// must free with `wd_client_free`. Other results: NULL_PARAMETER
+/// (`config_json` or `out` NULL), INVALID_ARGUMENT, UNAUTHORIZED (token
+/// refused), NETWORK (server unreachable), PROTOCOL.
+///
+/// Blocks the calling thread while connecting. Callable from any thread;
+/// not from inside a callback of another client in manual dispatch mode
+/// (that would block its dispatch).
+#[no_mangle]
+pub extern "C" fn wd_client_new(config_json: *const c_char, out: *mut *mut wd_client) -> wd_result {
+    ffi_boundary! {
+        let out = try_ffi!(Out::new(out, "out"));
+        let json = try_ffi!(str_in(config_json, "config_json", MAX_JSON_LEN));
+        let config = try_sdk!(ClientConfig::from_json(json));
+        let client = try_sdk!(Client::connect(config));
+        out.set(into_c_uncounted::<wd_client>(&client));
+        wd_result::Ok
+    }
+}
+
+/// Frees the client. NULL is a no-op.
+///
+/// Removes the invite callback (its `release` runs), then closes the
+/// connection, as dropping the client does: every pending outgoing invite
+/// ends `failed` (`network`) and every conversation `disconnected`; those
+/// events are still delivered to the callbacks of handles the app still
+/// holds. Handles obtained from the client stay valid until freed, but
+/// can no longer reach the server.
+///
+/// Blocks until the connection's I/O thread has ended. Callable from any
+/// thread, including from inside a callback (the event thread then ends
+/// after the callback returns). `client` must not be used afterwards.
+#[no_mangle]
+pub extern "C" fn wd_client_free(client: *mut wd_client) {
+    ffi_boundary! {
+        let Some(ptr) = NonNull::new(client) else {
+            return;
+        };
+        let client = take_uncounted::<wd_client>(ptr);
+        client.clear_invite_listener();
+        drop(client);
+    }
+}
+
+/// Stores in `*out` this client's user id (taken by the server from the
+/// token): a NUL-terminated UTF-8 string owned by the client, valid until
+/// `wd_client_free`. Do not free it.
+///
+/// NULL_PARAMETER if `client` or `out` is NULL. Callable from any thread.
+#[no_mangle]
+pub extern "C" fn wd_client_uid(client: *const wd_client, out: *mut *const c_char) -> wd_result {
+    ffi_boundary! {
+        let client = try_ffi!(handle_from(client, "client"));
+        let out = try_ffi!(Out::new(out, "out"));
+        out.set(client.uid_cstr().as_ptr());
+        wd_result::Ok
+    }
+}
+
+/// Copies the id the server gave this connection (this device) into
+/// `buf`, following the copy-out rules of `wd_last_error` (`needed` must
+/// not be NULL and receives the size with the NUL on OK and
+/// BUFFER_TOO_SMALL; `buf` may be NULL only when `len` is 0).
+///
+/// NULL_PARAMETER if `client` or `needed` is NULL, or `buf` is NULL with
+/// `len` > 0. Callable from any thread.
+#[no_mangle]
+pub extern "C" fn wd_client_device(
+    client: *const wd_client,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> wd_result {
+    ffi_boundary! {
+        let client = try_ffi!(handle_from(client, "client"));
+        copy_out(client.device().as_bytes(), buf, len, needed)
+    }
+}
+
+/// Stores the state of the client's connection in `*out`.
+///
+/// NULL_PARAMETER if `client` or `out` is NULL. Callable from any thread.
+#[no_mangle]
+pub extern "C" fn wd_client_connection_state(
+    client: *const wd_client,
+    out: *mut wd_connection_state,
+) -> wd_result {
+    ffi_boundary! {
+        let client = try_ffi!(handle_from(client, "client"));
+        let out = try_ffi!(Out::new(out, "out"));
+        out.set(client.connection_state().into());
+        wd_result::Ok
+    }
+}
+
+/// Invites a user to a new conversation (`inviteToConversation`).
+///
+/// `options_json` is a NUL-terminated UTF-8 JSON object of at most 256 KiB:
+/// `{"participantId": "bob", "mode": "p2p" | "server", "userData": "...",
+/// "offer": "<SDP>", "lifetimeMs": n}`; `participantId` is required,
+/// `userData` is at most 8 KiB, `offer` at most 64 KiB, `lifetimeMs`
+/// defaults to 60000. An unknown or ill-typed field is INVALID_ARGUMENT
+/// naming the field in `wd_last_error`.
+///
+/// On `WD_RESULT_OK`, `*out` receives a new reference to the pending
+/// invite, owned by the app (free it with `wd_outgoing_invite_free`;
+/// freeing does not cancel it). Its outcome arrives as an event; set a
+/// callback with `wd_outgoing_invite_set_callback` (events that happened
+/// before are still delivered). Other results: NULL_PARAMETER,
+/// INVALID_ARGUMENT, NOT_CONNECTED.
+///
+/// Callable from any thread, including from inside callbacks.
+#[no_mangle]
+pub extern "C" fn wd_client_invite(
+    client: *mut wd_client,
+    options_json: *const c_char,
+    out: *mut *mut wd_outgoing_invite,
+) -> wd_result {
+    ffi_boundary! {
+        let client = try_ffi!(handle_from(client.cast_const(), "client"));
+        let out = try_ffi!(Out::new(out, "out"));
+        let json = try_ffi!(str_in(options_json, "options_json", MAX_JSON_LEN));
+        let options = try_sdk!(InviteOptions::from_json(json));
+        let invite = try_sdk!(client.invite_to_conversation(options));
+        out.set(into_c::<wd_outgoing_invite>(&invite));
+        wd_result::Ok
+    }
+}
+
+/// Sets the callback that receives incoming invites, replacing the
+/// previous one (whose `release` then runs, after it returns if it is
+/// running). A NULL `cb` clears it; `user_data` and `release` are then
+/// ignored. Invites that arrive while no callback is set wait for the next
+/// one.
+///
+/// The SDK takes ownership of `user_data` only when this returns
+/// `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`
+/// (if `release` is not NULL) exactly once, when the callback is replaced
+/// or cleared, or the client is freed. `cb` runs on the client's event
+/// thread (or inside `wd_client_dispatch`), one callback at a time.
+///
+/// NULL_PARAMETER if `client` is NULL. Callable from any thread, including
+/// from inside callbacks.
+#[no_mangle]
+pub extern "C" fn wd_client_set_invite_callback(
+    client: *mut wd_client,
+    cb: wd_invite_callback,
+    user_data: *mut c_void,
+    release: wd_release_callback,
+) -> wd_result {
+    ffi_boundary! {
+        let client = try_ffi!(handle_from(client.cast_const(), "client"));
+        let Some(cb) = cb else {
+            client.clear_invite_listener();
+            return wd_result::Ok;
+        };
+        let user_data = UserData::new(user_data, release);
+        client.set_invite_listener(move |invite| {
+            let ptr = into_c::<wd_incoming_invite>(&invite);
+            // SAFETY: `cb` is the app's callback for this `user_data`;
+            // `ptr` is a new reference the app now owns.
+            call_guarded(|| unsafe { cb(user_data.ptr(), ptr) });
+        });
+        wd_result::Ok
+    }
+}
+
+/// Manual dispatch mode (`"dispatch": "manual"` in the configuration):
+/// runs the callbacks that are due on the calling thread, waiting up to
+/// `timeout_ms` milliseconds for the first one. If `dispatched` is not
+/// NULL it receives how many queued deliveries were handled (0 when the
+/// wait timed out).
+///
+/// INVALID_STATE in thread dispatch mode and when called from inside a
+/// callback; NULL_PARAMETER if `client` is NULL. Call it from one thread
+/// at a time (usually the app's main loop).
+#[no_mangle]
+pub extern "C" fn wd_client_dispatch(
+    client: *mut wd_client,
+    timeout_ms: u32,
+    dispatched: *mut usize,
+) -> wd_result {
+    ffi_boundary! {
+        let client = try_ffi!(handle_from(client.cast_const(), "client"));
+        let n = try_sdk!(client.dispatch(Duration::from_millis(u64::from(timeout_ms))));
+        if !dispatched.is_null() {
+            // `dispatched` is optional; it is written only when given.
+            try_ffi!(Out::new(dispatched, "dispatched")).set(n);
+        }
+        wd_result::Ok
+    }
+}
+
+/// Closes the connection: every pending outgoing invite ends `failed`
+/// (`network`), every conversation `disconnected` (their events are still
+/// delivered). The client stays valid (its state is then
+/// `WD_CONNECTION_STATE_DISCONNECTED`) until freed. Calling it again does
+/// nothing.
+///
+/// NULL_PARAMETER if `client` is NULL. Blocks until the I/O thread has
+/// ended. Callable from any thread, including from inside callbacks.
+#[no_mangle]
+pub extern "C" fn wd_client_disconnect(client: *mut wd_client) -> wd_result {
+    ffi_boundary! {
+        let client = try_ffi!(handle_from(client.cast_const(), "client"));
+        client.disconnect();
+        wd_result::Ok
+    }
+}

@@ -1,0 +1,201 @@
+//! Opaque handles backed by `Arc`, as rustls-ffi does it.
+//!
+//! Each C handle type (`wd_client`, `wd_outgoing_invite`, …) is an empty
+//! struct that C only ever sees behind a pointer. [`Castable`] ties it to
+//! the Rust state it stands for and to exactly one ownership marker (here
+//! always [`OwnershipArc`]: the pointer is `Arc::into_raw` of the Rust
+//! handle's shared state). A type cannot implement `Castable` twice, so it
+//! cannot be handed out one way and taken back another.
+//!
+//! Every C reference to an invite or conversation is counted in the
+//! handle's `c_refs`; freeing the last one clears the handle's listener,
+//! so no callback runs for a handle the app no longer holds and its
+//! `user_data` is released exactly once.
+
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use super::callback::defer_releases;
+use super::result::{null_parameter, FfiResult};
+
+/// Marks a [`Castable`] whose C pointers are `Arc::into_raw` of its
+/// [`Castable::RustType`].
+pub(crate) struct OwnershipArc;
+
+/// The kinds of ownership a C pointer can carry (only `Arc` here).
+pub(crate) trait OwnershipMarker {}
+
+impl OwnershipMarker for OwnershipArc {}
+
+/// Ties a C handle type to the Rust handle its pointers stand for.
+pub(crate) trait Castable {
+    /// How C pointers to this type own their target.
+    type Ownership: OwnershipMarker;
+    /// The Rust handle (`Client`, `OutgoingInvite`, …) a C pointer stands
+    /// for.
+    type RustType: Clone;
+}
+
+/// A [`Castable`] with `Arc` ownership: a C pointer is `Arc::into_raw` of
+/// the Rust handle's shared state, so the pointers of every reference to
+/// one object are equal.
+pub(crate) trait ArcHandle: Castable<Ownership = OwnershipArc> + Sized {
+    /// A new strong reference to `handle`'s shared state, as a C pointer.
+    fn into_raw(handle: &Self::RustType) -> *const Self;
+
+    /// The C pointer of `handle`, without a new reference.
+    fn as_ptr(handle: &Self::RustType) -> *const Self;
+
+    /// Takes over the reference `ptr` as a Rust handle.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from [`ArcHandle::into_raw`] of this type and that
+    /// reference has not been taken over before.
+    unsafe fn from_raw(ptr: *const Self) -> Self::RustType;
+}
+
+/// An [`ArcHandle`] whose C references are counted, with a listener that
+/// is cleared when the last one is freed.
+pub(crate) trait CountedHandle: ArcHandle {
+    /// The handle's count of C references.
+    fn c_refs(handle: &Self::RustType) -> &AtomicUsize;
+
+    /// Removes the handle's listener.
+    fn clear_listener(handle: &Self::RustType);
+}
+
+/// Makes the opaque C handle type `$c` (an empty, non-`repr(C)` struct
+/// declared by hand so cbindgen sees it) stand for the Rust handle type
+/// `$handle`, whose field `$field` is the `Arc` of its shared state.
+macro_rules! arc_handle {
+    ($c:ident => $handle:ident . $field:ident) => {
+        impl $crate::ffi::handle::Castable for $c {
+            type Ownership = $crate::ffi::handle::OwnershipArc;
+            type RustType = $handle;
+        }
+
+        impl $crate::ffi::handle::ArcHandle for $c {
+            fn into_raw(handle: &$handle) -> *const $c {
+                ::std::sync::Arc::into_raw(::std::sync::Arc::clone(&handle.$field)).cast()
+            }
+
+            fn as_ptr(handle: &$handle) -> *const $c {
+                ::std::sync::Arc::as_ptr(&handle.$field).cast()
+            }
+
+            unsafe fn from_raw(ptr: *const $c) -> $handle {
+                $handle {
+                    // SAFETY: per this function's contract, `ptr` is an
+                    // `Arc::into_raw` of this field's type whose reference
+                    // we now own.
+                    $field: unsafe { ::std::sync::Arc::from_raw(ptr.cast()) },
+                }
+            }
+        }
+    };
+}
+pub(crate) use arc_handle;
+
+/// Guards the moments a C reference count may reach zero, so that
+/// clearing the listener of a handle whose last reference was freed can
+/// never remove a listener set through a newer reference. Releases of
+/// `user_data` that would run under it are postponed until it is dropped.
+static REF_LOCK: Mutex<()> = Mutex::new(());
+
+/// Runs `f` under [`REF_LOCK`], running any `release` it causes afterwards.
+pub(crate) fn with_ref_lock<R>(f: impl FnOnce() -> R) -> R {
+    // Declared first, dropped last: releases run after the lock is gone.
+    let _deferred = defer_releases();
+    let _lock = REF_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    f()
+}
+
+/// A new Rust handle sharing the object behind the C pointer `ptr` (which
+/// stays owned by the caller), or NULL_PARAMETER naming `name`.
+///
+/// The C caller promises that a non-NULL `ptr` came from this library as
+/// a handle of type `C` and has not been freed.
+pub(crate) fn handle_from<C: ArcHandle>(ptr: *const C, name: &str) -> FfiResult<C::RustType> {
+    if ptr.is_null() {
+        return Err(null_parameter(name));
+    }
+    // SAFETY: `ptr` is a live reference made by `into_raw` (caller
+    // contract). We only borrow it: `ManuallyDrop` keeps the count as it
+    // was, and the clone is a new strong reference of our own.
+    let borrowed = ManuallyDrop::new(unsafe { C::from_raw(ptr) });
+    Ok(C::RustType::clone(&borrowed))
+}
+
+/// The C pointer for `handle`, without creating a reference (for passing
+/// to a callback, valid while it runs). It equals the pointer of every C
+/// reference to the same object.
+pub(crate) fn borrowed_ptr<C: ArcHandle>(handle: &C::RustType) -> *mut C {
+    C::as_ptr(handle).cast_mut()
+}
+
+/// A new C reference to `handle`, counted in its `c_refs`.
+pub(crate) fn into_c<C: CountedHandle>(handle: &C::RustType) -> *mut C {
+    C::c_refs(handle).fetch_add(1, Ordering::SeqCst);
+    C::into_raw(handle).cast_mut()
+}
+
+/// A new C reference to `handle` (for handles without `c_refs`).
+pub(crate) fn into_c_uncounted<C: ArcHandle>(handle: &C::RustType) -> *mut C {
+    C::into_raw(handle).cast_mut()
+}
+
+/// Takes back the C reference `ptr` (non-NULL) without counting.
+///
+/// The C caller promises that `ptr` came from this library as a handle of
+/// type `C` and has not been freed; it gives that reference up here.
+pub(crate) fn take_uncounted<C: ArcHandle>(ptr: NonNull<C>) -> C::RustType {
+    // SAFETY: `ptr` is one reference made by `into_raw`; the caller hands
+    // it over, so we own it now.
+    unsafe { C::from_raw(ptr.as_ptr().cast_const()) }
+}
+
+/// Frees the C reference `ptr` (NULL is a no-op). When it was the last
+/// C reference, the handle's listener is cleared first.
+pub(crate) fn free_counted<C: CountedHandle>(ptr: *mut C) {
+    let Some(ptr) = NonNull::new(ptr) else {
+        return;
+    };
+    let handle = take_uncounted::<C>(ptr);
+    with_ref_lock(|| {
+        if C::c_refs(&handle).fetch_sub(1, Ordering::SeqCst) == 1 {
+            C::clear_listener(&handle);
+        }
+    });
+    drop(handle);
+}
+
+/// An out-parameter: a checked non-NULL pointer written once on success.
+pub(crate) struct Out<T> {
+    ptr: NonNull<T>,
+    _marker: PhantomData<*mut T>,
+}
+
+impl<T> Out<T> {
+    /// Checks `ptr`, named `name` in the error.
+    pub(crate) fn new(ptr: *mut T, name: &str) -> FfiResult<Out<T>> {
+        match NonNull::new(ptr) {
+            Some(ptr) => Ok(Out {
+                ptr,
+                _marker: PhantomData,
+            }),
+            None => Err(null_parameter(name)),
+        }
+    }
+
+    /// Writes the output.
+    pub(crate) fn set(self, value: T) {
+        // SAFETY: non-NULL (checked in `new`) and, per the C caller's
+        // contract, valid and aligned for a write of `T`. The old value is
+        // not read or dropped (`T` is a plain C type).
+        unsafe { self.ptr.as_ptr().write(value) }
+    }
+}

@@ -1,0 +1,379 @@
+//! `wd_incoming_invite`: an invite this client received.
+
+use std::ffi::{c_char, c_void};
+use std::marker::{PhantomData, PhantomPinned};
+use std::ptr;
+use std::sync::atomic::AtomicUsize;
+
+use wd_protocol::{MAX_SDP_LEN, MAX_USER_DATA_LEN};
+
+use super::callback::{call_guarded, wd_release_callback, UserData};
+use super::conversation::wd_conversation;
+use super::handle::{
+    arc_handle, borrowed_ptr, free_counted, handle_from, into_c, with_ref_lock, CountedHandle, Out,
+};
+use super::panic::ffi_boundary;
+use super::result::{fail, try_ffi, try_sdk, wd_result};
+use super::strings::opt_str_in;
+use super::types::{
+    wd_cancel_reason, wd_failure_reason, wd_incoming_status, wd_mode, wd_reject_reason,
+};
+use crate::client::{IncomingEvent, IncomingInvite};
+
+/// An invite this client received (`IncomingInvite`). Each reference
+/// the SDK hands out (to the invite callback) is owned by the app and
+/// freed with `wd_incoming_invite_free`; freeing never rejects the
+/// invite (an invite nobody answers rings until its lifetime ends).
+/// Every function taking one may be called from any thread, including
+/// from inside callbacks.
+pub struct wd_incoming_invite {
+    _private: [u8; 0],
+    // Not Send, Sync or Unpin: C only ever holds a pointer.
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+arc_handle!(wd_incoming_invite => IncomingInvite.shared);
+
+impl CountedHandle for wd_incoming_invite {
+    fn c_refs(handle: &IncomingInvite) -> &AtomicUsize {
+        handle.c_refs()
+    }
+
+    fn clear_listener(handle: &IncomingInvite) {
+        handle.clear_listener();
+    }
+}
+
+/// Kind of an incoming invite event. Exactly one fires, once.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum wd_incoming_event_kind {
+    /// The caller confirmed this device's accept;
+    /// `wd_incoming_invite_conversation` now gives the conversation.
+    Accepted = 0,
+    /// This device rejected; see `reject_reason`.
+    Rejected = 1,
+    /// The caller canceled, or another device of this user answered; see
+    /// `cancel_reason`.
+    Canceled = 2,
+    /// The invite failed here; see `failure_reason`.
+    Failed = 3,
+}
+
+/// An event of an incoming invite, valid during the callback only.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct wd_incoming_event {
+    /// What happened.
+    pub kind: wd_incoming_event_kind,
+    /// Why it failed, for `WD_INCOMING_EVENT_KIND_FAILED`; otherwise
+    /// `WD_FAILURE_REASON_NONE`.
+    pub failure_reason: wd_failure_reason,
+    /// Why it was rejected, for `WD_INCOMING_EVENT_KIND_REJECTED`;
+    /// otherwise `WD_REJECT_REASON_NONE`.
+    pub reject_reason: wd_reject_reason,
+    /// Why it was canceled, for `WD_INCOMING_EVENT_KIND_CANCELED`;
+    /// otherwise `WD_CANCEL_REASON_NONE`.
+    pub cancel_reason: wd_cancel_reason,
+}
+
+impl From<&IncomingEvent> for wd_incoming_event {
+    fn from(e: &IncomingEvent) -> Self {
+        let (kind, failure, reject, cancel) = match e {
+            IncomingEvent::Accepted => (wd_incoming_event_kind::Accepted, None, None, None),
+            IncomingEvent::Rejected(r) => (wd_incoming_event_kind::Rejected, None, Some(*r), None),
+            IncomingEvent::Canceled(c) => (wd_incoming_event_kind::Canceled, None, None, Some(*c)),
+            IncomingEvent::Failed(f) => (wd_incoming_event_kind::Failed, Some(*f), None, None),
+        };
+        wd_incoming_event {
+            kind,
+            failure_reason: failure.into(),
+            reject_reason: reject.into(),
+            cancel_reason: cancel.into(),
+        }
+    }
+}
+
+/// Called with the event of an incoming invite, on the client's event
+/// thread (or inside `wd_client_dispatch`), one callback at a time.
+/// `invite` is borrowed: valid during the call (even if the app frees its
+/// last reference inside the callback); it equals the pointer the app
+/// holds. `event` is valid during the call only.
+pub type wd_incoming_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        invite: *mut wd_incoming_invite,
+        event: *const wd_incoming_event,
+    ),
+>;
+
+/// Stores in `*out` the caller's user id: a NUL-terminated UTF-8 string
+/// owned by the invite, valid until the app's last reference to it is
+/// freed. Do not free it.
+///
+/// NULL_PARAMETER if `invite` or `out` is NULL.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_from(
+    invite: *const wd_incoming_invite,
+    out: *mut *const c_char,
+) -> wd_result {
+    ffi_boundary! {
+        let invite = try_ffi!(handle_from(invite, "invite"));
+        let out = try_ffi!(Out::new(out, "out"));
+        out.set(invite.caller_cstr().as_ptr());
+        wd_result::Ok
+    }
+}
+
+/// Stores in `*out` the id of the conversation the invite is for: a
+/// NUL-terminated string owned by the invite, valid until the app's last
+/// reference to it is freed. Do not free it.
+///
+/// NULL_PARAMETER if `invite` or `out` is NULL.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_conversation_id(
+    invite: *const wd_incoming_invite,
+    out: *mut *const c_char,
+) -> wd_result {
+    ffi_boundary! {
+        let invite = try_ffi!(handle_from(invite, "invite"));
+        let out = try_ffi!(Out::new(out, "out"));
+        out.set(invite.conversation_id_cstr().as_ptr());
+        wd_result::Ok
+    }
+}
+
+/// Stores the conversation's media mode in `*out`.
+///
+/// NULL_PARAMETER if `invite` or `out` is NULL.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_mode(
+    invite: *const wd_incoming_invite,
+    out: *mut wd_mode,
+) -> wd_result {
+    ffi_boundary! {
+        let invite = try_ffi!(handle_from(invite, "invite"));
+        let out = try_ffi!(Out::new(out, "out"));
+        out.set(invite.mode().into());
+        wd_result::Ok
+    }
+}
+
+/// Stores in `*out` the `userData` text the caller sent (at most 8 KiB),
+/// or NULL if it sent none. The string is owned by the invite, valid
+/// until the app's last reference to it is freed. Do not free it.
+///
+/// NULL_PARAMETER if `invite` or `out` is NULL.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_user_data(
+    invite: *const wd_incoming_invite,
+    out: *mut *const c_char,
+) -> wd_result {
+    ffi_boundary! {
+        let invite = try_ffi!(handle_from(invite, "invite"));
+        let out = try_ffi!(Out::new(out, "out"));
+        out.set(invite.user_data_cstr().map_or(ptr::null(), |s| s.as_ptr()));
+        wd_result::Ok
+    }
+}
+
+/// Stores in `*out` the SDP offer the caller sent (at most 64 KiB), or
+/// NULL if it sent none. The string is owned by the invite, valid until
+/// the app's last reference to it is freed. Do not free it.
+///
+/// NULL_PARAMETER if `invite` or `out` is NULL.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_offer(
+    invite: *const wd_incoming_invite,
+    out: *mut *const c_char,
+) -> wd_result {
+    ffi_boundary! {
+        let invite = try_ffi!(handle_from(invite, "invite"));
+        let out = try_ffi!(Out::new(out, "out"));
+        out.set(invite.offer_cstr().map_or(ptr::null(), |s| s.as_ptr()));
+        wd_result::Ok
+    }
+}
+
+/// Stores the invite's status in `*out`. The status changes as soon as
+/// the outcome is known, before its event is delivered.
+///
+/// NULL_PARAMETER if `invite` or `out` is NULL.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_status(
+    invite: *const wd_incoming_invite,
+    out: *mut wd_incoming_status,
+) -> wd_result {
+    ffi_boundary! {
+        let invite = try_ffi!(handle_from(invite, "invite"));
+        let out = try_ffi!(Out::new(out, "out"));
+        out.set(invite.status().into());
+        wd_result::Ok
+    }
+}
+
+/// Stores in `*out` why the invite failed, or `WD_FAILURE_REASON_NONE`
+/// if it has not failed.
+///
+/// NULL_PARAMETER if `invite` or `out` is NULL.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_failure_reason(
+    invite: *const wd_incoming_invite,
+    out: *mut wd_failure_reason,
+) -> wd_result {
+    ffi_boundary! {
+        let invite = try_ffi!(handle_from(invite, "invite"));
+        let out = try_ffi!(Out::new(out, "out"));
+        out.set(invite.failure_reason().into());
+        wd_result::Ok
+    }
+}
+
+/// Stores in `*out` why the invite was canceled, or
+/// `WD_CANCEL_REASON_NONE` if it was not.
+///
+/// NULL_PARAMETER if `invite` or `out` is NULL.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_cancel_reason(
+    invite: *const wd_incoming_invite,
+    out: *mut wd_cancel_reason,
+) -> wd_result {
+    ffi_boundary! {
+        let invite = try_ffi!(handle_from(invite, "invite"));
+        let out = try_ffi!(Out::new(out, "out"));
+        out.set(invite.cancel_reason().into());
+        wd_result::Ok
+    }
+}
+
+/// Accepts the invite, sending `answer` (SDP, at most 64 KiB) and
+/// `user_data` (text, at most 8 KiB) to the caller; either may be NULL
+/// for none. Valid only while pending: the status becomes `ACCEPTING`,
+/// then `ACCEPTED` once the caller confirms (the `ACCEPTED` event fires),
+/// or `CANCELED` / `FAILED` (`CONFIRM_TIMEOUT`) if it does not.
+///
+/// INVALID_STATE if not pending (nothing changes); INVALID_ARGUMENT for a
+/// string that is too long or not UTF-8; NOT_CONNECTED; NULL_PARAMETER if
+/// `invite` is NULL. Callable from any thread, including from inside
+/// callbacks.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_accept(
+    invite: *mut wd_incoming_invite,
+    answer: *const c_char,
+    user_data: *const c_char,
+) -> wd_result {
+    ffi_boundary! {
+        let invite = try_ffi!(handle_from(invite.cast_const(), "invite"));
+        let answer = try_ffi!(opt_str_in(answer, "answer", MAX_SDP_LEN));
+        let user_data = try_ffi!(opt_str_in(user_data, "user_data", MAX_USER_DATA_LEN));
+        try_sdk!(invite.accept(answer, user_data));
+        wd_result::Ok
+    }
+}
+
+/// Rejects the invite with `reason` (`WD_REJECT_REASON_DECLINED` or
+/// `WD_REJECT_REASON_BUSY`). Valid only while pending: on OK the status
+/// is `REJECTED` when this returns, the `REJECTED` event fires once, and
+/// the caller is told.
+///
+/// INVALID_ARGUMENT for any other `reason` value (including
+/// `WD_REJECT_REASON_NONE`); INVALID_STATE if not pending (nothing
+/// changes); NOT_CONNECTED; NULL_PARAMETER if `invite` is NULL. Callable
+/// from any thread, including from inside callbacks.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_reject(
+    invite: *mut wd_incoming_invite,
+    reason: u32,
+) -> wd_result {
+    ffi_boundary! {
+        let invite = try_ffi!(handle_from(invite.cast_const(), "invite"));
+        let Some(reason) = wd_reject_reason::reason_from_u32(reason) else {
+            return fail(
+                wd_result::InvalidArgument,
+                format_args!("reason: {reason} is not a wd_reject_reason for a reject (1 or 2)"),
+            );
+        };
+        try_sdk!(invite.reject(reason));
+        wd_result::Ok
+    }
+}
+
+/// Stores in `*out` a new reference to the conversation the accepted
+/// invite joined, owned by the app (free it with `wd_conversation_free`).
+///
+/// INVALID_STATE unless the invite is accepted; NULL_PARAMETER if
+/// `invite` or `out` is NULL.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_conversation(
+    invite: *mut wd_incoming_invite,
+    out: *mut *mut wd_conversation,
+) -> wd_result {
+    ffi_boundary! {
+        let invite = try_ffi!(handle_from(invite.cast_const(), "invite"));
+        let out = try_ffi!(Out::new(out, "out"));
+        match invite.conversation() {
+            Some(conversation) => {
+                out.set(into_c::<wd_conversation>(&conversation));
+                wd_result::Ok
+            }
+            None => fail(
+                wd_result::InvalidState,
+                format_args!("not valid while the status is {}", invite.status().as_str()),
+            ),
+        }
+    }
+}
+
+/// Sets the invite's event callback, replacing the previous one (whose
+/// `release` then runs, after it returns if it is running). A NULL `cb`
+/// clears it; `user_data` and `release` are then ignored. An event that
+/// happened before a callback was set is delivered to it, once.
+///
+/// The SDK takes ownership of `user_data` only when this returns
+/// `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`
+/// (if `release` is not NULL) exactly once, when the callback is replaced
+/// or cleared, the app's last reference to the invite is freed, or the
+/// client shuts down.
+///
+/// NULL_PARAMETER if `invite` is NULL. Callable from any thread, including
+/// from inside callbacks.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_set_callback(
+    invite: *mut wd_incoming_invite,
+    cb: wd_incoming_callback,
+    user_data: *mut c_void,
+    release: wd_release_callback,
+) -> wd_result {
+    ffi_boundary! {
+        let invite = try_ffi!(handle_from(invite.cast_const(), "invite"));
+        with_ref_lock(|| match cb {
+            None => invite.clear_listener(),
+            Some(cb) => {
+                let user_data = UserData::new(user_data, release);
+                invite.set_listener(move |invite: &IncomingInvite, event: &IncomingEvent| {
+                    let event = wd_incoming_event::from(event);
+                    let ptr = borrowed_ptr::<wd_incoming_invite>(invite);
+                    // SAFETY: `cb` is the app's callback for this
+                    // `user_data`; `ptr` stays valid during the call
+                    // (`invite` holds a reference), `&event` too.
+                    call_guarded(|| unsafe { cb(user_data.ptr(), ptr, &event) });
+                });
+            }
+        });
+        wd_result::Ok
+    }
+}
+
+/// Frees this reference to the invite. NULL is a no-op. Freeing never
+/// rejects the invite. When it is the app's last reference, the invite's
+/// callback is cleared (its `release` runs; a callback running right now
+/// finishes first, and `invite` stays valid for it).
+///
+/// Callable from any thread, including from inside the invite's own
+/// callback. The pointer must not be used afterwards.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_free(invite: *mut wd_incoming_invite) {
+    ffi_boundary! {
+        free_counted(invite)
+    }
+}
