@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs the built C tests: `run-tests.sh asan valgrind` (either or both).
+# Starts the servers they need, exports their URLs, stops them on exit.
+#   WD_URL         a --dev server (dev:<uid> tokens)
+#   WD_SECRET_URL  a server with --secret s3cret (and no dev tokens)
+#   WD_SECRET_TOKEN a token for alice signed with that secret
+set -u
+cd "$(dirname "$0")"
+source ./server.sh
+trap wd_server_stop_all EXIT
+
+wd_server_start WD_URL --dev || exit 1
+wd_server_start WD_SECRET_URL --secret s3cret || exit 1
+WD_SECRET_TOKEN=$("$WD_SIGNAL" token --uid alice --secret s3cret) || exit 1
+export WD_SECRET_TOKEN
+
+TESTS=(${WD_TESTS:-test_null test_args test_state test_callbacks})
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+VALGRIND=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
+          --show-leak-kinds=definite,indirect --error-exitcode=1
+          --suppressions=valgrind.supp)
+
+failed=()
+for mode in "$@"; do
+    for t in "${TESTS[@]}"; do
+        echo "=== $mode: $t"
+        case $mode in
+            asan) cmd=("build/asan/$t") ;;
+            valgrind) cmd=("${VALGRIND[@]}" "build/plain/$t") ;;
+            *) echo "unknown mode $mode" >&2; exit 2 ;;
+        esac
+        start=${EPOCHREALTIME/./}
+        if "${cmd[@]}"; then status=ok; else status=FAILED; failed+=("$mode:$t"); fi
+        printf '=== %s: %s %s (%d ms)\n' "$mode" "$t" "$status" \
+            $(( (${EPOCHREALTIME/./} - start) / 1000 ))
+    done
+done
+
+if ((${#failed[@]})); then
+    echo "FAILED: ${failed[*]}" >&2
+    exit 1
+fi
+echo "all C tests passed ($*)"

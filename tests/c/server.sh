@@ -1,0 +1,63 @@
+# Shell helpers to run a wd-signal server for the C tests and the examples.
+# Source this file (bash), then:
+#
+#   wd_server_start VAR [wd-signal options...]
+#       starts `wd-signal --listen 127.0.0.1:0 OPTIONS` in the background,
+#       waits (at most WD_SERVER_WAIT seconds, default 10) for its line
+#       `listening on ws://127.0.0.1:PORT` and stores the URL in $VAR and
+#       the pid in ${VAR}_PID. Returns non-zero if the server did not come up.
+#   wd_server_logs
+#       prints the servers' logs (their stderr), e.g. after a failure.
+#   wd_server_stop_all
+#       stops every server started this way (SIGTERM, then waits for it).
+#       Install it as a trap:  trap wd_server_stop_all EXIT
+#
+# WD_SIGNAL is the server binary (default: target/debug/wd-signal under the
+# repository root, found from this file's location).
+
+WD_ROOT=${WD_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+WD_SIGNAL=${WD_SIGNAL:-$WD_ROOT/target/debug/wd-signal}
+WD_SERVER_PIDS=()
+WD_SERVER_TMP=$(mktemp -d "${TMPDIR:-/tmp}/wd-signal.XXXXXX")
+
+wd_server_start() {
+    local var=$1; shift
+    local fifo="$WD_SERVER_TMP/$var.out" line fd
+    mkfifo "$fifo"
+    # Its log (stderr) goes to a file, shown by wd_server_logs.
+    "$WD_SIGNAL" --listen 127.0.0.1:0 "$@" >"$fifo" 2>"$WD_SERVER_TMP/$var.log" &
+    local pid=$!
+    WD_SERVER_PIDS+=("$pid")
+    # Opened read-write so the open never blocks; the descriptor stays open
+    # for the server's lifetime so it never writes to a closed pipe.
+    exec {fd}<>"$fifo"
+    if ! read -r -t "${WD_SERVER_WAIT:-10}" -u "$fd" line; then
+        echo "wd-signal ($*) did not report its address in time" >&2
+        cat "$WD_SERVER_TMP/$var.log" >&2
+        return 1
+    fi
+    case $line in
+        "listening on ws://"*) ;;
+        *) echo "wd-signal: unexpected first line: $line" >&2; return 1 ;;
+    esac
+    printf -v "$var" '%s' "${line#listening on }"
+    printf -v "${var}_PID" '%s' "$pid"
+    export "${var?}"
+}
+
+wd_server_logs() {
+    local f
+    for f in "$WD_SERVER_TMP"/*.log; do
+        [ -e "$f" ] && { echo "--- $f"; cat "$f"; }
+    done
+}
+
+wd_server_stop_all() {
+    local pid
+    for pid in "${WD_SERVER_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    WD_SERVER_PIDS=()
+    rm -rf "$WD_SERVER_TMP"
+}
