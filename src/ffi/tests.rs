@@ -3,9 +3,8 @@
 
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::ptr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use wd_protocol::FailureReason;
@@ -70,7 +69,8 @@ enum Ev {
 /// was released.
 struct Probe {
     tx: Mutex<Sender<Ev>>,
-    releases: AtomicUsize,
+    releases: Mutex<usize>,
+    released: Condvar,
 }
 
 impl Probe {
@@ -79,7 +79,8 @@ impl Probe {
         (
             Arc::new(Probe {
                 tx: Mutex::new(tx),
-                releases: AtomicUsize::new(0),
+                releases: Mutex::new(0),
+                released: Condvar::new(),
             }),
             rx,
         )
@@ -91,7 +92,22 @@ impl Probe {
     }
 
     fn releases(&self) -> usize {
-        self.releases.load(Ordering::SeqCst)
+        *self.releases.lock().unwrap()
+    }
+
+    /// Waits (bounded) until `release` ran `n` times in all. A release may
+    /// run on the event thread just after the call that caused it.
+    fn wait_releases(&self, n: usize) {
+        let guard = self.releases.lock().unwrap();
+        let (guard, timeout) = self
+            .released
+            .wait_timeout_while(guard, TIMEOUT, |count| *count < n)
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "release ran {} times, expected {n}",
+            *guard
+        );
     }
 }
 
@@ -108,7 +124,8 @@ fn send(user_data: *mut c_void, ev: Ev) {
 unsafe extern "C" fn release_probe(user_data: *mut c_void) {
     // SAFETY: the reference `Probe::user_data` made.
     let probe = unsafe { Arc::from_raw(user_data.cast_const().cast::<Probe>()) };
-    probe.releases.fetch_add(1, Ordering::SeqCst);
+    *probe.releases.lock().unwrap() += 1;
+    probe.released.notify_all();
 }
 
 unsafe extern "C" fn on_invite(user_data: *mut c_void, invite: *mut wd_incoming_invite) {
@@ -704,8 +721,8 @@ fn accepted_invite_through_the_abi() {
     // (A callback still running releases right after it returns.)
     wd_conversation_free(a);
     wd_conversation_free(b);
-    wait_until(|| a_probe.releases() == 1);
-    wait_until(|| b_probe.releases() == 1);
+    a_probe.wait_releases(1);
+    b_probe.wait_releases(1);
     drop(r);
     assert_eq!(out_probe.releases(), 1);
     assert_eq!(in_probe.releases(), 1);
@@ -782,7 +799,7 @@ fn cancel_and_reject_states() {
     }
     assert!(rx.recv_timeout(Duration::from_millis(100)).is_err(), "once");
     wd_outgoing_invite_free(second);
-    wait_until(|| probe.releases() == 1);
+    probe.wait_releases(1);
 
     // Bob's client gets the second invite too (and then its cancel).
     let mut fr = wd_failure_reason::Offline;
@@ -1021,7 +1038,9 @@ fn release_runs_exactly_once() {
         wd_conversation_set_callback(a2, None, ptr::null_mut(), None),
         OK
     );
-    assert_eq!(second.releases(), 1);
+    // The callback may still be returning on the event thread; its
+    // user_data is released right after.
+    second.wait_releases(1);
     assert_eq!(
         wd_conversation_set_callback(a2, None, ptr::null_mut(), None),
         OK
@@ -1100,7 +1119,7 @@ fn callback_may_free_its_own_handle() {
         Ev::Outgoing(_, e) => assert_eq!(e.kind, wd_outgoing_event_kind::Canceled),
         other => panic!("unexpected {other:?}"),
     }
-    wait_until(|| probe.releases() == 1);
+    probe.wait_releases(1);
 }
 
 #[test]
