@@ -31,6 +31,13 @@ pub const MAX_USER_DATA_LEN: usize = 8 * 1024;
 pub const MAX_SDP_LEN: usize = 64 * 1024;
 /// Longest invite lifetime, in milliseconds (one hour).
 pub const MAX_LIFETIME_MS: u64 = 3_600_000;
+/// Longest conversation message payload ([`PeerMessage::Message`]), in
+/// bytes.
+pub const MAX_MESSAGE_LEN: usize = 64 * 1024;
+/// Most participants an [`Outcome::Accepted`] may list (so the outcome
+/// always fits in a frame); the SDK refuses to grow a conversation beyond
+/// this many other devices.
+pub const MAX_PARTICIPANTS: usize = 256;
 /// Default invite lifetime, in milliseconds.
 pub const DEFAULT_LIFETIME_MS: u64 = 60_000;
 /// Longest token accepted in [`ClientMessage::Hello`], in bytes.
@@ -151,6 +158,9 @@ pub enum CancelReason {
     CallerCanceled,
     /// Another device of the invitee accepted or rejected it first.
     AnsweredElsewhere,
+    /// The caller and the invitee invited each other at the same time and
+    /// this invite lost (the one with the greater `invite_id` loses).
+    Glare,
 }
 
 impl CancelReason {
@@ -159,7 +169,25 @@ impl CancelReason {
         match self {
             CancelReason::CallerCanceled => "caller_canceled",
             CancelReason::AnsweredElsewhere => "answered_elsewhere",
+            CancelReason::Glare => "glare",
         }
+    }
+}
+
+/// One device taking part in a conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Participant {
+    /// The user's id.
+    pub uid: String,
+    /// The device's id, given by the server.
+    pub device: String,
+}
+
+impl Participant {
+    /// Checks both ids.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        validate_uid(&self.uid)?;
+        validate_id("device", &self.device)
     }
 }
 
@@ -172,6 +200,12 @@ pub enum Outcome {
     Accepted {
         /// The accepting device.
         device: String,
+        /// The conversation's other participants besides the caller and
+        /// the accepting device (empty, and omitted, for a two-party
+        /// conversation). The accepting device starts its conversation with
+        /// the caller plus these.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        participants: Vec<Participant>,
     },
     /// The device `device` of the invitee rejected.
     Rejected {
@@ -181,7 +215,12 @@ pub enum Outcome {
         reason: RejectReason,
     },
     /// The caller canceled.
-    Canceled,
+    Canceled {
+        /// Why: `caller_canceled` when absent; `glare` when the invite lost
+        /// a glare.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<CancelReason>,
+    },
     /// The invite failed.
     Failed {
         /// Why.
@@ -248,6 +287,25 @@ pub enum PeerMessage {
         /// The conversation.
         conversation_id: String,
     },
+    /// Participant device → one participant device: an application message
+    /// (ICE candidates, SDP, anything) relayed through the conversation.
+    Message {
+        /// The conversation.
+        conversation_id: String,
+        /// The text, at most [`MAX_MESSAGE_LEN`] bytes, no NUL.
+        payload: String,
+    },
+    /// Inviting participant → every other participant: the device `device`
+    /// of user `uid` accepted an invite into the conversation and is now
+    /// in it.
+    Joined {
+        /// The conversation.
+        conversation_id: String,
+        /// The new participant's user id.
+        uid: String,
+        /// The new participant's device.
+        device: String,
+    },
 }
 
 impl PeerMessage {
@@ -259,7 +317,9 @@ impl PeerMessage {
             | PeerMessage::Accept { invite_id, .. }
             | PeerMessage::Reject { invite_id, .. }
             | PeerMessage::Outcome { invite_id, .. } => Some(invite_id),
-            PeerMessage::Leave { .. } => None,
+            PeerMessage::Leave { .. }
+            | PeerMessage::Message { .. }
+            | PeerMessage::Joined { .. } => None,
         }
     }
 
@@ -301,14 +361,43 @@ impl PeerMessage {
             PeerMessage::Outcome { invite_id, outcome } => {
                 validate_id("invite_id", invite_id)?;
                 match outcome {
-                    Outcome::Accepted { device } | Outcome::Rejected { device, .. } => {
-                        validate_id("device", device)
+                    Outcome::Accepted {
+                        device,
+                        participants,
+                    } => {
+                        validate_id("device", device)?;
+                        if participants.len() > MAX_PARTICIPANTS {
+                            return Err(ValidationError::new(
+                                "participants",
+                                "more than 256 participants",
+                            ));
+                        }
+                        participants
+                            .iter()
+                            .try_for_each(|p| p.validate().map_err(|e| e.field("participants")))
                     }
-                    Outcome::Canceled | Outcome::Failed { .. } => Ok(()),
+                    Outcome::Rejected { device, .. } => validate_id("device", device),
+                    Outcome::Canceled { .. } | Outcome::Failed { .. } => Ok(()),
                 }
             }
             PeerMessage::Leave { conversation_id } => {
                 validate_id("conversation_id", conversation_id)
+            }
+            PeerMessage::Message {
+                conversation_id,
+                payload,
+            } => {
+                validate_id("conversation_id", conversation_id)?;
+                validate_text("payload", payload, MAX_MESSAGE_LEN)
+            }
+            PeerMessage::Joined {
+                conversation_id,
+                uid,
+                device,
+            } => {
+                validate_id("conversation_id", conversation_id)?;
+                validate_uid(uid)?;
+                validate_id("device", device)
             }
         }
     }
@@ -657,6 +746,104 @@ mod tests {
             decode_client(&huge),
             Err(DecodeError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn conversation_messages_round_trip_and_are_checked() {
+        let msg = PeerMessage::Message {
+            conversation_id: "c1".into(),
+            payload: "{\"candidate\":\"a=1\"}".into(),
+        };
+        let text = encode(&msg);
+        assert!(text.starts_with(r#"{"kind":"message","conversation_id":"c1","payload":"#));
+        assert_eq!(serde_json::from_str::<PeerMessage>(&text).unwrap(), msg);
+        let joined = PeerMessage::Joined {
+            conversation_id: "c1".into(),
+            uid: "carol".into(),
+            device: "n1.3".into(),
+        };
+        assert_eq!(
+            encode(&joined),
+            r#"{"kind":"joined","conversation_id":"c1","uid":"carol","device":"n1.3"}"#
+        );
+        assert!(joined.validate().is_ok());
+        let big = PeerMessage::Message {
+            conversation_id: "c1".into(),
+            payload: "x".repeat(MAX_MESSAGE_LEN + 1),
+        };
+        assert_eq!(big.validate().unwrap_err().field, "payload");
+        let nul = PeerMessage::Message {
+            conversation_id: "c1".into(),
+            payload: "a\0b".into(),
+        };
+        assert_eq!(nul.validate().unwrap_err().field, "payload");
+        // The largest payload of control characters still fits in a frame.
+        let worst = ClientMessage::Send {
+            to: "bob".into(),
+            device: Some("n1.2".into()),
+            body: PeerMessage::Message {
+                conversation_id: "c".repeat(MAX_ID_LEN),
+                payload: "\u{1}".repeat(MAX_MESSAGE_LEN),
+            },
+        };
+        assert!(decode_client(&encode(&worst)).is_ok());
+    }
+
+    #[test]
+    fn new_outcome_fields_are_optional_on_the_wire() {
+        // What a peer without them sends still decodes...
+        let old: PeerMessage = serde_json::from_str(
+            r#"{"kind":"outcome","invite_id":"i","outcome":{"type":"canceled"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            old,
+            PeerMessage::Outcome {
+                invite_id: "i".into(),
+                outcome: Outcome::Canceled { reason: None }
+            }
+        );
+        let old: Outcome = serde_json::from_str(r#"{"type":"accepted","device":"n1.2"}"#).unwrap();
+        assert_eq!(
+            old,
+            Outcome::Accepted {
+                device: "n1.2".into(),
+                participants: vec![]
+            }
+        );
+        // ...and without the new fields the encoding is unchanged.
+        assert_eq!(
+            encode(&Outcome::Canceled { reason: None }),
+            r#"{"type":"canceled"}"#
+        );
+        assert_eq!(
+            encode(&Outcome::Canceled {
+                reason: Some(CancelReason::Glare)
+            }),
+            r#"{"type":"canceled","reason":"glare"}"#
+        );
+        let three = Outcome::Accepted {
+            device: "n1.2".into(),
+            participants: vec![Participant {
+                uid: "carol".into(),
+                device: "n1.3".into(),
+            }],
+        };
+        assert_eq!(
+            encode(&three),
+            r#"{"type":"accepted","device":"n1.2","participants":[{"uid":"carol","device":"n1.3"}]}"#
+        );
+        let bad = PeerMessage::Outcome {
+            invite_id: "i".into(),
+            outcome: Outcome::Accepted {
+                device: "n1.2".into(),
+                participants: vec![Participant {
+                    uid: "no spaces".into(),
+                    device: "n1.3".into(),
+                }],
+            },
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "participants");
     }
 
     #[test]

@@ -9,12 +9,24 @@ use wd_protocol::Mode;
 use super::core::Core;
 use super::events::{Deliver, Slot};
 use super::text::Text;
-use super::Error;
+use super::{Error, InviteOptions, OutgoingInvite};
 use crate::engine::{ConversationInfo, EngineError, Key, Participant};
 
 /// Something that happened in a conversation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConversationEvent {
+    /// A device joined after this device's conversation started (it
+    /// accepted an invite into it, made by any participant).
+    ParticipantConnected(Participant),
+    /// A participant sent this device a message
+    /// ([`Conversation::send`]). Messages from one sender arrive in the
+    /// order it sent them.
+    Message {
+        /// The sending device.
+        from: Participant,
+        /// The text.
+        payload: String,
+    },
     /// A participant left.
     ParticipantDisconnected(Participant),
     /// This device is no longer in the conversation (it left, everyone
@@ -63,6 +75,12 @@ impl ConversationShared {
         {
             let mut st = self.lock();
             match &event {
+                ConversationEvent::ParticipantConnected(p) => {
+                    if !st.participants.contains(p) {
+                        st.participants.push(p.clone());
+                    }
+                }
+                ConversationEvent::Message { .. } => {}
                 ConversationEvent::ParticipantDisconnected(p) => {
                     st.participants.retain(|q| q != p);
                 }
@@ -73,6 +91,38 @@ impl ConversationShared {
             }
         }
         self.slot.push(event);
+    }
+}
+
+/// The engine's "no such conversation" is this handle's `disconnected`.
+fn map_gone(e: impl Into<MaybeGone>) -> Error {
+    match e.into() {
+        MaybeGone::Engine(EngineError::UnknownKey) => Error::InvalidState {
+            status: "disconnected",
+        },
+        MaybeGone::Engine(other) => other.into(),
+        MaybeGone::Sdk(Error::InvalidState { status: "finished" }) => Error::InvalidState {
+            status: "disconnected",
+        },
+        MaybeGone::Sdk(other) => other,
+    }
+}
+
+/// An error from the engine or from the SDK layer.
+enum MaybeGone {
+    Engine(EngineError),
+    Sdk(Error),
+}
+
+impl From<EngineError> for MaybeGone {
+    fn from(e: EngineError) -> Self {
+        MaybeGone::Engine(e)
+    }
+}
+
+impl From<Error> for MaybeGone {
+    fn from(e: Error) -> Self {
+        MaybeGone::Sdk(e)
     }
 }
 
@@ -125,22 +175,67 @@ impl Conversation {
         self.shared.lock().connected
     }
 
-    /// Leaves the conversation: the others are told, and the
-    /// `Disconnected` event fires once. [`Error::InvalidState`] if already
-    /// disconnected.
+    /// Leaves the conversation: the others are told (each sees
+    /// `ParticipantDisconnected`; the last one left alone is disconnected
+    /// too), invites this device made into it that are still pending are
+    /// canceled, and the `Disconnected` event fires once.
+    /// [`Error::InvalidState`] if already disconnected.
     pub fn disconnect(&self) -> Result<(), Error> {
-        let gone = Error::InvalidState {
-            status: "disconnected",
-        };
-        let Some(core) = self.shared.core.upgrade() else {
-            return Err(gone);
-        };
+        let core = self.live_core()?;
         let key = self.shared.key;
         core.with_engine(|st, _| st.engine.disconnect(key))
-            .map_err(|e| match e {
-                EngineError::UnknownKey => gone,
-                other => other.into(),
-            })
+            .map_err(map_gone)
+    }
+
+    /// Relays `payload` (any text up to 64 KiB, e.g. an ICE candidate as
+    /// JSON) to every device of participant `to` in this conversation, or
+    /// to every participant when `to` is `None`. Each receiving device gets
+    /// a [`ConversationEvent::Message`] with this device as sender;
+    /// messages from one device arrive in the order sent.
+    ///
+    /// Errors: [`Error::InvalidArgument`] naming `payload` (longer than
+    /// 65 536 bytes, or holding a NUL) or `to` (not a participant); the
+    /// conversation is unchanged and still usable.
+    /// [`Error::InvalidState`] (`disconnected`) once this device is out of
+    /// the conversation.
+    pub fn send(&self, to: Option<&str>, payload: &str) -> Result<(), Error> {
+        let core = self.live_core()?;
+        let key = self.shared.key;
+        core.with_engine(|st, _| st.engine.send_message(key, to, payload))
+            .map_err(map_gone)
+    }
+
+    /// Invites `options.participant_id` into this conversation
+    /// (`Conversation.invite`): the returned invite is `pending`, its
+    /// `conversation_id` is this conversation's. When it is accepted, the
+    /// new device is added here and every participant sees
+    /// [`ConversationEvent::ParticipantConnected`];
+    /// [`OutgoingInvite::conversation`] is then this conversation. The
+    /// conversation's mode applies (`options.mode` is ignored). If this
+    /// device leaves the conversation first, the invite is canceled.
+    ///
+    /// Errors: [`Error::InvalidArgument`] naming the bad option
+    /// (`participantId` also when that user is already a participant),
+    /// [`Error::InvalidState`] (`disconnected`) once this device is out of
+    /// the conversation, [`Error::NotConnected`].
+    pub fn invite(&self, options: InviteOptions) -> Result<OutgoingInvite, Error> {
+        let core = self.live_core()?;
+        let options = InviteOptions {
+            mode: self.shared.mode,
+            ..options
+        };
+        super::invite(
+            &core,
+            options,
+            Some((self.shared.key, self.conversation_id().to_owned())),
+        )
+        .map_err(map_gone)
+    }
+
+    fn live_core(&self) -> Result<Arc<Core>, Error> {
+        self.shared.core.upgrade().ok_or(Error::InvalidState {
+            status: "disconnected",
+        })
     }
 
     /// Sets the listener, replacing (and dropping) the previous one; events

@@ -136,7 +136,7 @@ impl Core {
         match event {
             Event::OutgoingRinging { .. } => {
                 if let Some(h) = st.outgoing.get(&key) {
-                    h.update(OutgoingEvent::Ringing, None, None);
+                    h.update(OutgoingEvent::Ringing, None, None, None);
                     self.post(h.clone());
                 }
             }
@@ -147,18 +147,18 @@ impl Core {
             } => {
                 let conv = self.start_conversation(st, conversation);
                 if let Some(h) = st.outgoing.remove(&key) {
-                    h.update(OutgoingEvent::Accepted, Some(conv), Some(answer));
+                    h.update(OutgoingEvent::Accepted, Some(conv), Some(answer), None);
                     self.post(h);
                 }
             }
             Event::OutgoingRejected { reason, .. } => {
-                self.finish_outgoing(st, key, OutgoingEvent::Rejected(reason))
+                self.finish_outgoing(st, key, OutgoingEvent::Rejected(reason), None)
             }
-            Event::OutgoingCanceled { .. } => {
-                self.finish_outgoing(st, key, OutgoingEvent::Canceled)
+            Event::OutgoingCanceled { reason, .. } => {
+                self.finish_outgoing(st, key, OutgoingEvent::Canceled, Some(reason))
             }
             Event::OutgoingFailed { reason, .. } => {
-                self.finish_outgoing(st, key, OutgoingEvent::Failed(reason))
+                self.finish_outgoing(st, key, OutgoingEvent::Failed(reason), None)
             }
             Event::IncomingReceived { info, .. } => {
                 let shared = IncomingShared::new(Arc::downgrade(self), key, info);
@@ -182,6 +182,14 @@ impl Core {
             Event::IncomingFailed { reason, .. } => {
                 self.finish_incoming(st, key, IncomingEvent::Failed(reason))
             }
+            Event::ParticipantConnected { participant, .. } => self.conversation_event(
+                st,
+                key,
+                ConversationEvent::ParticipantConnected(participant),
+            ),
+            Event::ConversationMessage { from, payload, .. } => {
+                self.conversation_event(st, key, ConversationEvent::Message { from, payload })
+            }
             Event::ParticipantDisconnected { participant, .. } => {
                 if let Some(h) = st.conversations.get(&key) {
                     h.update(ConversationEvent::ParticipantDisconnected(participant));
@@ -197,20 +205,40 @@ impl Core {
         }
     }
 
+    fn conversation_event(self: &Arc<Self>, st: &EngineState, key: Key, ev: ConversationEvent) {
+        if let Some(h) = st.conversations.get(&key) {
+            h.update(ev);
+            self.post(h.clone());
+        }
+    }
+
+    /// The handle of a conversation that starts, or of the live one it
+    /// joins (one conversation id is one conversation).
     fn start_conversation(
         self: &Arc<Self>,
         st: &mut EngineState,
         info: crate::engine::ConversationInfo,
     ) -> Conversation {
         let key = info.key;
+        if let Some(shared) = st.conversations.get(&key) {
+            return Conversation {
+                shared: shared.clone(),
+            };
+        }
         let shared = ConversationShared::new(Arc::downgrade(self), info);
         st.conversations.insert(key, shared.clone());
         Conversation { shared }
     }
 
-    fn finish_outgoing(self: &Arc<Self>, st: &mut EngineState, key: Key, event: OutgoingEvent) {
+    fn finish_outgoing(
+        self: &Arc<Self>,
+        st: &mut EngineState,
+        key: Key,
+        event: OutgoingEvent,
+        cancel: Option<wd_protocol::CancelReason>,
+    ) {
         if let Some(h) = st.outgoing.remove(&key) {
-            h.update(event, None, None);
+            h.update(event, None, None, cancel);
             self.post(h);
         }
     }

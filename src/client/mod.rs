@@ -196,27 +196,7 @@ impl Client {
     /// Errors: [`Error::InvalidArgument`] naming the bad option,
     /// [`Error::NotConnected`] when the connection is gone.
     pub fn invite_to_conversation(&self, options: InviteOptions) -> Result<OutgoingInvite, Error> {
-        let req = InviteRequest {
-            to: options.participant_id,
-            invite_id: new_id()?,
-            conversation_id: new_id()?,
-            mode: options.mode,
-            user_data: options.user_data,
-            offer: options.offer,
-            lifetime_ms: options.lifetime_ms,
-        };
-        // Checked before the engine so the error names the API field.
-        let to = Text::new("participantId", req.to.clone())?;
-        let conversation_id = Text::from_checked(req.conversation_id.clone());
-        let (invite_id, mode) = (req.invite_id.clone(), req.mode);
-        let core = self.core();
-        let weak = Arc::downgrade(core);
-        core.with_engine(|st, now| {
-            let key = st.engine.invite(req, now)?;
-            let shared = OutgoingShared::new(weak, key, invite_id, to, conversation_id, mode);
-            core::Core::track_outgoing(st, key, shared.clone());
-            Ok(OutgoingInvite { shared })
-        })
+        invite(self.core(), options, None)
     }
 
     /// Sets the listener for incoming invites, replacing (and dropping) the
@@ -281,6 +261,42 @@ impl Client {
     pub fn disconnect(&self) {
         self.handle.close();
     }
+}
+
+/// Sends an invite: to a new conversation, or into the live conversation
+/// `into` (its engine key and id).
+pub(crate) fn invite(
+    core: &Arc<Core>,
+    options: InviteOptions,
+    into: Option<(crate::engine::Key, String)>,
+) -> Result<OutgoingInvite, Error> {
+    let conversation_id = match &into {
+        Some((_, id)) => id.clone(),
+        None => new_id()?,
+    };
+    let req = InviteRequest {
+        to: options.participant_id,
+        invite_id: new_id()?,
+        conversation_id,
+        mode: options.mode,
+        user_data: options.user_data,
+        offer: options.offer,
+        lifetime_ms: options.lifetime_ms,
+    };
+    // Checked before the engine so the error names the API field.
+    let to = Text::new("participantId", req.to.clone())?;
+    let conversation_id = Text::from_checked(req.conversation_id.clone());
+    let (invite_id, mode) = (req.invite_id.clone(), req.mode);
+    let weak = Arc::downgrade(core);
+    core.with_engine(|st, now| {
+        let key = match into {
+            Some((conv, _)) => st.engine.invite_into(conv, req, now)?,
+            None => st.engine.invite(req, now)?,
+        };
+        let shared = OutgoingShared::new(weak, key, invite_id, to, conversation_id, mode);
+        core::Core::track_outgoing(st, key, shared.clone());
+        Ok(OutgoingInvite { shared })
+    })
 }
 
 impl ClientHandle {

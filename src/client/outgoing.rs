@@ -4,7 +4,7 @@ use std::ffi::CStr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use wd_protocol::{FailureReason, Mode, RejectReason};
+use wd_protocol::{CancelReason, FailureReason, Mode, RejectReason};
 
 use super::core::Core;
 use super::events::{Deliver, Slot};
@@ -23,7 +23,8 @@ pub enum OutgoingEvent {
     Accepted,
     /// The invitee rejected.
     Rejected(RejectReason),
-    /// This client canceled.
+    /// The invite was canceled: by this client, or because it lost a
+    /// glare (see [`OutgoingInvite::cancel_reason`]).
     Canceled,
     /// The invite failed.
     Failed(FailureReason),
@@ -34,6 +35,7 @@ struct OutgoingState {
     status: Option<OutgoingStatus>,
     failure: Option<FailureReason>,
     reject: Option<RejectReason>,
+    cancel: Option<CancelReason>,
     conversation: Option<Conversation>,
     answer: Option<Answer>,
 }
@@ -84,6 +86,7 @@ impl OutgoingShared {
         event: OutgoingEvent,
         conversation: Option<Conversation>,
         answer: Option<Answer>,
+        cancel: Option<CancelReason>,
     ) {
         {
             let mut st = self.lock();
@@ -98,7 +101,10 @@ impl OutgoingShared {
                     st.status = Some(OutgoingStatus::Rejected);
                     st.reject = Some(*r);
                 }
-                OutgoingEvent::Canceled => st.status = Some(OutgoingStatus::Canceled),
+                OutgoingEvent::Canceled => {
+                    st.status = Some(OutgoingStatus::Canceled);
+                    st.cancel = cancel.or(Some(CancelReason::CallerCanceled));
+                }
                 OutgoingEvent::Failed(r) => {
                     st.status = Some(OutgoingStatus::Failed);
                     st.failure = Some(*r);
@@ -180,7 +186,16 @@ impl OutgoingInvite {
         self.shared.lock().reject
     }
 
-    /// The conversation, once `accepted`.
+    /// Why it was canceled, once `canceled`: `CallerCanceled` when this
+    /// client canceled it (or left the conversation it was into), `Glare`
+    /// when the invitee invited this user at the same time and this invite
+    /// lost (the one with the greater invite id loses).
+    pub fn cancel_reason(&self) -> Option<CancelReason> {
+        self.shared.lock().cancel
+    }
+
+    /// The conversation, once `accepted` (for an invite made with
+    /// [`Conversation::invite`], the conversation it was made from).
     pub fn conversation(&self) -> Option<Conversation> {
         self.shared.lock().conversation.clone()
     }

@@ -121,7 +121,20 @@ impl Engine {
             },
         );
         self.events.push_back(Event::IncomingReceived { key, info });
-        self.send(&to, Some(&device), PeerMessage::Ringing { invite_id });
+        self.settle_glare(&to);
+        // An invite that lost a glare at once is not answered at all.
+        if self.incoming.contains_key(&key) {
+            self.send(&to, Some(&device), PeerMessage::Ringing { invite_id });
+        }
+    }
+
+    /// Pending (not accepting) incoming invites from `uid`, with their ids.
+    pub(super) fn pending_incoming_from(&self, uid: &str) -> Vec<(&str, Key)> {
+        self.incoming
+            .iter()
+            .filter(|(_, inc)| inc.info.from == uid && inc.status == IncomingStatus::Pending)
+            .map(|(k, inc)| (inc.info.invite_id.as_str(), *k))
+            .collect()
     }
 
     pub(super) fn receive_outcome(
@@ -137,7 +150,10 @@ impl Engine {
         let status = self.incoming[&key].status;
         let mine = self.my_device().unwrap_or_default();
         let event = match outcome {
-            Outcome::Accepted { device } if device == mine => {
+            Outcome::Accepted {
+                device,
+                participants,
+            } if device == mine => {
                 if status != IncomingStatus::Accepting {
                     // The caller claims this device accepted, but it did
                     // not: ignore it and let the lifetime run out.
@@ -149,7 +165,17 @@ impl Engine {
                     device: info.from_device.clone(),
                 };
                 let (id, mode) = (info.conversation_id.clone(), info.mode);
-                let conversation = self.start_conversation(id, mode, vec![participant]);
+                // The caller, then everyone else already in the
+                // conversation (never this device itself).
+                let mut members = vec![participant];
+                for p in participants {
+                    let is_me =
+                        p.device == mine && self.me.as_ref().is_some_and(|me| me.uid == p.uid);
+                    if !is_me && !members.contains(&p) {
+                        members.push(p);
+                    }
+                }
+                let conversation = self.start_conversation(id, mode, members);
                 Event::IncomingAccepted { key, conversation }
             }
             Outcome::Rejected { ref device, .. } if device == mine => {
@@ -161,9 +187,9 @@ impl Engine {
                 key,
                 reason: CancelReason::AnsweredElsewhere,
             },
-            Outcome::Canceled => Event::IncomingCanceled {
+            Outcome::Canceled { reason } => Event::IncomingCanceled {
                 key,
-                reason: CancelReason::CallerCanceled,
+                reason: reason.unwrap_or(CancelReason::CallerCanceled),
             },
             Outcome::Failed { reason } => Event::IncomingFailed { key, reason },
         };

@@ -11,7 +11,9 @@
 //! The caller's engine decides each invite's outcome: the first of an
 //! accept from any invitee device, a reject, a local cancel, lifetime
 //! expiry or loss of the connection wins, everything after it is absorbed,
-//! and the outcome is sent to every device of the invitee.
+//! and the outcome is sent to every device of the invitee. Two users
+//! inviting each other at once (glare) is settled by the same rule on both
+//! engines: the greater `invite_id` loses (`docs/PROTOCOL.md`, "Glare").
 
 mod conversation;
 mod incoming;
@@ -94,6 +96,10 @@ pub struct Engine {
     finished_order: VecDeque<String>,
     conversations: HashMap<Key, Conversation>,
     conversations_by_id: HashMap<String, Key>,
+    /// Ids of conversations this device left, remembered for a while (a
+    /// late `joined` for one is answered with `leave`).
+    left_conversations: HashSet<String>,
+    left_order: VecDeque<String>,
     timers: Timers,
     transmits: VecDeque<ClientMessage>,
     events: VecDeque<Event>,
@@ -114,6 +120,8 @@ impl Engine {
             finished_order: VecDeque::new(),
             conversations: HashMap::new(),
             conversations_by_id: HashMap::new(),
+            left_conversations: HashSet::new(),
+            left_order: VecDeque::new(),
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -241,6 +249,23 @@ impl Engine {
             PeerMessage::Leave { conversation_id } => {
                 self.receive_leave(from, device, &conversation_id)
             }
+            PeerMessage::Message {
+                conversation_id,
+                payload,
+            } => self.receive_message(from, device, &conversation_id, payload),
+            PeerMessage::Joined {
+                conversation_id,
+                uid,
+                device: joined_device,
+            } => self.receive_joined(
+                &from,
+                &device,
+                &conversation_id,
+                Participant {
+                    uid,
+                    device: joined_device,
+                },
+            ),
         }
     }
 

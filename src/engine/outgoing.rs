@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use wd_protocol::{
-    validate_id, validate_uid, FailureReason, Outcome, PeerMessage, RejectReason, MAX_LIFETIME_MS,
-    MAX_SDP_LEN, MAX_USER_DATA_LEN,
+    validate_id, validate_uid, CancelReason, FailureReason, Outcome, PeerMessage, RejectReason,
+    MAX_LIFETIME_MS, MAX_SDP_LEN, MAX_USER_DATA_LEN,
 };
 
 use super::{
@@ -20,6 +20,9 @@ pub(super) struct Outgoing {
     conversation_id: String,
     mode: wd_protocol::Mode,
     rang: bool,
+    /// The live conversation this invite adds to, if it was made with
+    /// [`Engine::invite_into`].
+    conversation: Option<Key>,
 }
 
 /// Checks a request against the API's rules, naming the offending field
@@ -42,7 +45,21 @@ impl Engine {
     ///
     /// Inviting yourself is not refused here: the invite is created and
     /// fails at once with `invalid_participant`, as the JS API reports it.
+    ///
+    /// Glare: if an invite from `req.to` is pending here, the two are
+    /// settled at once (the greater `invite_id` loses, see `docs/PROTOCOL.md`,
+    /// "Glare"); the new invite may
+    /// then already be `canceled(glare)` when this returns.
     pub fn invite(&mut self, req: InviteRequest, now: Instant) -> Result<Key, EngineError> {
+        self.invite_inner(req, None, now)
+    }
+
+    pub(super) fn invite_inner(
+        &mut self,
+        req: InviteRequest,
+        conversation: Option<Key>,
+        now: Instant,
+    ) -> Result<Key, EngineError> {
         validate_request(&req)?;
         let me = self.me.as_ref().ok_or(EngineError::NotConnected)?;
         if self.outgoing_by_id.contains_key(&req.invite_id) {
@@ -58,6 +75,7 @@ impl Engine {
                 conversation_id: req.conversation_id.clone(),
                 mode: req.mode,
                 rang: false,
+                conversation,
             },
         );
         self.outgoing_by_id.insert(req.invite_id.clone(), key);
@@ -82,6 +100,7 @@ impl Engine {
                 lifetime_ms: req.lifetime_ms,
             },
         );
+        self.settle_glare(&req.to);
         Ok(key)
     }
 
@@ -92,10 +111,77 @@ impl Engine {
         if !self.outgoing.contains_key(&key) {
             return Err(EngineError::UnknownKey);
         }
-        self.decide(key, Outcome::Canceled, |key| Event::OutgoingCanceled {
-            key,
+        self.decide(key, Outcome::Canceled { reason: None }, |key| {
+            Event::OutgoingCanceled {
+                key,
+                reason: CancelReason::CallerCanceled,
+            }
         });
         Ok(())
+    }
+
+    /// Settles glare with user `uid`: while this engine holds a pending
+    /// outgoing invite to `uid` and a pending (not accepting) incoming
+    /// invite from `uid`, the invite with the least `invite_id` (byte-wise)
+    /// survives together with every invite in its direction, and every
+    /// invite in the other direction ends `canceled(glare)`. For one invite
+    /// each way: the greater id loses. A losing outgoing invite is canceled
+    /// as by `cancel`, with the outcome `canceled(glare)` sent to the
+    /// invitee's devices; a losing incoming one ends here without an
+    /// answer (its caller's engine, applying the same rule, cancels it, and
+    /// that outcome is absorbed). An exact tie cancels the outgoing side,
+    /// so both invites end.
+    pub(super) fn settle_glare(&mut self, uid: &str) {
+        let mut outs: Vec<(&str, Key)> = self
+            .outgoing
+            .iter()
+            .filter(|(_, o)| o.to == uid)
+            .map(|(k, o)| (o.invite_id.as_str(), *k))
+            .collect();
+        let Some(min_out) = outs.iter().map(|(id, _)| *id).min() else {
+            return;
+        };
+        let mut ins: Vec<(&str, Key)> = self.pending_incoming_from(uid);
+        let Some(min_in) = ins.iter().map(|(id, _)| *id).min() else {
+            return;
+        };
+        if min_out >= min_in {
+            let mut losers: Vec<Key> = outs.drain(..).map(|(_, k)| k).collect();
+            losers.sort();
+            for key in losers {
+                self.decide(
+                    key,
+                    Outcome::Canceled {
+                        reason: Some(CancelReason::Glare),
+                    },
+                    |key| Event::OutgoingCanceled {
+                        key,
+                        reason: CancelReason::Glare,
+                    },
+                );
+            }
+        } else {
+            let mut losers: Vec<Key> = ins.drain(..).map(|(_, k)| k).collect();
+            losers.sort();
+            for key in losers {
+                self.finish_incoming(
+                    key,
+                    Event::IncomingCanceled {
+                        key,
+                        reason: CancelReason::Glare,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Pending outgoing invites into the conversation `conversation`.
+    pub(super) fn outgoing_into(&self, conversation: Key) -> Vec<Key> {
+        self.outgoing
+            .iter()
+            .filter(|(_, o)| o.conversation == Some(conversation))
+            .map(|(k, _)| *k)
+            .collect()
     }
 
     /// Whether `key` is a pending outgoing invite.
@@ -124,10 +210,23 @@ impl Engine {
             device: answer.device.clone(),
         };
         let (conversation_id, mode) = (out.conversation_id.clone(), out.mode);
-        let outcome = Outcome::Accepted {
-            device: answer.device.clone(),
+        // One id is one conversation: an accept into a conversation this
+        // device is in adds to it.
+        let existing = out
+            .conversation
+            .filter(|k| self.conversations.contains_key(k))
+            .or_else(|| self.conversations_by_id.get(&conversation_id).copied());
+        let (outcome, conversation) = match existing {
+            Some(conv) => self.join_existing(conv, participant),
+            None => {
+                let outcome = Outcome::Accepted {
+                    device: answer.device.clone(),
+                    participants: Vec::new(),
+                };
+                let info = self.start_conversation(conversation_id, mode, vec![participant]);
+                (outcome, info)
+            }
         };
-        let conversation = self.start_conversation(conversation_id, mode, vec![participant]);
         self.decide(key, outcome, move |key| Event::OutgoingAccepted {
             key,
             answer,
@@ -168,7 +267,7 @@ impl Engine {
 
     /// Settles a pending invite with `outcome`, tells every invitee device,
     /// and reports `event`.
-    fn decide(&mut self, key: Key, outcome: Outcome, event: impl FnOnce(Key) -> Event) {
+    pub(super) fn decide(&mut self, key: Key, outcome: Outcome, event: impl FnOnce(Key) -> Event) {
         let Some(out) = self.outgoing.get(&key) else {
             return;
         };

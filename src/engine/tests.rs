@@ -4,9 +4,12 @@
 //!   up to three devices of the invitee, one FIFO queue per link, so a test
 //!   chooses exactly which message arrives when;
 //! - [`unit`]: every transition and every race, one ordering at a time;
+//! - [`conversation`]: messages, three-party conversations built by
+//!   inviting into a live one, leaving in every order, and glare;
 //! - [`prop`]: random interleavings of everything, thousands of times,
 //!   checking that each invite ends exactly once and both sides agree.
 
+mod conversation;
 mod harness;
 mod prop;
 mod unit;

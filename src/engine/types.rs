@@ -2,6 +2,9 @@
 
 use wd_protocol::{CancelReason, FailureReason, Mode, RejectReason};
 
+/// One device taking part in a conversation (`uid` and `device`).
+pub use wd_protocol::Participant;
+
 /// Names one outgoing invite, incoming invite or conversation inside one
 /// engine. Keys are never reused by an engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -76,15 +79,6 @@ impl IncomingStatus {
     }
 }
 
-/// One device taking part in a conversation.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Participant {
-    /// The user's id.
-    pub uid: String,
-    /// The device's id, given by the server.
-    pub device: String,
-}
-
 /// What an invitee is told about an invite it received.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IncomingInfo {
@@ -131,7 +125,8 @@ pub struct Answer {
 /// Something that happened, for the host to report. Every outgoing and
 /// incoming invite produces exactly one terminal event (all variants but
 /// [`Event::OutgoingRinging`], [`Event::IncomingReceived`] and the
-/// conversation ones), and nothing about that invite after it.
+/// conversation ones), and nothing about that invite after it. Every
+/// conversation ends with one [`Event::ConversationDisconnected`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// A device of the invitee has the invite. Fires at most once per
@@ -156,10 +151,15 @@ pub enum Event {
         /// Why.
         reason: RejectReason,
     },
-    /// The caller canceled (fires from within [`super::Engine::cancel`]).
+    /// The invite was canceled: by the caller (`caller_canceled`, fires
+    /// from within [`super::Engine::cancel`]), because its conversation
+    /// ended first (`caller_canceled`), or because it lost a glare
+    /// (`glare`).
     OutgoingCanceled {
         /// The outgoing invite.
         key: Key,
+        /// Why.
+        reason: CancelReason,
     },
     /// The invite failed.
     OutgoingFailed {
@@ -204,6 +204,23 @@ pub enum Event {
         /// Why.
         reason: FailureReason,
     },
+    /// A device joined a conversation this device was already in (it
+    /// accepted an invite into it).
+    ParticipantConnected {
+        /// The conversation.
+        key: Key,
+        /// Who joined.
+        participant: Participant,
+    },
+    /// A participant sent this device a message.
+    ConversationMessage {
+        /// The conversation.
+        key: Key,
+        /// The sender.
+        from: Participant,
+        /// The text.
+        payload: String,
+    },
     /// A participant left a conversation.
     ParticipantDisconnected {
         /// The conversation.
@@ -227,13 +244,15 @@ impl Event {
             Event::OutgoingRinging { key }
             | Event::OutgoingAccepted { key, .. }
             | Event::OutgoingRejected { key, .. }
-            | Event::OutgoingCanceled { key }
+            | Event::OutgoingCanceled { key, .. }
             | Event::OutgoingFailed { key, .. }
             | Event::IncomingReceived { key, .. }
             | Event::IncomingAccepted { key, .. }
             | Event::IncomingRejected { key, .. }
             | Event::IncomingCanceled { key, .. }
             | Event::IncomingFailed { key, .. }
+            | Event::ParticipantConnected { key, .. }
+            | Event::ConversationMessage { key, .. }
             | Event::ParticipantDisconnected { key, .. }
             | Event::ConversationDisconnected { key } => *key,
         }
@@ -245,6 +264,8 @@ impl Event {
             self,
             Event::OutgoingRinging { .. }
                 | Event::IncomingReceived { .. }
+                | Event::ParticipantConnected { .. }
+                | Event::ConversationMessage { .. }
                 | Event::ParticipantDisconnected { .. }
         )
     }

@@ -2,18 +2,20 @@
 //!
 //! A registered callback is wrapped in a Rust listener closure that owns a
 //! `UserData`. The SDK drops that closure exactly once — when it is
-//! replaced, cleared, when the handle's last C reference is freed, or when
-//! the client shuts down (after the callback returns, if it is running) —
-//! and dropping the `UserData` calls `release(user_data)`, so `release`
-//! runs exactly once.
+//! replaced, cleared, or when the handle's last C reference is freed (for
+//! the client's invite callback: when the client is freed), after the
+//! callback returns if it is running — and dropping the `UserData` calls
+//! `release(user_data)`, so `release` runs exactly once. An invite or
+//! conversation handle outlives its client, and so does its callback.
 
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Called by the SDK exactly once when it no longer needs a `user_data`
-/// it was given with a callback: the callback was replaced or cleared, the
-/// handle's last reference was freed, or the client shut down. It is never
+/// it was given with a callback: the callback was replaced or cleared, or
+/// the handle's last reference was freed (for the client's invite
+/// callback: the client was freed). It is never
 /// called while that callback is running. It may run on any thread (the
 /// event thread, or the thread that made the call that dropped the
 /// callback, after that call's work is done); it may call SDK functions.

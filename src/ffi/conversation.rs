@@ -7,15 +7,18 @@ use std::sync::atomic::AtomicUsize;
 
 use serde::Serialize;
 
+use wd_protocol::{MAX_MESSAGE_LEN, MAX_UID_LEN};
+
 use super::callback::{call_guarded, wd_release_callback, UserData};
 use super::handle::{
-    arc_handle, borrowed_ptr, free_counted, handle_from, with_ref_lock, CountedHandle, Out,
+    arc_handle, borrowed_ptr, free_counted, handle_from, into_c, with_ref_lock, CountedHandle, Out,
 };
+use super::outgoing::wd_outgoing_invite;
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
-use super::strings::copy_out;
+use super::strings::{copy_out, opt_str_in, str_in, MAX_JSON_LEN};
 use super::types::wd_mode;
-use crate::client::{Conversation, ConversationEvent};
+use crate::client::{Conversation, ConversationEvent, InviteOptions};
 
 /// A conversation this client takes part in (`Conversation`). Each
 /// reference the SDK hands out (from `wd_outgoing_invite_conversation`
@@ -50,6 +53,14 @@ pub enum wd_conversation_event_kind {
     /// This device is no longer in the conversation (it left, everyone
     /// else left, or the connection was lost). Fires once, last.
     Disconnected = 1,
+    /// A device joined after this device's conversation started (it
+    /// accepted an invite into the conversation); see `participant_uid`
+    /// and `participant_device`.
+    ParticipantConnected = 2,
+    /// A participant sent this device a message (`wd_conversation_send`):
+    /// `payload` is the text, `participant_uid` and `participant_device`
+    /// the sender. Messages from one sender arrive in the order sent.
+    Message = 3,
 }
 
 /// An event of a conversation, valid during the callback only.
@@ -58,14 +69,18 @@ pub enum wd_conversation_event_kind {
 pub struct wd_conversation_event {
     /// What happened.
     pub kind: wd_conversation_event_kind,
-    /// For `WD_CONVERSATION_EVENT_KIND_PARTICIPANT_DISCONNECTED`: the user
-    /// id of the participant that left (NUL-terminated UTF-8, valid during
-    /// the callback only); otherwise NULL.
+    /// The user id of the participant the event is about (NUL-terminated
+    /// UTF-8, valid during the callback only): who left for
+    /// `PARTICIPANT_DISCONNECTED`, who joined for `PARTICIPANT_CONNECTED`,
+    /// the sender for `MESSAGE`; NULL for `DISCONNECTED`.
     pub participant_uid: *const c_char,
-    /// For `WD_CONVERSATION_EVENT_KIND_PARTICIPANT_DISCONNECTED`: the
-    /// device of the participant that left (valid during the callback
-    /// only); otherwise NULL.
+    /// That participant's device (valid during the callback only); NULL
+    /// for `DISCONNECTED`.
     pub participant_device: *const c_char,
+    /// For `WD_CONVERSATION_EVENT_KIND_MESSAGE`: the message text
+    /// (NUL-terminated UTF-8, at most 64 KiB, valid during the callback
+    /// only; copy it to keep it); otherwise NULL.
+    pub payload: *const c_char,
 }
 
 /// Called with each event of a conversation, on the client's event thread
@@ -210,6 +225,69 @@ pub extern "C" fn wd_conversation_disconnect(conversation: *mut wd_conversation)
     }
 }
 
+/// Relays `payload` (NUL-terminated UTF-8 text of at most 65536 bytes,
+/// e.g. an ICE candidate as JSON) to every device of participant `to` in
+/// the conversation, or to every participant when `to` is NULL. Each
+/// receiving device gets a `WD_CONVERSATION_EVENT_KIND_MESSAGE` event
+/// naming this device as sender; messages from one device arrive in the
+/// order sent. The SDK copies both strings; the app keeps ownership.
+///
+/// INVALID_ARGUMENT (the conversation is unchanged and still usable) if
+/// `payload` is longer than 65536 bytes or not UTF-8, or `to` is not a
+/// participant (`wd_last_error` names `payload` or `to`); INVALID_STATE
+/// once this device is out of the conversation; NOT_CONNECTED;
+/// NULL_PARAMETER if `conversation` or `payload` is NULL. Callable from
+/// any thread, including from inside callbacks.
+#[no_mangle]
+pub extern "C" fn wd_conversation_send(
+    conversation: *mut wd_conversation,
+    to: *const c_char,
+    payload: *const c_char,
+) -> wd_result {
+    ffi_boundary! {
+        let conversation = try_ffi!(handle_from(conversation.cast_const(), "conversation"));
+        let to = try_ffi!(opt_str_in(to, "to", MAX_UID_LEN));
+        let payload = try_ffi!(str_in(payload, "payload", MAX_MESSAGE_LEN));
+        try_sdk!(conversation.send(to, payload));
+        wd_result::Ok
+    }
+}
+
+/// Invites a user into this conversation (`Conversation.invite`), with
+/// the same `options_json` as `wd_client_invite` (`participantId`
+/// required; `mode` is ignored: the conversation's mode applies). The
+/// invite's conversation id is this conversation's. When it is accepted,
+/// `wd_outgoing_invite_conversation` gives this same conversation, the
+/// new device is in its participants, and every participant gets
+/// `WD_CONVERSATION_EVENT_KIND_PARTICIPANT_CONNECTED`. If this device
+/// leaves the conversation while the invite is pending, the invite is
+/// canceled.
+///
+/// On `WD_RESULT_OK`, `*out` receives a new reference to the pending
+/// invite, owned by the app (free it with `wd_outgoing_invite_free`;
+/// freeing does not cancel it). Other results: NULL_PARAMETER
+/// (`conversation`, `options_json` or `out` NULL), INVALID_ARGUMENT (a bad
+/// option, or `participantId` already in the conversation), INVALID_STATE
+/// (this device is out of the conversation), NOT_CONNECTED.
+///
+/// Callable from any thread, including from inside callbacks.
+#[no_mangle]
+pub extern "C" fn wd_conversation_invite(
+    conversation: *mut wd_conversation,
+    options_json: *const c_char,
+    out: *mut *mut wd_outgoing_invite,
+) -> wd_result {
+    ffi_boundary! {
+        let conversation = try_ffi!(handle_from(conversation.cast_const(), "conversation"));
+        let out = try_ffi!(Out::new(out, "out"));
+        let json = try_ffi!(str_in(options_json, "options_json", MAX_JSON_LEN));
+        let options = try_sdk!(InviteOptions::from_json(json));
+        let invite = try_sdk!(conversation.invite(options));
+        out.set(into_c::<wd_outgoing_invite>(&invite));
+        wd_result::Ok
+    }
+}
+
 /// Sets the conversation's event callback, replacing the previous one
 /// (whose `release` then runs, after it returns if it is running). A NULL
 /// `cb` clears it; `user_data` and `release` are then ignored. Events that
@@ -218,8 +296,8 @@ pub extern "C" fn wd_conversation_disconnect(conversation: *mut wd_conversation)
 /// The SDK takes ownership of `user_data` only when this returns
 /// `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`
 /// (if `release` is not NULL) exactly once, when the callback is replaced
-/// or cleared, the app's last reference to the conversation is freed, or
-/// the client shuts down.
+/// or cleared, or the app's last reference to the conversation is freed
+/// (the handle, and its callback, may outlive the client).
 ///
 /// NULL_PARAMETER if `conversation` is NULL. Callable from any thread,
 /// including from inside callbacks.
@@ -238,22 +316,35 @@ pub extern "C" fn wd_conversation_set_callback(
                 let user_data = UserData::new(user_data, release);
                 conversation.set_listener(
                     move |conversation: &Conversation, event: &ConversationEvent| {
-                        let (kind, uid, device) = match event {
+                        let (kind, who, payload) = match event {
                             ConversationEvent::ParticipantDisconnected(p) => (
                                 wd_conversation_event_kind::ParticipantDisconnected,
-                                Some(c_text(&p.uid)),
-                                Some(c_text(&p.device)),
+                                Some(p),
+                                None,
+                            ),
+                            ConversationEvent::ParticipantConnected(p) => (
+                                wd_conversation_event_kind::ParticipantConnected,
+                                Some(p),
+                                None,
+                            ),
+                            ConversationEvent::Message { from, payload } => (
+                                wd_conversation_event_kind::Message,
+                                Some(from),
+                                Some(c_text(payload)),
                             ),
                             ConversationEvent::Disconnected => {
                                 (wd_conversation_event_kind::Disconnected, None, None)
                             }
                         };
+                        let uid = who.map(|p| c_text(&p.uid));
+                        let device = who.map(|p| c_text(&p.device));
                         let event = wd_conversation_event {
                             kind,
                             participant_uid: uid.as_ref().map_or(ptr::null(), |s| s.as_ptr()),
                             participant_device: device
                                 .as_ref()
                                 .map_or(ptr::null(), |s| s.as_ptr()),
+                            payload: payload.as_ref().map_or(ptr::null(), |s| s.as_ptr()),
                         };
                         let ptr = borrowed_ptr::<wd_conversation>(conversation);
                         // SAFETY: `cb` is the app's callback for this

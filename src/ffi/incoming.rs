@@ -332,8 +332,8 @@ pub extern "C" fn wd_incoming_invite_conversation(
 /// The SDK takes ownership of `user_data` only when this returns
 /// `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`
 /// (if `release` is not NULL) exactly once, when the callback is replaced
-/// or cleared, the app's last reference to the invite is freed, or the
-/// client shuts down.
+/// or cleared, or the app's last reference to the invite is freed (the
+/// handle, and its callback, may outlive the client).
 ///
 /// NULL_PARAMETER if `invite` is NULL. Callable from any thread, including
 /// from inside callbacks.

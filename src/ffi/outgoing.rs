@@ -12,7 +12,7 @@ use super::handle::{
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
 use super::strings::copy_out;
-use super::types::{wd_failure_reason, wd_outgoing_status, wd_reject_reason};
+use super::types::{wd_cancel_reason, wd_failure_reason, wd_outgoing_status, wd_reject_reason};
 use crate::client::{OutgoingEvent, OutgoingInvite};
 use crate::engine::OutgoingStatus;
 
@@ -51,7 +51,8 @@ pub enum wd_outgoing_event_kind {
     Accepted = 1,
     /// The invitee rejected; see `reject_reason`. An outcome.
     Rejected = 2,
-    /// This client canceled. An outcome.
+    /// The invite was canceled: by this client, or because it lost a glare;
+    /// see `cancel_reason`. An outcome.
     Canceled = 3,
     /// The invite failed; see `failure_reason`. An outcome.
     Failed = 4,
@@ -69,22 +70,40 @@ pub struct wd_outgoing_event {
     /// Why it was rejected, for `WD_OUTGOING_EVENT_KIND_REJECTED`;
     /// otherwise `WD_REJECT_REASON_NONE`.
     pub reject_reason: wd_reject_reason,
+    /// Why it was canceled, for `WD_OUTGOING_EVENT_KIND_CANCELED`
+    /// (`CALLER_CANCELED` when this client canceled, `GLARE` when it lost
+    /// a glare); otherwise `WD_CANCEL_REASON_NONE`.
+    pub cancel_reason: wd_cancel_reason,
 }
 
-impl From<&OutgoingEvent> for wd_outgoing_event {
-    fn from(e: &OutgoingEvent) -> Self {
-        let (kind, failure, reject) = match e {
-            OutgoingEvent::Ringing => (wd_outgoing_event_kind::Ringing, None, None),
-            OutgoingEvent::Accepted => (wd_outgoing_event_kind::Accepted, None, None),
-            OutgoingEvent::Rejected(r) => (wd_outgoing_event_kind::Rejected, None, Some(*r)),
-            OutgoingEvent::Canceled => (wd_outgoing_event_kind::Canceled, None, None),
-            OutgoingEvent::Failed(f) => (wd_outgoing_event_kind::Failed, Some(*f), None),
+impl wd_outgoing_event {
+    /// The C form of `e`; `cancel` is the invite's cancel reason (used for
+    /// `Canceled` only).
+    pub(crate) fn new(e: &OutgoingEvent, cancel: Option<wd_protocol::CancelReason>) -> Self {
+        let (kind, failure, reject, cancel) = match e {
+            OutgoingEvent::Ringing => (wd_outgoing_event_kind::Ringing, None, None, None),
+            OutgoingEvent::Accepted => (wd_outgoing_event_kind::Accepted, None, None, None),
+            OutgoingEvent::Rejected(r) => (wd_outgoing_event_kind::Rejected, None, Some(*r), None),
+            OutgoingEvent::Canceled => (
+                wd_outgoing_event_kind::Canceled,
+                None,
+                None,
+                Some(cancel.unwrap_or(wd_protocol::CancelReason::CallerCanceled)),
+            ),
+            OutgoingEvent::Failed(f) => (wd_outgoing_event_kind::Failed, Some(*f), None, None),
         };
         wd_outgoing_event {
             kind,
             failure_reason: failure.into(),
             reject_reason: reject.into(),
+            cancel_reason: cancel.into(),
         }
+    }
+}
+
+impl From<&OutgoingEvent> for wd_outgoing_event {
+    fn from(e: &OutgoingEvent) -> Self {
+        wd_outgoing_event::new(e, None)
     }
 }
 
@@ -184,6 +203,26 @@ pub extern "C" fn wd_outgoing_invite_reject_reason(
         let invite = try_ffi!(handle_from(invite, "invite"));
         let out = try_ffi!(Out::new(out, "out"));
         out.set(invite.reject_reason().into());
+        wd_result::Ok
+    }
+}
+
+/// Stores in `*out` why the invite was canceled:
+/// `WD_CANCEL_REASON_CALLER_CANCELED` when this client canceled it (or
+/// left the conversation it was into), `WD_CANCEL_REASON_GLARE` when the
+/// invitee invited this user at the same time and this invite lost, or
+/// `WD_CANCEL_REASON_NONE` if it was not canceled.
+///
+/// NULL_PARAMETER if `invite` or `out` is NULL. Callable from any thread.
+#[no_mangle]
+pub extern "C" fn wd_outgoing_invite_cancel_reason(
+    invite: *const wd_outgoing_invite,
+    out: *mut wd_cancel_reason,
+) -> wd_result {
+    ffi_boundary! {
+        let invite = try_ffi!(handle_from(invite, "invite"));
+        let out = try_ffi!(Out::new(out, "out"));
+        out.set(invite.cancel_reason().into());
         wd_result::Ok
     }
 }
@@ -290,8 +329,8 @@ pub extern "C" fn wd_outgoing_invite_cancel(invite: *mut wd_outgoing_invite) -> 
 /// The SDK takes ownership of `user_data` only when this returns
 /// `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`
 /// (if `release` is not NULL) exactly once, when the callback is replaced
-/// or cleared, the app's last reference to the invite is freed, or the
-/// client shuts down.
+/// or cleared, or the app's last reference to the invite is freed (the
+/// handle, and its callback, may outlive the client).
 ///
 /// NULL_PARAMETER if `invite` is NULL. Callable from any thread, including
 /// from inside callbacks.
@@ -309,7 +348,7 @@ pub extern "C" fn wd_outgoing_invite_set_callback(
             Some(cb) => {
                 let user_data = UserData::new(user_data, release);
                 invite.set_listener(move |invite: &OutgoingInvite, event: &OutgoingEvent| {
-                    let event = wd_outgoing_event::from(event);
+                    let event = wd_outgoing_event::new(event, invite.cancel_reason());
                     let ptr = borrowed_ptr::<wd_outgoing_invite>(invite);
                     // SAFETY: `cb` is the app's callback for this
                     // `user_data`; `ptr` stays valid during the call

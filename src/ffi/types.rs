@@ -166,8 +166,7 @@ impl wd_reject_reason {
     }
 }
 
-/// Why an incoming invite was canceled; `WD_CANCEL_REASON_NONE` when it
-/// was not.
+/// Why an invite was canceled; `WD_CANCEL_REASON_NONE` when it was not.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum wd_cancel_reason {
@@ -177,6 +176,10 @@ pub enum wd_cancel_reason {
     CallerCanceled = 1,
     /// Another device of this user accepted or rejected it first.
     AnsweredElsewhere = 2,
+    /// Caller and invitee invited each other at the same time and this
+    /// invite lost: of two crossing invites, the one with the greater
+    /// invite id ends canceled on both sides.
+    Glare = 3,
 }
 
 impl From<Option<CancelReason>> for wd_cancel_reason {
@@ -185,6 +188,7 @@ impl From<Option<CancelReason>> for wd_cancel_reason {
             None => wd_cancel_reason::None,
             Some(CancelReason::CallerCanceled) => wd_cancel_reason::CallerCanceled,
             Some(CancelReason::AnsweredElsewhere) => wd_cancel_reason::AnsweredElsewhere,
+            Some(CancelReason::Glare) => wd_cancel_reason::Glare,
         }
     }
 }

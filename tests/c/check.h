@@ -24,7 +24,6 @@
 
 static atomic_int check_passed;
 static atomic_int check_failed;
-static atomic_int check_known;
 
 static inline const char *check_last_error(void)
 {
@@ -49,23 +48,6 @@ static inline int check_record(int ok, const char *file, int line, const char *w
 
 #define CHECK(cond) check_record(!!(cond), __FILE__, __LINE__, #cond)
 
-/* A check of documented behaviour the library does not have yet (a
- * reported bug): prints "KNOWN ISSUE" and does not fail the run, unless
- * WD_STRICT=1 is set. Remove the wrapper once the bug is fixed. */
-#define KNOWN_ISSUE(cond, what)                                                    \
-    do {                                                                           \
-        if (getenv("WD_STRICT") != NULL && strcmp(getenv("WD_STRICT"), "1") == 0) { \
-            check_record(!!(cond), __FILE__, __LINE__, #cond " (" what ")");       \
-        } else if (cond) {                                                         \
-            fprintf(stderr, "%s:%d: KNOWN ISSUE fixed? (%s) - make it a CHECK\n",  \
-                    __FILE__, __LINE__, what);                                     \
-            atomic_fetch_add(&check_passed, 1);                                    \
-        } else {                                                                   \
-            fprintf(stderr, "%s:%d: KNOWN ISSUE: %s\n", __FILE__, __LINE__, what); \
-            atomic_fetch_add(&check_known, 1);                                     \
-        }                                                                          \
-    } while (0)
-
 #define CHECK_RESULT(expr, expected)                                              \
     do {                                                                          \
         wd_result check_got_ = (expr);                                            \
@@ -87,9 +69,6 @@ static inline int check_record(int ok, const char *file, int line, const char *w
 static inline int check_summary(const char *name)
 {
     int passed = atomic_load(&check_passed), failed = atomic_load(&check_failed);
-    int known = atomic_load(&check_known);
-    if (known > 0)
-        printf("[%s] %d known issue(s), see stderr\n", name, known);
     printf("[%s] done\n%d passed, %d failed\n", name, passed, failed);
     fflush(stdout);
     return failed == 0 && passed > 0 ? 0 : 1;

@@ -14,7 +14,7 @@ wd_server_start WD_SECRET_URL --secret s3cret || exit 1
 WD_SECRET_TOKEN=$("$WD_SIGNAL" token --uid alice --secret s3cret) || exit 1
 export WD_SECRET_TOKEN
 
-TESTS=(${WD_TESTS:-test_null test_args test_state test_callbacks})
+TESTS=(${WD_TESTS:-test_null test_args test_state test_callbacks test_conversation})
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 VALGRIND=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect

@@ -72,10 +72,22 @@ impl Net {
     }
 
     pub fn with_config(invitees: usize, config: EngineConfig) -> Self {
+        let uids: Vec<&str> = (0..=invitees)
+            .map(|i| if i == ALICE { "alice" } else { "bob" })
+            .collect();
+        Self::build(&uids, config)
+    }
+
+    /// One connected device for each of `uids`, in order (`n1.1`, `n1.2`,
+    /// …); a uid may repeat for a user with several devices.
+    pub fn users(uids: &[&str]) -> Self {
+        Self::build(uids, EngineConfig::default())
+    }
+
+    fn build(uids: &[&str], config: EngineConfig) -> Self {
         let t0 = Instant::now();
         let mut nodes = Vec::new();
-        for i in 0..=invitees {
-            let uid = if i == ALICE { "alice" } else { "bob" };
+        for (i, uid) in uids.iter().copied().enumerate() {
             let device = format!("n1.{}", i + 1);
             let mut engine = Engine::new(config.clone());
             engine.handle_connected(uid, &device);
@@ -334,8 +346,38 @@ impl Net {
     }
 
     pub fn cancel(&mut self, key: Key) -> Result<(), EngineError> {
-        let r = self.nodes[ALICE].engine.cancel(key, self.now);
-        self.flush(ALICE);
+        self.cancel_on(ALICE, key)
+    }
+
+    /// Node `i` cancels its outgoing invite `key`.
+    pub fn cancel_on(&mut self, i: usize, key: Key) -> Result<(), EngineError> {
+        let r = self.nodes[i].engine.cancel(key, self.now);
+        self.flush(i);
+        r
+    }
+
+    /// Node `i` invites into its live conversation `conv`.
+    pub fn invite_into(
+        &mut self,
+        i: usize,
+        conv: Key,
+        req: InviteRequest,
+    ) -> Result<Key, EngineError> {
+        let r = self.nodes[i].engine.invite_into(conv, req, self.now);
+        self.flush(i);
+        r
+    }
+
+    /// Node `i` sends `payload` in conversation `conv`.
+    pub fn send(
+        &mut self,
+        i: usize,
+        conv: Key,
+        to: Option<&str>,
+        payload: &str,
+    ) -> Result<(), EngineError> {
+        let r = self.nodes[i].engine.send_message(conv, to, payload);
+        self.flush(i);
         r
     }
 

@@ -230,7 +230,13 @@ fn run_case(case: &Case, cov: &mut Coverage) -> Result<(), TestCaseError> {
                     prop_assert_eq!(got, Ok(()));
                     canceled = true;
                     let last = &net.nodes[ALICE].events.last().unwrap().1;
-                    prop_assert_eq!(last, &Event::OutgoingCanceled { key: out });
+                    prop_assert_eq!(
+                        last,
+                        &Event::OutgoingCanceled {
+                            key: out,
+                            reason: CancelReason::CallerCanceled
+                        }
+                    );
                     let accepting = (1..=case.devices).any(|d| {
                         ledger[d].accepted_at.is_some()
                             && terminal(&net, d, net.incoming_key(d)).is_none()
@@ -435,7 +441,8 @@ fn check_caller(
             prop_assert_eq!(
                 outcomes,
                 vec![Outcome::Accepted {
-                    device: answer.device.clone()
+                    device: answer.device.clone(),
+                    participants: vec![],
                 }]
             );
             prop_assert_eq!(conversation.participants.len(), 1);
@@ -463,7 +470,7 @@ fn check_caller(
         }
         Event::OutgoingCanceled { .. } => {
             prop_assert!(canceled);
-            prop_assert_eq!(outcomes, vec![Outcome::Canceled]);
+            prop_assert_eq!(outcomes, vec![Outcome::Canceled { reason: None }]);
             CallerEnd::Canceled
         }
         Event::OutgoingFailed { reason, .. } => {
@@ -577,14 +584,14 @@ fn check_device(
         Some((index, outcome)) if end_index >= index => {
             prop_assert_eq!(end_index, index, "{} ended later than its outcome", &me);
             let expected = match outcome {
-                Outcome::Accepted { device } if *device == me => None,
+                Outcome::Accepted { device, .. } if *device == me => None,
                 Outcome::Accepted { .. } | Outcome::Rejected { .. } => {
                     Some(Event::IncomingCanceled {
                         key,
                         reason: CancelReason::AnsweredElsewhere,
                     })
                 }
-                Outcome::Canceled => Some(Event::IncomingCanceled {
+                Outcome::Canceled { .. } => Some(Event::IncomingCanceled {
                     key,
                     reason: CancelReason::CallerCanceled,
                 }),

@@ -309,7 +309,13 @@ fn cancel_is_final_when_it_returns_and_the_invitee_ends_caller_canceled() {
     assert_eq!(net.cancel(out), Ok(()));
     assert!(!net.nodes[ALICE].engine.is_outgoing_pending(out));
     assert_eq!(net.nodes[ALICE].engine.poll_timeout(), None);
-    assert_eq!(net.take(ALICE), vec![Event::OutgoingCanceled { key: out }]);
+    assert_eq!(
+        net.take(ALICE),
+        vec![Event::OutgoingCanceled {
+            key: out,
+            reason: CancelReason::CallerCanceled
+        }]
+    );
     net.deliver_all();
     assert_eq!(
         net.take(BOB1),
@@ -329,7 +335,13 @@ fn cancel_before_the_invite_arrives_still_cancels_it_there() {
     assert!(matches!(bob[0], Event::IncomingReceived { .. }));
     assert_eq!(bob[1..], [canceled(key, CancelReason::CallerCanceled)]);
     // The ringing arrived after the cancel: no ringing event.
-    assert_eq!(net.take(ALICE), vec![Event::OutgoingCanceled { key: out }]);
+    assert_eq!(
+        net.take(ALICE),
+        vec![Event::OutgoingCanceled {
+            key: out,
+            reason: CancelReason::CallerCanceled
+        }]
+    );
     net.assert_quiet();
 }
 
@@ -343,7 +355,10 @@ fn cancel_twice_is_unknown_key() {
     assert_eq!(net.cancel(out), Err(EngineError::UnknownKey));
     assert_eq!(
         net.take(ALICE),
-        vec![Event::OutgoingCanceled { key: out }],
+        vec![Event::OutgoingCanceled {
+            key: out,
+            reason: CancelReason::CallerCanceled
+        }],
         "one event"
     );
     assert_eq!(net.in_flight(ALICE, BOB1), 1, "one outcome sent");
@@ -420,7 +435,13 @@ fn cancel_reaching_the_caller_before_the_accept_wins() {
     net.accept(BOB1, keys[BOB1]).unwrap(); // in flight to alice
     net.cancel(out).unwrap(); // alice decides first
     net.deliver_all(); // the accept is absorbed, the cancel reaches bob
-    assert_eq!(net.take(ALICE), vec![Event::OutgoingCanceled { key: out }]);
+    assert_eq!(
+        net.take(ALICE),
+        vec![Event::OutgoingCanceled {
+            key: out,
+            reason: CancelReason::CallerCanceled
+        }]
+    );
     assert_eq!(
         net.take(BOB1),
         vec![canceled(keys[BOB1], CancelReason::CallerCanceled)]
@@ -538,7 +559,10 @@ fn accepting_waits_for_confirmation_then_fails_with_confirm_timeout() {
         net.take(ALICE),
         vec![
             Event::OutgoingRinging { key: out },
-            Event::OutgoingCanceled { key: out }
+            Event::OutgoingCanceled {
+                key: out,
+                reason: CancelReason::CallerCanceled
+            }
         ]
     );
     assert_eq!(net.take(BOB1), vec![]);
@@ -770,7 +794,13 @@ fn invite_failed_after_the_outcome_is_absorbed() {
         .unwrap();
     net.cancel(out).unwrap();
     net.deliver_all();
-    assert_eq!(net.take(ALICE), vec![Event::OutgoingCanceled { key: out }]);
+    assert_eq!(
+        net.take(ALICE),
+        vec![Event::OutgoingCanceled {
+            key: out,
+            reason: CancelReason::CallerCanceled
+        }]
+    );
     net.assert_quiet();
 }
 
@@ -1048,7 +1078,13 @@ fn ringing_after_the_terminal_event_is_absorbed() {
     net.deliver_link(ALICE, BOB1); // bob's ringing is now in flight
     net.cancel(out).unwrap();
     net.deliver_all();
-    assert_eq!(net.take(ALICE), vec![Event::OutgoingCanceled { key: out }]);
+    assert_eq!(
+        net.take(ALICE),
+        vec![Event::OutgoingCanceled {
+            key: out,
+            reason: CancelReason::CallerCanceled
+        }]
+    );
     net.assert_quiet();
 }
 
@@ -1165,10 +1201,16 @@ fn late_messages_after_the_terminal_event_are_absorbed() {
                 "i1",
                 Outcome::Accepted {
                     device: "n1.2".into(),
+                    participants: vec![],
                 },
             ),
         ),
-        (BOB2, "alice", "n1.1", outcome("i1", Outcome::Canceled)),
+        (
+            BOB2,
+            "alice",
+            "n1.1",
+            outcome("i1", Outcome::Canceled { reason: None }),
+        ),
         (
             BOB2,
             "alice",
@@ -1247,15 +1289,17 @@ fn an_outcome_from_anyone_but_the_calling_device_is_ignored() {
             "n1.9",
             Outcome::Accepted {
                 device: "n1.2".into(),
+                participants: vec![],
             },
         ),
-        ("alice", "n1.9", Outcome::Canceled),
-        ("mallory", "n1.1", Outcome::Canceled),
+        ("alice", "n1.9", Outcome::Canceled { reason: None }),
+        ("mallory", "n1.1", Outcome::Canceled { reason: None }),
         (
             "mallory",
             "n1.1",
             Outcome::Accepted {
                 device: "n1.2".into(),
+                participants: vec![],
             },
         ),
     ];
@@ -1295,6 +1339,7 @@ fn a_confirmation_for_a_device_that_did_not_accept_is_ignored() {
         "i1",
         Outcome::Accepted {
             device: "n1.2".into(),
+            participants: vec![],
         },
     );
     net.inject(BOB1, Net::forged("alice", "n1.1", claim));
