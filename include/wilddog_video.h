@@ -36,8 +36,10 @@
  *
  * - Callbacks take (void *user_data, handle, event). Registration takes an
  *   optional release function, called exactly once when the SDK drops
- *   user_data: when the callback is replaced or cleared, when the app frees
- *   its last reference to the handle, or when the client shuts down.
+ *   user_data: when the callback is replaced or cleared, or when the app
+ *   frees its last reference to the handle (wd_client_free for the invite
+ *   callback). Invite and conversation handles, and their callbacks, may
+ *   outlive their client.
  */
 
 
@@ -181,6 +183,18 @@ enum wd_conversation_event_kind
      * else left, or the connection was lost). Fires once, last.
      */
     WD_CONVERSATION_EVENT_KIND_DISCONNECTED = 1,
+    /**
+     * A device joined after this device's conversation started (it
+     * accepted an invite into the conversation); see `participant_uid`
+     * and `participant_device`.
+     */
+    WD_CONVERSATION_EVENT_KIND_PARTICIPANT_CONNECTED = 2,
+    /**
+     * A participant sent this device a message (`wd_conversation_send`):
+     * `payload` is the text, `participant_uid` and `participant_device`
+     * the sender. Messages from one sender arrive in the order sent.
+     */
+    WD_CONVERSATION_EVENT_KIND_MESSAGE = 3,
 };
 #ifndef __cplusplus
 typedef uint32_t wd_conversation_event_kind;
@@ -278,8 +292,7 @@ typedef uint32_t wd_failure_reason;
 #endif // __cplusplus
 
 /**
- * Why an incoming invite was canceled; `WD_CANCEL_REASON_NONE` when it
- * was not.
+ * Why an invite was canceled; `WD_CANCEL_REASON_NONE` when it was not.
  */
 enum wd_cancel_reason
 #ifdef __cplusplus
@@ -298,6 +311,12 @@ enum wd_cancel_reason
      * Another device of this user accepted or rejected it first.
      */
     WD_CANCEL_REASON_ANSWERED_ELSEWHERE = 2,
+    /**
+     * Caller and invitee invited each other at the same time and this
+     * invite lost: of two crossing invites, the one with the greater
+     * invite id ends canceled on both sides.
+     */
+    WD_CANCEL_REASON_GLARE = 3,
 };
 #ifndef __cplusplus
 typedef uint32_t wd_cancel_reason;
@@ -361,6 +380,41 @@ typedef uint32_t wd_reject_reason;
 #endif // __cplusplus
 
 /**
+ * Severity of a log message; higher values are more verbose. Passed to
+ * the log callback, and as the `max_level` of `wd_set_log_callback`.
+ */
+enum wd_log_level
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+    /**
+     * Something failed (the SDK reports it to the app as well).
+     */
+    WD_LOG_LEVEL_ERROR = 1,
+    /**
+     * Something unexpected that the SDK handled: a dropped connection, an
+     * undecodable frame.
+     */
+    WD_LOG_LEVEL_WARN = 2,
+    /**
+     * Milestones: connected (uid, device), disconnected and why.
+     */
+    WD_LOG_LEVEL_INFO = 3,
+    /**
+     * Detail for debugging: connection steps, the welcome.
+     */
+    WD_LOG_LEVEL_DEBUG = 4,
+    /**
+     * Everything, including per-frame detail.
+     */
+    WD_LOG_LEVEL_TRACE = 5,
+};
+#ifndef __cplusplus
+typedef uint32_t wd_log_level;
+#endif // __cplusplus
+
+/**
  * Status of an outgoing invite.
  */
 enum wd_outgoing_status
@@ -416,7 +470,8 @@ enum wd_outgoing_event_kind
      */
     WD_OUTGOING_EVENT_KIND_REJECTED = 2,
     /**
-     * This client canceled. An outcome.
+     * The invite was canceled: by this client, or because it lost a glare;
+     * see `cancel_reason`. An outcome.
      */
     WD_OUTGOING_EVENT_KIND_CANCELED = 3,
     /**
@@ -477,8 +532,9 @@ typedef void (*wd_invite_callback)(void *user_data, struct wd_incoming_invite *i
 
 /**
  * Called by the SDK exactly once when it no longer needs a `user_data`
- * it was given with a callback: the callback was replaced or cleared, the
- * handle's last reference was freed, or the client shut down. It is never
+ * it was given with a callback: the callback was replaced or cleared, or
+ * the handle's last reference was freed (for the client's invite
+ * callback: the client was freed). It is never
  * called while that callback is running. It may run on any thread (the
  * event thread, or the thread that made the call that dropped the
  * callback, after that call's work is done); it may call SDK functions.
@@ -494,17 +550,23 @@ typedef struct wd_conversation_event {
      */
     wd_conversation_event_kind kind;
     /**
-     * For `WD_CONVERSATION_EVENT_KIND_PARTICIPANT_DISCONNECTED`: the user
-     * id of the participant that left (NUL-terminated UTF-8, valid during
-     * the callback only); otherwise NULL.
+     * The user id of the participant the event is about (NUL-terminated
+     * UTF-8, valid during the callback only): who left for
+     * `PARTICIPANT_DISCONNECTED`, who joined for `PARTICIPANT_CONNECTED`,
+     * the sender for `MESSAGE`; NULL for `DISCONNECTED`.
      */
     const char *participant_uid;
     /**
-     * For `WD_CONVERSATION_EVENT_KIND_PARTICIPANT_DISCONNECTED`: the
-     * device of the participant that left (valid during the callback
-     * only); otherwise NULL.
+     * That participant's device (valid during the callback only); NULL
+     * for `DISCONNECTED`.
      */
     const char *participant_device;
+    /**
+     * For `WD_CONVERSATION_EVENT_KIND_MESSAGE`: the message text
+     * (NUL-terminated UTF-8, at most 64 KiB, valid during the callback
+     * only; copy it to keep it); otherwise NULL.
+     */
+    const char *payload;
 } wd_conversation_event;
 
 /**
@@ -555,6 +617,30 @@ typedef void (*wd_incoming_callback)(void *user_data,
                                      const struct wd_incoming_event *event);
 
 /**
+ * Receives one log message of the SDK.
+ *
+ * `level` is the message's severity; `target` names the SDK module that
+ * logged it (e.g. `"wilddog_video::client::io"`; only the SDK's own
+ * messages are delivered, never those of the libraries it uses); `message` is the text,
+ * UTF-8, one line or more, never NULL. Both strings are valid only during
+ * the call: copy them to keep them.
+ *
+ * Thread rules: the callback may run on any thread of the SDK — the I/O
+ * thread, the event thread, or an app thread inside an SDK call — and on
+ * several of them at the same time, so it must be thread-safe. It should
+ * return quickly (it delays the SDK's I/O while it runs). It must not call
+ * SDK functions other than `wd_version`, `wd_result_message` and
+ * `wd_set_log_callback` (it may run while the SDK holds internal locks;
+ * in particular never `wd_client_free`, `wd_client_new` or
+ * `wd_client_dispatch`). Messages the SDK would log from inside the
+ * callback are dropped.
+ */
+typedef void (*wd_log_callback)(void *user_data,
+                                wd_log_level level,
+                                const char *target,
+                                const char *message);
+
+/**
  * An event of an outgoing invite, valid during the callback only.
  */
 typedef struct wd_outgoing_event {
@@ -572,6 +658,12 @@ typedef struct wd_outgoing_event {
      * otherwise `WD_REJECT_REASON_NONE`.
      */
     wd_reject_reason reject_reason;
+    /**
+     * Why it was canceled, for `WD_OUTGOING_EVENT_KIND_CANCELED`
+     * (`CALLER_CANCELED` when this client canceled, `GLARE` when it lost
+     * a glare); otherwise `WD_CANCEL_REASON_NONE`.
+     */
+    wd_cancel_reason cancel_reason;
 } wd_outgoing_event;
 
 /**
@@ -782,6 +874,49 @@ wd_result wd_conversation_is_connected(const struct wd_conversation *conversatio
 wd_result wd_conversation_disconnect(struct wd_conversation *conversation);
 
 /**
+ * Relays `payload` (NUL-terminated UTF-8 text of at most 65536 bytes,
+ * e.g. an ICE candidate as JSON) to every device of participant `to` in
+ * the conversation, or to every participant when `to` is NULL. Each
+ * receiving device gets a `WD_CONVERSATION_EVENT_KIND_MESSAGE` event
+ * naming this device as sender; messages from one device arrive in the
+ * order sent. The SDK copies both strings; the app keeps ownership.
+ *
+ * INVALID_ARGUMENT (the conversation is unchanged and still usable) if
+ * `payload` is longer than 65536 bytes or not UTF-8, or `to` is not a
+ * participant (`wd_last_error` names `payload` or `to`); INVALID_STATE
+ * once this device is out of the conversation; NOT_CONNECTED;
+ * NULL_PARAMETER if `conversation` or `payload` is NULL. Callable from
+ * any thread, including from inside callbacks.
+ */
+wd_result wd_conversation_send(struct wd_conversation *conversation,
+                               const char *to,
+                               const char *payload);
+
+/**
+ * Invites a user into this conversation (`Conversation.invite`), with
+ * the same `options_json` as `wd_client_invite` (`participantId`
+ * required; `mode` is ignored: the conversation's mode applies). The
+ * invite's conversation id is this conversation's. When it is accepted,
+ * `wd_outgoing_invite_conversation` gives this same conversation, the
+ * new device is in its participants, and every participant gets
+ * `WD_CONVERSATION_EVENT_KIND_PARTICIPANT_CONNECTED`. If this device
+ * leaves the conversation while the invite is pending, the invite is
+ * canceled.
+ *
+ * On `WD_RESULT_OK`, `*out` receives a new reference to the pending
+ * invite, owned by the app (free it with `wd_outgoing_invite_free`;
+ * freeing does not cancel it). Other results: NULL_PARAMETER
+ * (`conversation`, `options_json` or `out` NULL), INVALID_ARGUMENT (a bad
+ * option, or `participantId` already in the conversation), INVALID_STATE
+ * (this device is out of the conversation), NOT_CONNECTED.
+ *
+ * Callable from any thread, including from inside callbacks.
+ */
+wd_result wd_conversation_invite(struct wd_conversation *conversation,
+                                 const char *options_json,
+                                 struct wd_outgoing_invite **out);
+
+/**
  * Sets the conversation's event callback, replacing the previous one
  * (whose `release` then runs, after it returns if it is running). A NULL
  * `cb` clears it; `user_data` and `release` are then ignored. Events that
@@ -790,8 +925,8 @@ wd_result wd_conversation_disconnect(struct wd_conversation *conversation);
  * The SDK takes ownership of `user_data` only when this returns
  * `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`
  * (if `release` is not NULL) exactly once, when the callback is replaced
- * or cleared, the app's last reference to the conversation is freed, or
- * the client shuts down.
+ * or cleared, or the app's last reference to the conversation is freed
+ * (the handle, and its callback, may outlive the client).
  *
  * NULL_PARAMETER if `conversation` is NULL. Callable from any thread,
  * including from inside callbacks.
@@ -932,8 +1067,8 @@ wd_result wd_incoming_invite_conversation(struct wd_incoming_invite *invite,
  * The SDK takes ownership of `user_data` only when this returns
  * `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`
  * (if `release` is not NULL) exactly once, when the callback is replaced
- * or cleared, the app's last reference to the invite is freed, or the
- * client shuts down.
+ * or cleared, or the app's last reference to the invite is freed (the
+ * handle, and its callback, may outlive the client).
  *
  * NULL_PARAMETER if `invite` is NULL. Callable from any thread, including
  * from inside callbacks.
@@ -953,6 +1088,38 @@ wd_result wd_incoming_invite_set_callback(struct wd_incoming_invite *invite,
  * callback. The pointer must not be used afterwards.
  */
 void wd_incoming_invite_free(struct wd_incoming_invite *invite);
+
+/**
+ * Routes the SDK's log messages to `cb`, replacing the previous callback
+ * (whose `release` then runs, once no call of it is running). The SDK is
+ * silent until this is called, and again after a NULL `cb`, which clears
+ * the callback; `max_level`, `user_data` and `release` are then ignored.
+ *
+ * `max_level` is a `wd_log_level` value: messages up to that verbosity
+ * are delivered (`WD_LOG_LEVEL_INFO` gives errors, warnings and
+ * milestones such as "connected"; `WD_LOG_LEVEL_DEBUG` adds detail).
+ * Another value is `WD_RESULT_INVALID_ARGUMENT` and changes nothing.
+ *
+ * The SDK takes ownership of `user_data` only when this returns
+ * `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)` (if
+ * `release` is not NULL) exactly once, when the callback is replaced or
+ * cleared and no call of it is still running — possibly on the SDK
+ * thread that made the last call, under the same rules as the callback.
+ *
+ * The callback's thread rules (see `wd_log_callback`): it may run on any
+ * SDK thread, concurrently; it must be thread-safe, return quickly, and
+ * call no SDK function except `wd_version`, `wd_result_message` and
+ * `wd_set_log_callback`.
+ *
+ * The setting is process-wide (not per client). `WD_RESULT_INVALID_STATE`
+ * if a Rust host already installed another logger of the `log` crate
+ * (then the SDK's records go to that logger). Callable from any thread,
+ * at any time, including from inside the log callback.
+ */
+wd_result wd_set_log_callback(wd_log_callback cb,
+                              uint32_t max_level,
+                              void *user_data,
+                              wd_release_callback release);
 
 /**
  * Stores the invite's status in `*out`. The status changes as soon as
@@ -999,6 +1166,18 @@ wd_result wd_outgoing_invite_failure_reason(const struct wd_outgoing_invite *inv
  */
 wd_result wd_outgoing_invite_reject_reason(const struct wd_outgoing_invite *invite,
                                            wd_reject_reason *out);
+
+/**
+ * Stores in `*out` why the invite was canceled:
+ * `WD_CANCEL_REASON_CALLER_CANCELED` when this client canceled it (or
+ * left the conversation it was into), `WD_CANCEL_REASON_GLARE` when the
+ * invitee invited this user at the same time and this invite lost, or
+ * `WD_CANCEL_REASON_NONE` if it was not canceled.
+ *
+ * NULL_PARAMETER if `invite` or `out` is NULL. Callable from any thread.
+ */
+wd_result wd_outgoing_invite_cancel_reason(const struct wd_outgoing_invite *invite,
+                                           wd_cancel_reason *out);
 
 /**
  * Stores in `*out` a new reference to the conversation the accepted
@@ -1060,8 +1239,8 @@ wd_result wd_outgoing_invite_cancel(struct wd_outgoing_invite *invite);
  * The SDK takes ownership of `user_data` only when this returns
  * `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`
  * (if `release` is not NULL) exactly once, when the callback is replaced
- * or cleared, the app's last reference to the invite is freed, or the
- * client shuts down.
+ * or cleared, or the app's last reference to the invite is freed (the
+ * handle, and its callback, may outlive the client).
  *
  * NULL_PARAMETER if `invite` is NULL. Callable from any thread, including
  * from inside callbacks.
@@ -1109,6 +1288,18 @@ const char *wd_result_message(uint32_t result);
  * Callable from any thread, including inside callbacks.
  */
 wd_result wd_last_error(char *buf, size_t len, size_t *needed);
+
+/**
+ * Returns the version of the library linked at run time as a static,
+ * NUL-terminated string `"MAJOR.MINOR.PATCH"` (e.g. `"0.1.0"`); compare
+ * it with `WD_VERSION_MAJOR`, `WD_VERSION_MINOR` and `WD_VERSION_PATCH`,
+ * the version of the header the program was compiled with.
+ *
+ * Never returns NULL. The string lives as long as the program; do not
+ * free it. Callable from any thread, at any time (no client needed),
+ * including inside callbacks.
+ */
+const char *wd_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain and a C
-# compiler: valgrind (Debian) and cbindgen at the version pinned in
-# cbindgen.version. Idempotent: does nothing when both are present.
+# compiler: valgrind, cmake and pkg-config (Debian) and cbindgen at the
+# version pinned in cbindgen.version. Idempotent: does nothing when all of
+# them are present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v valgrind >/dev/null 2>&1; then
+# Debian packages, installed in one apt-get run when any is missing
+# (command name:package name).
+missing=()
+for pair in valgrind:valgrind cmake:cmake pkg-config:pkg-config; do
+  if ! command -v "${pair%%:*}" >/dev/null 2>&1; then
+    missing+=("${pair#*:}")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "valgrind is missing; install it (Debian: apt-get install valgrind)" >&2
+    echo "missing: ${missing[*]}; install them (Debian: apt-get install ${missing[*]})" >&2
     exit 1
   fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 want=$(tr -d '[:space:]' < cbindgen.version)

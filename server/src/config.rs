@@ -49,6 +49,14 @@ pub struct ServerConfig {
     /// nothing (not even a pong) for two intervals is closed. `None`
     /// disables pings and the idle check.
     pub ping_interval: Option<Duration>,
+    /// Address of the HTTP endpoint serving Prometheus `/metrics` and
+    /// `/healthz` (port 0 picks a free port); `None`: no endpoint (the
+    /// metrics are still counted).
+    pub metrics_listen: Option<SocketAddr>,
+    /// How long a shutting-down server waits for its connections to flush
+    /// and close after telling them to reconnect elsewhere (close code
+    /// 1012) before it exits anyway.
+    pub shutdown_grace: Duration,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -65,6 +73,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("outbox_capacity", &self.outbox_capacity)
             .field("max_bad_frames", &self.max_bad_frames)
             .field("ping_interval", &self.ping_interval)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
 }
@@ -83,6 +93,8 @@ impl Default for ServerConfig {
             outbox_capacity: 1024,
             max_bad_frames: 5,
             ping_interval: Some(Duration::from_secs(30)),
+            metrics_listen: None,
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 }

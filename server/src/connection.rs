@@ -2,11 +2,12 @@
 //! checks and routes what the client sends, the write loop that drains its
 //! outgoing queue, and the cleanup when it goes away.
 
+use crate::metrics::{message_kind, outcome_labels, Limit};
 use crate::router::{Frame, Outbox, OutboxReceiver};
 use crate::Shared;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,10 @@ pub const HARD_FRAME_CAP: usize = 1024 * 1024;
 /// then how long the server waits for the client's close reply.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
+/// Reason text of the close frame (code 1012, service restart) that tells
+/// clients the server is shutting down and they should reconnect.
+const SHUTDOWN_REASON: &str = "service restart: reconnect";
+
 /// Most frames written before the write loop flushes.
 const WRITE_BATCH: usize = 64;
 
@@ -51,6 +56,7 @@ enum End {
 /// connections when it shuts down.
 pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sender<()>) {
     let _ = tcp.set_nodelay(true);
+    let peer = tcp.peer_addr().ok();
     let deadline = Instant::now() + shared.config.handshake_timeout;
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(HARD_FRAME_CAP))
@@ -62,7 +68,15 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
     .await
     {
         Ok(Ok(ws)) => ws,
-        _ => return,
+        Ok(Err(e)) => {
+            tracing::debug!(peer = ?peer, error = %e, "WebSocket handshake failed");
+            return;
+        }
+        Err(_) => {
+            shared.metrics.limit(Limit::HandshakeTimeout);
+            tracing::debug!(peer = ?peer, "WebSocket handshake timed out");
+            return;
+        }
     };
     let (sink, mut stream) = ws.split();
     let (outbox, OutboxReceiver { rx, overflow }) = Outbox::new(shared.config.outbox_capacity);
@@ -84,18 +98,27 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
                 },
             );
             shared.router.register(&uid, &device, outbox.clone());
+            shared.metrics.connection_opened();
+            tracing::info!(uid = %uid, device = %device, peer = ?peer, "connected");
             let mut conn = Connection {
                 shared: shared.clone(),
                 outbox,
                 uid,
                 device,
-                pending: HashSet::new(),
+                pending: HashMap::new(),
                 bad_frames: 0,
             };
             let end = conn
                 .run(&mut stream, &overflow, shared.shutdown.clone())
                 .await;
             conn.cleanup();
+            shared.metrics.connection_closed();
+            tracing::info!(
+                uid = %conn.uid,
+                device = %conn.device,
+                reason = end.describe(),
+                "disconnected"
+            );
             end
         }
     };
@@ -116,9 +139,20 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
                 writer.abort();
             }
             // When the server shuts down it does not wait for the replies.
-            if code != CloseCode::Away {
+            if code != CloseCode::Restart {
                 drain(&mut stream).await;
             }
+        }
+    }
+}
+
+impl End {
+    /// Why the connection ended, for the log.
+    fn describe(&self) -> &'static str {
+        match self {
+            End::Close(_, reason) => reason,
+            End::PeerClosed => "closed by the client",
+            End::Abort => "connection lost, idle or too slow",
         }
     }
 }
@@ -193,7 +227,8 @@ fn push(outbox: &Outbox, msg: &ServerMessage) -> bool {
     outbox.push(Frame::from(encode(msg)))
 }
 
-fn error(outbox: &Outbox, code: ErrorCode, message: impl Into<String>) {
+fn error(shared: &Shared, outbox: &Outbox, code: ErrorCode, message: impl Into<String>) {
+    shared.metrics.error(code);
     push(
         outbox,
         &ServerMessage::Error {
@@ -211,23 +246,31 @@ async fn handshake(
     deadline: Instant,
 ) -> Result<String, End> {
     let refuse = |code: ErrorCode, message: String| {
-        error(outbox, code, message);
+        tracing::info!(code = ?code, message = %message, "handshake refused");
+        error(shared, outbox, code, message);
         Err(End::Close(CloseCode::Policy, "handshake refused"))
     };
     loop {
         let msg = match timeout_at(deadline, stream.next()).await {
             Err(_) => {
+                shared.metrics.limit(Limit::HandshakeTimeout);
                 return refuse(
                     ErrorCode::Protocol,
                     format!(
                         "no hello within {} ms",
                         shared.config.handshake_timeout.as_millis()
                     ),
-                )
+                );
             }
             Ok(None) => return Err(End::Abort),
             Ok(Some(Err(WsError::Capacity(_)))) => {
-                error(outbox, ErrorCode::TooLarge, "frame exceeds the hard cap");
+                shared.metrics.limit(Limit::FrameHardCap);
+                error(
+                    shared,
+                    outbox,
+                    ErrorCode::TooLarge,
+                    "frame exceeds the hard cap",
+                );
                 return Err(End::Close(CloseCode::Size, "frame too large"));
             }
             Ok(Some(Err(_))) => return Err(End::Abort),
@@ -279,8 +322,9 @@ struct Connection {
     outbox: Outbox,
     uid: String,
     device: String,
-    /// Invites this connection sent that have no outcome yet: (to, invite_id).
-    pending: HashSet<(String, String)>,
+    /// Invites this connection sent that have no outcome yet, (to,
+    /// invite_id), and when they were routed.
+    pending: HashMap<(String, String), Instant>,
     bad_frames: u32,
 }
 
@@ -308,18 +352,23 @@ impl Connection {
         });
         let mut last_heard = Instant::now();
         if *shutdown.borrow_and_update() {
-            return End::Close(CloseCode::Away, "server shutting down");
+            return End::Close(CloseCode::Restart, SHUTDOWN_REASON);
         }
         loop {
             tokio::select! {
                 biased;
-                _ = overflow.notified() => return End::Abort,
+                _ = overflow.notified() => {
+                    self.shared.metrics.limit(Limit::OutboxFull);
+                    tracing::warn!(uid = %self.uid, device = %self.device, "outgoing queue full: dropping a client that does not read");
+                    return End::Abort;
+                }
                 _ = shutdown.changed() => {
-                    return End::Close(CloseCode::Away, "server shutting down");
+                    return End::Close(CloseCode::Restart, SHUTDOWN_REASON);
                 }
                 _ = tick(&mut pinger) => {
                     let every = ping_every.unwrap_or(Duration::MAX);
                     if last_heard.elapsed() >= every.saturating_mul(2) {
+                        self.shared.metrics.limit(Limit::Idle);
                         return End::Abort;
                     }
                     self.outbox.push_message(Message::Ping(Default::default()));
@@ -330,6 +379,7 @@ impl Connection {
                         None => return End::Abort,
                         Some(Ok(msg)) => msg,
                         Some(Err(WsError::Capacity(_))) => {
+                            self.shared.metrics.limit(Limit::FrameHardCap);
                             self.error(ErrorCode::TooLarge, "frame exceeds the hard cap");
                             return End::Close(CloseCode::Size, "frame too large");
                         }
@@ -356,15 +406,20 @@ impl Connection {
     }
 
     fn error(&self, code: ErrorCode, message: impl Into<String>) {
-        error(&self.outbox, code, message);
+        error(&self.shared, &self.outbox, code, message);
     }
 
     /// Answers a bad frame; closes the connection after too many.
     fn bad(&mut self, code: ErrorCode, message: String) -> Option<End> {
+        tracing::debug!(uid = %self.uid, device = %self.device, code = ?code, message = %message, "bad frame");
         self.error(code, message);
         self.bad_frames += 1;
-        (self.bad_frames >= self.shared.config.max_bad_frames)
-            .then_some(End::Close(CloseCode::Policy, "too many bad frames"))
+        if self.bad_frames < self.shared.config.max_bad_frames {
+            return None;
+        }
+        self.shared.metrics.limit(Limit::BadFrames);
+        tracing::info!(uid = %self.uid, device = %self.device, "closing: too many bad frames");
+        Some(End::Close(CloseCode::Policy, "too many bad frames"))
     }
 
     fn on_text(&mut self, text: &str) -> Option<End> {
@@ -406,6 +461,9 @@ impl Connection {
     }
 
     fn invite_failed(&self, invite_id: &str, reason: FailureReason) {
+        self.shared
+            .metrics
+            .invite_outcome("failed", reason.as_str());
         push(
             &self.outbox,
             &ServerMessage::InviteFailed {
@@ -424,32 +482,45 @@ impl Connection {
                     return;
                 }
                 let key = (to.clone(), invite_id.clone());
-                if (self.pending.len() >= shared.config.max_pending_invites
-                    && !self.pending.contains(&key))
-                    || !shared.limiter.allow(&self.uid)
+                let limit = if self.pending.len() >= shared.config.max_pending_invites
+                    && !self.pending.contains_key(&key)
                 {
+                    Some(Limit::PendingInvites)
+                } else if !shared.limiter.allow(&self.uid) {
+                    Some(Limit::InviteRate)
+                } else {
+                    None
+                };
+                if let Some(limit) = limit {
+                    shared.metrics.limit(limit);
                     self.invite_failed(invite_id, FailureReason::RateLimited);
                     return;
                 }
                 Some(key)
             }
-            PeerMessage::Outcome { invite_id, .. } => {
-                self.pending.remove(&(to.clone(), invite_id.clone()));
+            PeerMessage::Outcome { invite_id, outcome } => {
+                let (label, reason) = outcome_labels(outcome);
+                shared.metrics.invite_outcome(label, reason);
+                if let Some(sent) = self.pending.remove(&(to.clone(), invite_id.clone())) {
+                    shared.metrics.invite_latency(label, sent.elapsed());
+                }
                 None
             }
             _ => None,
         };
+        let kind = message_kind(&body);
         let frame = Frame::from(encode(&ServerMessage::Deliver {
             from: self.uid.clone(),
             device: self.device.clone(),
             body,
         }));
         let delivered = shared.router.deliver(&to, device.as_deref(), &frame);
+        shared.metrics.routed(kind, delivered);
         if let Some(key) = invite {
             if delivered == 0 {
                 self.invite_failed(&key.1, FailureReason::Offline);
             } else {
-                self.pending.insert(key);
+                self.pending.insert(key, Instant::now());
             }
         }
     }
@@ -459,7 +530,10 @@ impl Connection {
     fn cleanup(&mut self) {
         let router = &self.shared.router;
         router.unregister(&self.uid, &self.device);
-        for (to, invite_id) in self.pending.drain() {
+        for ((to, invite_id), _) in self.pending.drain() {
+            self.shared
+                .metrics
+                .invite_outcome("failed", FailureReason::CallerGone.as_str());
             let frame = Frame::from(encode(&ServerMessage::CallerGone {
                 from: self.uid.clone(),
                 device: self.device.clone(),

@@ -23,13 +23,17 @@
 pub mod auth;
 pub mod config;
 mod connection;
+pub mod metrics;
 pub mod ratelimit;
 pub mod router;
+pub mod settings;
 
 pub use auth::{mint_token, verify_token, AuthError, Authenticator};
 pub use config::ServerConfig;
 pub use connection::HARD_FRAME_CAP;
+pub use metrics::Metrics;
 pub use router::{Frame, MemoryRouter, Outbox, Router};
+pub use settings::Settings;
 
 use ratelimit::RateLimiter;
 use std::future::Future;
@@ -42,9 +46,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// How long a shutting-down server waits for its connections to close.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
-
 /// State every connection of a server shares.
 pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
@@ -53,11 +54,13 @@ pub(crate) struct Shared {
     pub(crate) limiter: RateLimiter,
     pub(crate) next_device: AtomicU64,
     pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
 }
@@ -66,6 +69,7 @@ impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("local_addr", &self.listener.local_addr().ok())
+            .field("metrics_addr", &self.metrics_addr())
             .field("config", &self.shared.config)
             .finish()
     }
@@ -89,6 +93,10 @@ impl Server {
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.listen).await?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             auth: Authenticator::new(config.secret.clone(), config.dev),
@@ -96,10 +104,12 @@ impl Server {
             router,
             next_device: AtomicU64::new(1),
             shutdown: shutdown_rx,
+            metrics: Arc::new(Metrics::new()),
             config,
         });
         Ok(Server {
             listener,
+            metrics_listener,
             shared,
             shutdown,
         })
@@ -110,20 +120,40 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// The address of the `/metrics` and `/healthz` endpoint, if
+    /// [`ServerConfig::metrics_listen`] asked for one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// The server's metrics (also served on [`metrics_addr`](Server::metrics_addr)).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.shared.metrics.clone()
+    }
+
     /// Serves forever.
     pub async fn run(self) -> io::Result<()> {
         self.run_until(std::future::pending()).await
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, sends every
-    /// connection a close frame (1001, going away) and waits up to a second
-    /// for them to finish.
+    /// Serves until `shutdown` completes, then shuts down gracefully:
+    /// stops accepting, turns `/healthz` to 503, sends every connection
+    /// what is queued for it and a close frame with code 1012 (service
+    /// restart: reconnect, to another node if there is one), and waits up
+    /// to [`ServerConfig::shutdown_grace`] for the connections to finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let Server {
             listener,
+            metrics_listener,
             shared,
             shutdown: shutdown_tx,
         } = self;
+        let (metrics_stop, metrics_stop_rx) = watch::channel(false);
+        if let Some(l) = metrics_listener {
+            tokio::spawn(metrics::serve(l, shared.metrics.clone(), metrics_stop_rx));
+        }
         let (alive, mut all_done) = mpsc::channel::<()>(1);
         tokio::pin!(shutdown);
         loop {
@@ -136,16 +166,31 @@ impl Server {
                     Err(e) => {
                         // Out of file descriptors and the like: back off
                         // instead of spinning.
-                        eprintln!("wd-signal: accept failed: {e}");
+                        tracing::warn!(error = %e, "accept failed");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 },
             }
         }
         drop(listener);
+        shared.metrics.set_shutting_down();
+        let grace = shared.config.shutdown_grace;
+        tracing::info!(
+            connections = shared.metrics.open_connections(),
+            grace_ms = grace.as_millis() as u64,
+            "shutting down: no longer accepting; telling clients to reconnect (close 1012)"
+        );
         let _ = shutdown_tx.send(true);
         drop(alive);
-        let _ = tokio::time::timeout(SHUTDOWN_GRACE, all_done.recv()).await;
+        if tokio::time::timeout(grace, all_done.recv()).await.is_ok() {
+            tracing::info!("shutdown complete: every connection closed");
+        } else {
+            tracing::warn!(
+                connections = shared.metrics.open_connections(),
+                "shutdown grace expired; dropping the remaining connections"
+            );
+        }
+        let _ = metrics_stop.send(true);
         Ok(())
     }
 }
@@ -155,6 +200,8 @@ impl Server {
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    metrics: Arc<Metrics>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -187,7 +234,10 @@ pub fn spawn(config: ServerConfig) -> io::Result<ServerHandle> {
                         return;
                     }
                 };
-                let _ = ready_tx.send(server.local_addr());
+                let ready = server
+                    .local_addr()
+                    .map(|addr| (addr, server.metrics_addr(), server.metrics()));
+                let _ = ready_tx.send(ready);
                 let _ = server
                     .run_until(async {
                         let _ = stop_rx.await;
@@ -196,8 +246,10 @@ pub fn spawn(config: ServerConfig) -> io::Result<ServerHandle> {
             });
         })?;
     match ready_rx.recv() {
-        Ok(Ok(addr)) => Ok(ServerHandle {
+        Ok(Ok((addr, metrics_addr, metrics))) => Ok(ServerHandle {
             addr,
+            metrics_addr,
+            metrics,
             stop: Some(stop),
             thread: Some(thread),
         }),
@@ -223,8 +275,19 @@ impl ServerHandle {
         format!("ws://{}", self.addr)
     }
 
-    /// Stops the server (connections get a going-away close frame) and
-    /// waits for its thread to end.
+    /// The address of the `/metrics` and `/healthz` endpoint, if
+    /// [`ServerConfig::metrics_listen`] asked for one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The server's metrics, as `/metrics` would serve them.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Stops the server (connections get a close frame with code 1012,
+    /// service restart) and waits for its thread to end.
     pub fn shutdown(mut self) {
         self.stop_and_join();
     }

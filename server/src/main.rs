@@ -1,7 +1,10 @@
 //! `wd-signal`: the wilddog-video signaling server.
 //!
-//! `wd-signal [--listen ADDR] [--secret S] [--dev] [--node NAME]` serves;
+//! `wd-signal [--config FILE] [--listen ADDR] [--secret S] [--dev] ...`
+//! serves; `wd-signal --print-config` prints the effective configuration;
 //! `wd-signal token --uid alice [--ttl 3600] [--secret S]` prints a token.
+//! Settings come from flags, then `WD_SIGNAL_*` variables, then the TOML
+//! file, then the defaults (`docs/operations.md`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -9,12 +12,16 @@
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
-use wd_signal::{mint_token, Server, ServerConfig};
+use wd_signal::settings::{LogFormat, Resolved};
+use wd_signal::{mint_token, Server, Settings};
 
 /// Signaling server for wilddog-video: authenticates, routes and tracks
 /// invites.
+///
+/// Every setting can come from a flag, a WD_SIGNAL_* environment variable
+/// or the TOML file given with --config, in that order of precedence.
 #[derive(Parser, Debug)]
 #[command(name = "wd-signal", version, about)]
 struct Cli {
@@ -32,27 +39,100 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = wd_signal::config::DEFAULT_LISTEN)]
-    listen: SocketAddr,
+    /// TOML configuration file (keys as the flags, with `_` for `-`).
+    #[arg(long, env = "WD_SIGNAL_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the effective configuration (secret redacted) as TOML and
+    /// exit.
+    #[arg(long)]
+    print_config: bool,
+    /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8480].
+    #[arg(long, env = "WD_SIGNAL_LISTEN", value_name = "ADDR")]
+    listen: Option<SocketAddr>,
     /// Secret that signs tokens (HMAC-SHA256).
     #[arg(long, env = "WD_SIGNAL_SECRET", hide_env_values = true)]
     secret: Option<String>,
     /// Development mode: also accept unsigned `dev:<uid>` tokens.
-    #[arg(long)]
-    dev: bool,
-    /// Node name, the prefix of device ids.
-    #[arg(long, default_value = "n1")]
-    node: String,
-    /// Seconds a connection has to send `hello`.
-    #[arg(long, default_value_t = 10)]
-    handshake_timeout: u64,
-    /// Invites per second each user may send.
-    #[arg(long, default_value_t = 200)]
-    invite_rate: u32,
-    /// Invites each user may send in a burst.
-    #[arg(long, default_value_t = 1000)]
-    invite_burst: u32,
+    #[arg(
+        long,
+        env = "WD_SIGNAL_DEV",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL"
+    )]
+    dev: Option<bool>,
+    /// Node name, the prefix of device ids [default: n1].
+    #[arg(long, env = "WD_SIGNAL_NODE")]
+    node: Option<String>,
+    /// Seconds a connection has to send `hello` [default: 10].
+    #[arg(long, env = "WD_SIGNAL_HANDSHAKE_TIMEOUT", value_name = "SECS")]
+    handshake_timeout: Option<u64>,
+    /// Invites per second each user may send [default: 200].
+    #[arg(long, env = "WD_SIGNAL_INVITE_RATE")]
+    invite_rate: Option<u32>,
+    /// Invites each user may send in a burst [default: 1000].
+    #[arg(long, env = "WD_SIGNAL_INVITE_BURST")]
+    invite_burst: Option<u32>,
+    /// Invites one connection may have pending [default: 1024].
+    #[arg(long, env = "WD_SIGNAL_MAX_PENDING_INVITES")]
+    max_pending_invites: Option<usize>,
+    /// Frames queued for one connection before it is dropped as too slow
+    /// [default: 1024].
+    #[arg(long, env = "WD_SIGNAL_OUTBOX_CAPACITY")]
+    outbox_capacity: Option<usize>,
+    /// Bad frames one connection may send before it is closed [default: 5].
+    #[arg(long, env = "WD_SIGNAL_MAX_BAD_FRAMES")]
+    max_bad_frames: Option<u32>,
+    /// Seconds between pings of an idle connection; 0 disables
+    /// [default: 30].
+    #[arg(long, env = "WD_SIGNAL_PING_INTERVAL", value_name = "SECS")]
+    ping_interval: Option<u64>,
+    /// Address of the HTTP endpoint serving Prometheus /metrics and
+    /// /healthz [default: none].
+    #[arg(long, env = "WD_SIGNAL_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+    /// Seconds a shutdown (SIGTERM, SIGINT) waits for connections to close
+    /// [default: 5].
+    #[arg(
+        long,
+        env = "WD_SIGNAL_SHUTDOWN_GRACE",
+        value_name = "SECS",
+        alias = "shutdown-grace-secs"
+    )]
+    shutdown_grace: Option<u64>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "WD_SIGNAL_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `wd_signal=debug,info` [default: RUST_LOG,
+    /// else info].
+    #[arg(long, env = "WD_SIGNAL_LOG_LEVEL", value_name = "FILTER")]
+    log_level: Option<String>,
+}
+
+impl ServeArgs {
+    /// The flags and environment variables, as one settings layer (clap
+    /// already prefers a flag to its variable).
+    fn settings(&self) -> Settings {
+        Settings {
+            listen: self.listen,
+            secret: self.secret.clone(),
+            dev: self.dev,
+            node: self.node.clone(),
+            handshake_timeout: self.handshake_timeout,
+            invite_rate: self.invite_rate,
+            invite_burst: self.invite_burst,
+            max_pending_invites: self.max_pending_invites,
+            outbox_capacity: self.outbox_capacity,
+            max_bad_frames: self.max_bad_frames,
+            ping_interval: self.ping_interval,
+            metrics_listen: self.metrics_listen,
+            shutdown_grace: self.shutdown_grace,
+            log_format: self.log_format,
+            log_level: self.log_level.clone(),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -90,34 +170,66 @@ fn token(args: TokenArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn serve(args: ServeArgs) -> ExitCode {
-    let config = ServerConfig {
-        listen: args.listen,
-        secret: args.secret.map(String::into_bytes),
-        dev: args.dev,
-        node: args.node,
-        handshake_timeout: Duration::from_secs(args.handshake_timeout),
-        invite_rate_per_sec: args.invite_rate,
-        invite_burst: args.invite_burst,
-        ..ServerConfig::default()
+/// Merges flags, environment and file, then applies the defaults.
+fn resolve(args: &ServeArgs) -> Result<Resolved, String> {
+    let file = match &args.config {
+        Some(path) => Settings::from_file(path)?,
+        None => Settings::default(),
     };
-    if let Err(e) = config.validate() {
-        eprintln!("wd-signal: {e}");
-        return ExitCode::FAILURE;
+    args.settings().or(file).resolve()
+}
+
+fn init_logging(resolved: &Resolved) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match &resolved.log_level {
+        Some(directive) => EnvFilter::new(directive),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match resolved.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let resolved = match resolve(&args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("wd-signal: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.print_config {
+        print!("{}", resolved.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    init_logging(&resolved);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("wd-signal: cannot start the runtime: {e}");
+            tracing::error!(error = %e, "cannot start the runtime");
             return ExitCode::FAILURE;
         }
     };
+    let config = resolved.server;
     let result = runtime.block_on(async move {
         let server = Server::bind(config).await?;
         let addr = server.local_addr()?;
+        let metrics = server.metrics_addr();
+        tracing::info!(
+            listen = %addr,
+            metrics = metrics.map(tracing::field::display),
+            version = env!("CARGO_PKG_VERSION"),
+            "wd-signal serving"
+        );
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on ws://{addr}")?;
         out.flush()?;
@@ -127,6 +239,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            tracing::error!(error = %e, "wd-signal failed");
             eprintln!("wd-signal: {e}");
             ExitCode::FAILURE
         }
@@ -141,8 +254,8 @@ async fn shutdown_signal() {
         match signal(SignalKind::terminate()) {
             Ok(mut term) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
                 }
             }
             Err(_) => {

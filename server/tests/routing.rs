@@ -128,7 +128,7 @@ fn no_caller_gone_after_outcome() {
         None,
         PeerMessage::Outcome {
             invite_id: "i1".into(),
-            outcome: Outcome::Canceled,
+            outcome: Outcome::Canceled { reason: None },
         },
     );
     assert!(matches!(
@@ -214,7 +214,7 @@ fn a_thousand_quick_invites_pass_the_default_limits() {
             None,
             PeerMessage::Outcome {
                 invite_id: id,
-                outcome: Outcome::Canceled,
+                outcome: Outcome::Canceled { reason: None },
             },
         );
     }

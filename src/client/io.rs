@@ -20,6 +20,9 @@ use wd_protocol::{
 use super::core::Core;
 use super::{ClientConfig, ConnectionState, Error};
 
+/// Why the I/O thread ends when the app closes the client.
+const CLIENT_CLOSED: &str = "client closed";
+
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
 
@@ -45,6 +48,25 @@ fn network(context: &str, e: impl std::fmt::Display) -> Error {
 /// `config.token`, within `config.connect_timeout`.
 /// Returns the connection and the waker that interrupts its I/O thread.
 pub(crate) fn connect(config: &ClientConfig) -> Result<(Connection, Waker), Error> {
+    log::debug!("connecting to {}", config.url);
+    match open(config) {
+        Ok((conn, waker)) => {
+            log::info!(
+                "connected to {} as {} (device {})",
+                config.url,
+                conn.uid,
+                conn.device
+            );
+            Ok((conn, waker))
+        }
+        Err(e) => {
+            log::warn!("connecting to {} failed: {e}", config.url);
+            Err(e)
+        }
+    }
+}
+
+fn open(config: &ClientConfig) -> Result<(Connection, Waker), Error> {
     let deadline = Instant::now() + config.connect_timeout;
     let uri: tungstenite::http::Uri = config
         .url
@@ -93,7 +115,10 @@ fn handshake(
     let mut attempt = tungstenite::client::client_with_config(url, stream, Some(ws_config()));
     loop {
         match attempt {
-            Ok((ws, _response)) => return Ok(ws),
+            Ok((ws, _response)) => {
+                log::debug!("WebSocket handshake with {url} done; sending hello");
+                return Ok(ws);
+            }
             Err(HandshakeError::Interrupted(mid)) => {
                 wait(poll, deadline)?;
                 attempt = mid.handshake();
@@ -140,6 +165,7 @@ impl Connection {
                             uid,
                             device,
                         }) if protocol == PROTOCOL_VERSION => {
+                            log::debug!("welcome: protocol {protocol}, uid {uid}, device {device}");
                             self.uid = uid;
                             self.device = device;
                             Ok(())
@@ -204,7 +230,7 @@ pub(crate) fn run(core: Arc<Core>, mut conn: Connection, closing: Arc<AtomicBool
         if closing.load(Ordering::Acquire) {
             let _ = conn.ws.close(None);
             let _ = conn.ws.flush();
-            break "client closed".to_owned();
+            break CLIENT_CLOSED.to_owned();
         }
         if let Err(why) = read_all(&core, &mut conn.ws) {
             break why;
@@ -214,7 +240,11 @@ pub(crate) fn run(core: Arc<Core>, mut conn: Connection, closing: Arc<AtomicBool
             break why;
         }
     };
-    let _ = why; // Reported through the connection state; logging comes with the log callback.
+    if why == CLIENT_CLOSED {
+        log::info!("disconnected: {why}");
+    } else {
+        log::warn!("disconnected: {why}");
+    }
     core.set_connection_state(ConnectionState::Disconnected);
     let mut st = core.lock();
     st.engine.handle_disconnected(Instant::now());
@@ -230,13 +260,28 @@ fn read_all(core: &Arc<Core>, ws: &mut WebSocket<TcpStream>) -> Result<(), Strin
                 // A frame the SDK cannot decode is dropped: the server
                 // validates what it routes, so this is a version skew or
                 // a server bug, and one bad frame must not end the link.
-                if let Ok(msg) = decode_server(&text) {
-                    let mut st = core.lock();
-                    st.engine.handle_message(msg, Instant::now());
-                    core.pump(&mut st);
+                match decode_server(&text) {
+                    Ok(msg) => {
+                        let mut st = core.lock();
+                        st.engine.handle_message(msg, Instant::now());
+                        core.pump(&mut st);
+                    }
+                    Err(e) => log::warn!(
+                        "dropped an undecodable frame from the server ({} bytes): {e}",
+                        text.len()
+                    ),
                 }
             }
-            Ok(Message::Close(_)) => return Err("closed by the server".into()),
+            Ok(Message::Close(frame)) => {
+                return Err(match frame {
+                    Some(f) => format!(
+                        "closed by the server (code {}: {})",
+                        u16::from(f.code),
+                        f.reason
+                    ),
+                    None => "closed by the server".into(),
+                })
+            }
             Ok(_) => {}
             Err(e) if is_would_block(&e) => return Ok(()),
             Err(e) => return Err(format!("reading: {e}")),

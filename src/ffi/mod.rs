@@ -39,9 +39,11 @@ pub mod callback;
 pub mod client;
 pub mod conversation;
 pub mod incoming;
+pub mod log;
 pub mod outgoing;
 pub mod result;
 pub mod types;
+pub mod version;
 
 #[cfg(test)]
 mod tests;

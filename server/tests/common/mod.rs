@@ -181,6 +181,27 @@ impl Client {
         }
     }
 
+    /// Reads until the server's close frame and returns its code (None:
+    /// the connection ended without a close frame).
+    pub fn expect_close_code(&mut self) -> Option<u16> {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Ok(Message::Text(t)) => panic!("expected a close frame, got {t}"),
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    panic!("timed out waiting for the close frame")
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// Closes with a complete close handshake: when this returns, the
     /// server has processed the close.
     pub fn close(mut self) {

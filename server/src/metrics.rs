@@ -1,0 +1,448 @@
+//! The server's Prometheus metrics and the small HTTP server that exposes
+//! them (`/metrics`) next to a health check (`/healthz`).
+//!
+//! Every metric is named `wd_signal_*`; `docs/operations.md` lists them.
+//! The registry is always kept (counting is a few atomic adds); the HTTP
+//! endpoint runs only when [`ServerConfig::metrics_listen`] is set.
+//!
+//! [`ServerConfig::metrics_listen`]: crate::ServerConfig::metrics_listen
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use wd_protocol::{ErrorCode, Outcome, PeerMessage};
+
+/// Upper bounds (seconds) of the invite → outcome latency buckets: from a
+/// machine answering at once to an invite that rang for its full minute.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 60.0,
+];
+
+/// `outcome` and `reason` of an invite.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InviteLabels {
+    outcome: &'static str,
+    reason: &'static str,
+}
+
+/// `outcome` of an invite (for the latency histogram).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+/// `kind` of a routed peer message.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+/// `code` of an `error` frame.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabel {
+    code: &'static str,
+}
+
+/// `limit` that was hit.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabel {
+    limit: &'static str,
+}
+
+/// `version` of the server.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    version: &'static str,
+}
+
+/// A limit the server enforced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// A user sent invites faster than `invite_rate`/`invite_burst`.
+    InviteRate,
+    /// A connection had `max_pending_invites` invites pending.
+    PendingInvites,
+    /// A connection's outgoing queue was full (it does not read); it was
+    /// dropped.
+    OutboxFull,
+    /// A connection sent `max_bad_frames` bad frames; it was closed.
+    BadFrames,
+    /// A frame over the hard cap (1 MiB); the connection was closed.
+    FrameHardCap,
+    /// A connection did not complete the handshake in time.
+    HandshakeTimeout,
+    /// A connection sent nothing for two ping intervals; it was dropped.
+    Idle,
+}
+
+impl Limit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Limit::InviteRate => "invite_rate",
+            Limit::PendingInvites => "pending_invites",
+            Limit::OutboxFull => "outbox_full",
+            Limit::BadFrames => "bad_frames",
+            Limit::FrameHardCap => "frame_hard_cap",
+            Limit::HandshakeTimeout => "handshake_timeout",
+            Limit::Idle => "idle",
+        }
+    }
+}
+
+fn error_code(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::Malformed => "malformed",
+        ErrorCode::TooLarge => "too_large",
+        ErrorCode::Unauthorized => "unauthorized",
+        ErrorCode::UnsupportedVersion => "unsupported_version",
+        ErrorCode::Protocol => "protocol",
+        ErrorCode::RateLimited => "rate_limited",
+        ErrorCode::Internal => "internal",
+    }
+}
+
+/// The wire name of a peer message's `kind`.
+pub(crate) fn message_kind(body: &PeerMessage) -> &'static str {
+    match body {
+        PeerMessage::Invite { .. } => "invite",
+        PeerMessage::Ringing { .. } => "ringing",
+        PeerMessage::Accept { .. } => "accept",
+        PeerMessage::Reject { .. } => "reject",
+        PeerMessage::Outcome { .. } => "outcome",
+        PeerMessage::Leave { .. } => "leave",
+        PeerMessage::Message { .. } => "message",
+        PeerMessage::Joined { .. } => "joined",
+        #[allow(unreachable_patterns)]
+        _ => "other",
+    }
+}
+
+/// `(outcome, reason)` labels of an outcome body.
+pub(crate) fn outcome_labels(outcome: &Outcome) -> (&'static str, &'static str) {
+    match outcome {
+        Outcome::Accepted { .. } => ("accepted", "none"),
+        Outcome::Rejected { reason, .. } => ("rejected", reason.as_str()),
+        Outcome::Canceled { reason } => {
+            ("canceled", reason.map_or("caller_canceled", |r| r.as_str()))
+        }
+        Outcome::Failed { reason } => ("failed", reason.as_str()),
+    }
+}
+
+/// The metrics of one server.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    connections_open: Gauge,
+    connections: Counter,
+    invites: Family<InviteLabels, Counter>,
+    invite_latency: Family<OutcomeLabel, Histogram>,
+    routed: Family<KindLabel, Counter>,
+    undelivered: Family<KindLabel, Counter>,
+    errors: Family<CodeLabel, Counter>,
+    limits: Family<LimitLabel, Counter>,
+    shutting_down: AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("wd_signal");
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections_open",
+            "Authenticated WebSocket connections open now",
+            connections_open.clone(),
+        );
+        let connections = Counter::default();
+        registry.register(
+            "connections",
+            "Connections that completed the hello handshake",
+            connections.clone(),
+        );
+        let invites = Family::<InviteLabels, Counter>::default();
+        registry.register(
+            "invites",
+            "Invite outcomes seen by the server: outcome bodies routed from callers, \
+             its own invite_failed answers, and caller_gone notices (failed/caller_gone)",
+            invites.clone(),
+        );
+        let invite_latency =
+            Family::<OutcomeLabel, Histogram>::new_with_constructor(new_latency_histogram);
+        registry.register(
+            "invite_duration_seconds",
+            "Time from routing an invite to routing its outcome, by outcome",
+            invite_latency.clone(),
+        );
+        let routed = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "messages_routed",
+            "Peer messages (send frames) routed, by body kind",
+            routed.clone(),
+        );
+        let undelivered = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "messages_undelivered",
+            "Routed peer messages that reached no device, by body kind",
+            undelivered.clone(),
+        );
+        let errors = Family::<CodeLabel, Counter>::default();
+        registry.register(
+            "errors",
+            "error frames sent to clients, by code",
+            errors.clone(),
+        );
+        let limits = Family::<LimitLabel, Counter>::default();
+        registry.register("limits_hit", "Limits enforced, by limit", limits.clone());
+        let build = Family::<VersionLabel, Gauge>::default();
+        build
+            .get_or_create(&VersionLabel {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register("build_info", "Version of this wd-signal (always 1)", build);
+        Metrics {
+            registry,
+            connections_open,
+            connections,
+            invites,
+            invite_latency,
+            routed,
+            undelivered,
+            errors,
+            limits,
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// The metrics in the Prometheus/OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+            let _ = writeln!(out, "# encoding the metrics failed");
+        }
+        out
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        self.connections.inc();
+        self.connections_open.inc();
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.dec();
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> i64 {
+        self.connections_open.get()
+    }
+
+    pub(crate) fn invite_outcome(&self, outcome: &'static str, reason: &'static str) {
+        self.invites
+            .get_or_create(&InviteLabels { outcome, reason })
+            .inc();
+    }
+
+    pub(crate) fn invite_latency(&self, outcome: &'static str, elapsed: Duration) {
+        self.invite_latency
+            .get_or_create(&OutcomeLabel { outcome })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn routed(&self, kind: &'static str, delivered: usize) {
+        self.routed.get_or_create(&KindLabel { kind }).inc();
+        if delivered == 0 {
+            self.undelivered.get_or_create(&KindLabel { kind }).inc();
+        }
+    }
+
+    pub(crate) fn error(&self, code: ErrorCode) {
+        self.errors
+            .get_or_create(&CodeLabel {
+                code: error_code(code),
+            })
+            .inc();
+    }
+
+    pub(crate) fn limit(&self, limit: Limit) {
+        self.limits
+            .get_or_create(&LimitLabel {
+                limit: limit.as_str(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn set_shutting_down(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+}
+
+fn new_latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+type Body = Full<Bytes>;
+
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+fn handle(metrics: &Metrics, method: &Method, path: &str) -> Response<Body> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    if method != Method::GET && method != Method::HEAD {
+        return respond(StatusCode::METHOD_NOT_ALLOWED, TEXT, "GET only\n");
+    }
+    match path {
+        "/metrics" => respond(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            metrics.encode(),
+        ),
+        "/healthz" if metrics.is_shutting_down() => {
+            respond(StatusCode::SERVICE_UNAVAILABLE, TEXT, "shutting down\n")
+        }
+        "/healthz" => respond(StatusCode::OK, TEXT, "ok\n"),
+        _ => respond(
+            StatusCode::NOT_FOUND,
+            TEXT,
+            "not found; try /metrics or /healthz\n",
+        ),
+    }
+}
+
+/// Completes once `stop` is (or was) set to true.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Serves `/metrics` and `/healthz` on `listener` until `stop` turns true.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let tcp = tokio::select! {
+            _ = stopped(&mut stop) => return,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics endpoint: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let metrics = metrics.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let response = handle(&metrics, req.method(), req.uri().path());
+                async move { Ok::<_, Infallible>(response) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(tcp), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "metrics endpoint: connection error");
+                    }
+                }
+                _ = stopped(&mut stop) => {}
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthz_turns_503_when_shutting_down() {
+        let m = Metrics::new();
+        assert_eq!(
+            handle(&m, &Method::GET, "/healthz").status(),
+            StatusCode::OK
+        );
+        m.set_shutting_down();
+        assert_eq!(
+            handle(&m, &Method::GET, "/healthz").status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            handle(&m, &Method::GET, "/metrics").status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            handle(&m, &Method::POST, "/metrics").status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert_eq!(
+            handle(&m, &Method::GET, "/").status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn every_family_is_exposed_with_help() {
+        let m = Metrics::new();
+        m.connection_opened();
+        m.invite_outcome("failed", "offline");
+        m.invite_latency("accepted", Duration::from_millis(30));
+        m.routed("invite", 0);
+        m.error(ErrorCode::Malformed);
+        m.limit(Limit::OutboxFull);
+        let text = m.encode();
+        for line in [
+            "wd_signal_connections_open 1",
+            "wd_signal_connections_total 1",
+            "wd_signal_invites_total{outcome=\"failed\",reason=\"offline\"} 1",
+            "wd_signal_invite_duration_seconds_count{outcome=\"accepted\"} 1",
+            "wd_signal_messages_routed_total{kind=\"invite\"} 1",
+            "wd_signal_messages_undelivered_total{kind=\"invite\"} 1",
+            "wd_signal_errors_total{code=\"malformed\"} 1",
+            "wd_signal_limits_hit_total{limit=\"outbox_full\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+        assert!(text.contains("# HELP wd_signal_invites "), "{text}");
+    }
+}

@@ -1,0 +1,302 @@
+//! Layered settings of the `wd-signal` binary: a TOML file, the
+//! environment (`WD_SIGNAL_*`) and flags.
+//!
+//! Every source fills the same [`Settings`] (all fields optional); they
+//! are merged with [`Settings::or`] — flags win, then the environment,
+//! then the file — and [`Settings::resolve`] applies the defaults and
+//! checks the result. Keys (TOML) are the flag names with `_` for `-`:
+//!
+//! ```toml
+//! listen = "0.0.0.0:8480"
+//! secret = "…"                 # better: WD_SIGNAL_SECRET or a file readable by the service only
+//! dev = false
+//! node = "n1"
+//! handshake_timeout = 10       # seconds
+//! invite_rate = 200            # invites per second per user
+//! invite_burst = 1000
+//! max_pending_invites = 1024   # per connection
+//! outbox_capacity = 1024       # frames queued per connection
+//! max_bad_frames = 5
+//! ping_interval = 30           # seconds; 0 disables pings
+//! metrics_listen = "127.0.0.1:9480"
+//! shutdown_grace = 5           # seconds
+//! log_format = "text"          # or "json"
+//! log_level = "info"           # an EnvFilter directive, e.g. "wd_signal=debug,info"
+//! ```
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ServerConfig;
+
+/// How the binary writes its logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("unknown log format {other:?}: text or json")),
+        }
+    }
+}
+
+/// Settings from one source; `None` means "this source does not say".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on for WebSocket clients.
+    pub listen: Option<SocketAddr>,
+    /// Token secret (HMAC-SHA256).
+    pub secret: Option<String>,
+    /// Development mode (accepts `dev:<uid>` tokens).
+    pub dev: Option<bool>,
+    /// Node name, the prefix of device ids.
+    pub node: Option<String>,
+    /// Seconds a connection has to send `hello`.
+    pub handshake_timeout: Option<u64>,
+    /// Invites per second each user may send.
+    pub invite_rate: Option<u32>,
+    /// Invites each user may send in a burst.
+    pub invite_burst: Option<u32>,
+    /// Invites one connection may have pending.
+    pub max_pending_invites: Option<usize>,
+    /// Frames queued for one connection before it is dropped as too slow.
+    pub outbox_capacity: Option<usize>,
+    /// Bad frames one connection may send before it is closed.
+    pub max_bad_frames: Option<u32>,
+    /// Seconds between pings of an idle connection; 0 disables them.
+    pub ping_interval: Option<u64>,
+    /// Address of the `/metrics` and `/healthz` HTTP endpoint.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Seconds a shutdown waits for connections to close.
+    pub shutdown_grace: Option<u64>,
+    /// Log format.
+    pub log_format: Option<LogFormat>,
+    /// Log filter (`tracing_subscriber::EnvFilter` syntax). When no source
+    /// sets it, `RUST_LOG` is used, else `info`.
+    pub log_level: Option<String>,
+}
+
+/// The merged, checked settings.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    /// What the server runs with.
+    pub server: ServerConfig,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter, if a source set one (else `RUST_LOG`, else `info`).
+    pub log_level: Option<String>,
+}
+
+/// The effective configuration as `--print-config` shows it: every key,
+/// the secret redacted.
+#[derive(Serialize)]
+struct Effective<'a> {
+    listen: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
+    dev: bool,
+    node: &'a str,
+    handshake_timeout: u64,
+    invite_rate: u32,
+    invite_burst: u32,
+    max_pending_invites: usize,
+    outbox_capacity: usize,
+    max_bad_frames: u32,
+    ping_interval: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_listen: Option<String>,
+    shutdown_grace: u64,
+    log_format: LogFormat,
+    log_level: &'a str,
+}
+
+impl Settings {
+    /// Parses a TOML configuration file's text. Unknown keys are errors.
+    pub fn from_toml(text: &str) -> Result<Settings, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Reads and parses the TOML file at `path`.
+    pub fn from_file(path: &std::path::Path) -> Result<Settings, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+        Settings::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Field by field: this source's value if it has one, else `lower`'s.
+    pub fn or(self, lower: Settings) -> Settings {
+        Settings {
+            listen: self.listen.or(lower.listen),
+            secret: self.secret.or(lower.secret),
+            dev: self.dev.or(lower.dev),
+            node: self.node.or(lower.node),
+            handshake_timeout: self.handshake_timeout.or(lower.handshake_timeout),
+            invite_rate: self.invite_rate.or(lower.invite_rate),
+            invite_burst: self.invite_burst.or(lower.invite_burst),
+            max_pending_invites: self.max_pending_invites.or(lower.max_pending_invites),
+            outbox_capacity: self.outbox_capacity.or(lower.outbox_capacity),
+            max_bad_frames: self.max_bad_frames.or(lower.max_bad_frames),
+            ping_interval: self.ping_interval.or(lower.ping_interval),
+            metrics_listen: self.metrics_listen.or(lower.metrics_listen),
+            shutdown_grace: self.shutdown_grace.or(lower.shutdown_grace),
+            log_format: self.log_format.or(lower.log_format),
+            log_level: self.log_level.or(lower.log_level),
+        }
+    }
+
+    /// Applies the defaults ([`ServerConfig::default`]) and checks the
+    /// result.
+    pub fn resolve(self) -> Result<Resolved, String> {
+        let d = ServerConfig::default();
+        let server = ServerConfig {
+            listen: self.listen.unwrap_or(d.listen),
+            secret: self.secret.map(String::into_bytes),
+            dev: self.dev.unwrap_or(d.dev),
+            node: self.node.unwrap_or(d.node),
+            handshake_timeout: self
+                .handshake_timeout
+                .map_or(d.handshake_timeout, Duration::from_secs),
+            invite_rate_per_sec: self.invite_rate.unwrap_or(d.invite_rate_per_sec),
+            invite_burst: self.invite_burst.unwrap_or(d.invite_burst),
+            max_pending_invites: self.max_pending_invites.unwrap_or(d.max_pending_invites),
+            outbox_capacity: self.outbox_capacity.unwrap_or(d.outbox_capacity),
+            max_bad_frames: self.max_bad_frames.unwrap_or(d.max_bad_frames),
+            ping_interval: match self.ping_interval {
+                None => d.ping_interval,
+                Some(0) => None,
+                Some(secs) => Some(Duration::from_secs(secs)),
+            },
+            metrics_listen: self.metrics_listen,
+            shutdown_grace: self
+                .shutdown_grace
+                .map_or(d.shutdown_grace, Duration::from_secs),
+        };
+        if server.handshake_timeout.is_zero() {
+            return Err("handshake_timeout must be at least 1 second".to_owned());
+        }
+        if server.max_bad_frames == 0 {
+            return Err("max_bad_frames must be at least 1".to_owned());
+        }
+        server.validate()?;
+        if let Some(filter) = &self.log_level {
+            tracing_subscriber::EnvFilter::builder()
+                .parse(filter)
+                .map_err(|e| format!("log_level {filter:?}: {e}"))?;
+        }
+        Ok(Resolved {
+            server,
+            log_format: self.log_format.unwrap_or_default(),
+            log_level: self.log_level,
+        })
+    }
+}
+
+impl Resolved {
+    /// The effective configuration as TOML, the secret redacted: what
+    /// `wd-signal --print-config` prints. Feeding it back as a config file
+    /// (with a real secret) gives the same configuration.
+    pub fn to_toml(&self) -> String {
+        let s = &self.server;
+        let effective = Effective {
+            listen: s.listen.to_string(),
+            secret: s.secret.as_ref().map(|_| "<redacted>"),
+            dev: s.dev,
+            node: &s.node,
+            handshake_timeout: s.handshake_timeout.as_secs(),
+            invite_rate: s.invite_rate_per_sec,
+            invite_burst: s.invite_burst,
+            max_pending_invites: s.max_pending_invites,
+            outbox_capacity: s.outbox_capacity,
+            max_bad_frames: s.max_bad_frames,
+            ping_interval: s.ping_interval.map_or(0, |d| d.as_secs()),
+            metrics_listen: s.metrics_listen.map(|a| a.to_string()),
+            shutdown_grace: s.shutdown_grace.as_secs(),
+            log_format: self.log_format,
+            log_level: self.log_level.as_deref().unwrap_or("info"),
+        };
+        toml::to_string(&effective).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_env_over_file_over_defaults() {
+        let file = Settings::from_toml(
+            "listen = \"127.0.0.1:1\"\nnode = \"file\"\ninvite_rate = 7\ndev = true\nping_interval = 0\n",
+        )
+        .unwrap();
+        let env = Settings {
+            node: Some("env".into()),
+            invite_rate: Some(8),
+            ..Settings::default()
+        };
+        let flags = Settings {
+            invite_rate: Some(9),
+            ..Settings::default()
+        };
+        let r = flags.or(env).or(file).resolve().unwrap();
+        assert_eq!(r.server.listen, "127.0.0.1:1".parse().unwrap());
+        assert_eq!(r.server.node, "env");
+        assert_eq!(r.server.invite_rate_per_sec, 9);
+        assert!(r.server.dev);
+        assert_eq!(r.server.ping_interval, None);
+        assert_eq!(r.server.invite_burst, 1000);
+        assert_eq!(r.server.shutdown_grace, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let e = Settings::from_toml("lsten = \"127.0.0.1:1\"").unwrap_err();
+        assert!(e.contains("lsten"), "{e}");
+        let e = Settings::from_toml("listen = \"nowhere\"").unwrap_err();
+        assert!(e.contains("listen") || e.contains("address"), "{e}");
+        let e = Settings::from_toml("log_format = \"xml\"").unwrap_err();
+        assert!(e.contains("xml") || e.contains("log_format"), "{e}");
+        let e = Settings {
+            dev: Some(true),
+            log_level: Some("info,=[".into()),
+            ..Settings::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(e.contains("log_level"), "{e}");
+        let e = Settings::default().resolve().unwrap_err();
+        assert!(e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn printed_config_redacts_the_secret_and_reads_back() {
+        let r = Settings {
+            secret: Some("hunter2".into()),
+            metrics_listen: Some("127.0.0.1:9480".parse().unwrap()),
+            ..Settings::default()
+        }
+        .resolve()
+        .unwrap();
+        let text = r.to_toml();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("secret = \"<redacted>\""), "{text}");
+        let back = Settings::from_toml(&text).unwrap().resolve().unwrap();
+        assert_eq!(back.server.metrics_listen, r.server.metrics_listen);
+        assert_eq!(back.server.listen, r.server.listen);
+        assert_eq!(back.to_toml(), text);
+    }
+}
