@@ -1,14 +1,21 @@
 # Top-level tasks. `make test` runs every test the project has; it installs
 # the tools the tests need first (scripts/setup-tools.sh).
+#
+#   make install PREFIX=/usr/local   release build, installs the libraries,
+#                                    header, pkg-config + CMake files, wd-signal
+#   make install-test                installs into a temporary prefix and builds
+#                                    and runs a consumer with pkg-config and CMake
+#   make api-docs                    API reference (doxygen) in target/api-docs/
 
 CARGO ?= cargo
+PREFIX ?= /usr/local
 
-.PHONY: demo test tools lint rust-test c-test examples header
+.PHONY: demo test tools lint rust-test c-test examples header install install-test api-docs kotlin-test
 
 demo:
 	$(CARGO) run --example quickstart
 
-test: tools lint rust-test c-test examples
+test: tools lint rust-test c-test examples install-test kotlin-test
 
 tools:
 	./scripts/setup-tools.sh
@@ -29,3 +36,16 @@ examples:
 
 header:
 	cbindgen --config cbindgen.toml --crate wilddog-video --output include/wilddog_video.h
+
+install:
+	CARGO="$(CARGO)" ./scripts/install.sh "$(PREFIX)"
+
+install-test:
+	./scripts/install-test.sh
+
+api-docs:
+	./scripts/api-docs.sh
+
+# Kotlin wrapper (JNI) on the JVM against a real wd-signal; needs npm and Java 17.
+kotlin-test:
+	CARGO="$(CARGO)" ./bindings/kotlin/run-tests.sh

@@ -1,0 +1,198 @@
+//! `WilddogVideoClient` natives.
+
+use std::time::Duration;
+
+use jni::objects::{JClass, JObject, JString, JValue};
+use jni::sys::{jint, jlong};
+use jni::JNIEnv;
+use wd_protocol::Mode;
+use wilddog_video::client::{Client, ClientConfig, InviteOptions};
+use wilddog_video::ffi::types::wd_connection_state;
+
+use crate::handles::{self, Entry};
+use crate::sink::Sink;
+use crate::{boundary, jstring, opt_string_arg, string_arg, Fail};
+
+fn positive_millis(field: &str, ms: jlong) -> Result<Duration, Fail> {
+    if ms <= 0 {
+        return Err(Fail::Arg {
+            field: field.to_owned(),
+            message: "must be positive".to_owned(),
+        });
+    }
+    Ok(Duration::from_millis(ms as u64))
+}
+
+/// `clientConnect(url, token, connectTimeoutMs, confirmTimeoutMs): Long`.
+/// Blocks until the server welcomed the client.
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_clientConnect<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    url: JString<'l>,
+    token: JString<'l>,
+    connect_timeout_ms: jlong,
+    confirm_timeout_ms: jlong,
+) -> jlong {
+    boundary(&mut env, |env| {
+        let mut config = ClientConfig::new(
+            string_arg(env, &url, "url")?,
+            string_arg(env, &token, "token")?,
+        );
+        config.connect_timeout = positive_millis("connectTimeoutMs", connect_timeout_ms)?;
+        config.confirm_timeout = positive_millis("confirmTimeoutMs", confirm_timeout_ms)?;
+        let client = Client::connect(config)?;
+        Ok(handles::insert(Entry::Client(client)))
+    })
+}
+
+/// `clientFree(handle)`: removes the invite listener (deleting its global
+/// reference), closes the connection (pending invites end
+/// `failed(network)`, their events still delivered) and drops the client.
+/// A second call is a no-op.
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_clientFree<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) {
+    boundary(&mut env, |_| {
+        if let Some(Entry::Client(client)) = handles::remove(handle) {
+            client.clear_invite_listener();
+            client.disconnect();
+            drop(client);
+        }
+        Ok(())
+    })
+}
+
+/// `clientUid(handle): String`.
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_clientUid<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> JString<'l> {
+    boundary(&mut env, |env| {
+        let client = handles::client(handle)?;
+        jstring(env, client.uid())
+    })
+}
+
+/// `clientDevice(handle): String`.
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_clientDevice<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> JString<'l> {
+    boundary(&mut env, |env| {
+        let client = handles::client(handle)?;
+        jstring(env, client.device())
+    })
+}
+
+/// `clientConnectionState(handle): Int` (`WD_CONNECTION_STATE_*`).
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_clientConnectionState<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> jint {
+    boundary(&mut env, |_| {
+        let client = handles::client(handle)?;
+        Ok(wd_connection_state::from(client.connection_state()) as jint)
+    })
+}
+
+/// `clientLiveCount(handle): Int`: invites and conversations the SDK still
+/// tracks (a leak diagnostic).
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_clientLiveCount<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> jint {
+    boundary(&mut env, |_| {
+        let client = handles::client(handle)?;
+        Ok(client.live_count() as jint)
+    })
+}
+
+/// `clientInvite(handle, participantId, mode, userData, offer, lifetimeMs):
+/// Long`: a new `OutgoingInvite` handle.
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_clientInvite<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    participant_id: JString<'l>,
+    mode: jint,
+    user_data: JString<'l>,
+    offer: JString<'l>,
+    lifetime_ms: jlong,
+) -> jlong {
+    boundary(&mut env, |env| {
+        let client = handles::client(handle)?;
+        let mut options = InviteOptions::new(string_arg(env, &participant_id, "participantId")?);
+        options.mode = mode_arg(mode)?;
+        options.user_data = opt_string_arg(env, &user_data)?;
+        options.offer = opt_string_arg(env, &offer)?;
+        if lifetime_ms < 0 {
+            return Err(Fail::Arg {
+                field: "lifetimeMs".to_owned(),
+                message: "expected a non-negative integer".to_owned(),
+            });
+        }
+        options.lifetime_ms = lifetime_ms as u64;
+        let invite = client.invite_to_conversation(options)?;
+        Ok(handles::insert(Entry::Outgoing(invite)))
+    })
+}
+
+/// A `WD_MODE_*` value from Kotlin.
+pub(crate) fn mode_arg(mode: jint) -> Result<Mode, Fail> {
+    match mode {
+        0 => Ok(Mode::P2p),
+        1 => Ok(Mode::Server),
+        _ => Err(Fail::Arg {
+            field: "mode".to_owned(),
+            message: format!("unknown mode {mode}"),
+        }),
+    }
+}
+
+/// `clientSetInviteSink(handle, sink)`: every incoming invite becomes a new
+/// `IncomingInvite` handle passed to `sink.onInvite(Long)`. Invites that
+/// arrived before a sink was set are delivered to it. `null` removes the
+/// sink; replacing or removing deletes the old global reference.
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_clientSetInviteSink<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    sink: JObject<'l>,
+) {
+    boundary(&mut env, |env| {
+        let client = handles::client(handle)?;
+        if sink.is_null() {
+            client.clear_invite_listener();
+            return Ok(());
+        }
+        let sink = Sink::new(env, &sink)?;
+        client.set_invite_listener(move |incoming| {
+            let id = handles::insert(Entry::Incoming(incoming));
+            let mut delivered = false;
+            sink.call(|env, obj| {
+                env.call_method(obj, "onInvite", "(J)V", &[JValue::Long(id)])?;
+                delivered = !env.exception_check()?;
+                Ok(())
+            });
+            if !delivered {
+                // Kotlin never took ownership of the id.
+                drop(handles::remove(id));
+            }
+        });
+        Ok(())
+    })
+}

@@ -1,0 +1,101 @@
+//! Listeners: a JNI global reference to a Kotlin "sink" object, called from
+//! the SDK's event thread.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use jni::objects::{GlobalRef, JObject, JValue};
+use jni::{JNIEnv, JavaVM};
+
+use crate::diagnostics::{GLOBAL_REFS, LISTENER_EXCEPTIONS};
+use crate::Fail;
+use std::sync::atomic::Ordering;
+
+/// One global reference to a Kotlin sink. Created by [`Sink::new`] (count
+/// +1) and deleted exactly once by `Drop` (count −1), whichever thread
+/// drops it; that thread is attached first, so the delete is never a JNI
+/// call from an unattached thread.
+pub(crate) struct Sink {
+    obj: Option<GlobalRef>,
+    vm: JavaVM,
+}
+
+impl Sink {
+    /// A global reference to `obj` (which must not be null).
+    pub(crate) fn new(env: &mut JNIEnv, obj: &JObject) -> Result<Sink, Fail> {
+        let vm = env.get_java_vm()?;
+        let global = env.new_global_ref(obj)?;
+        GLOBAL_REFS.fetch_add(1, Ordering::SeqCst);
+        Ok(Sink {
+            obj: Some(global),
+            vm,
+        })
+    }
+
+    /// Runs `f` against the sink on this thread: attaches the thread as a
+    /// daemon if needed (the SDK's event thread stays attached until it
+    /// ends), gives `f` a local frame so its local references are freed on
+    /// return, and clears any Java exception `f` left, handing it to the
+    /// sink's `reportError(Throwable)`. Never panics, never leaves an
+    /// exception pending.
+    pub(crate) fn call(&self, f: impl FnOnce(&mut JNIEnv, &JObject) -> jni::errors::Result<()>) {
+        let Some(obj) = &self.obj else { return };
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            let Ok(mut env) = self.vm.attach_current_thread_as_daemon() else {
+                eprintln!("wilddog-video-jni: cannot attach the event thread to the JVM");
+                return;
+            };
+            let _ = env.with_local_frame(16, |env| -> jni::errors::Result<()> {
+                let result = f(env, obj.as_obj());
+                if env.exception_check().unwrap_or(false) {
+                    report(env, obj.as_obj());
+                } else if let Err(e) = result {
+                    eprintln!("wilddog-video-jni: listener call failed: {e}");
+                }
+                Ok(())
+            });
+            // Belt and braces: nothing may stay pending on this thread.
+            if env.exception_check().unwrap_or(false) {
+                let _ = env.exception_describe();
+                let _ = env.exception_clear();
+            }
+        }));
+    }
+}
+
+/// Clears the pending exception and hands it to `sink.reportError`; if that
+/// throws too, prints it and clears it.
+fn report(env: &mut JNIEnv, sink: &JObject) {
+    LISTENER_EXCEPTIONS.fetch_add(1, Ordering::SeqCst);
+    let thrown = env.exception_occurred();
+    let _ = env.exception_clear();
+    let Ok(thrown) = thrown else { return };
+    let reported = env.call_method(
+        sink,
+        "reportError",
+        "(Ljava/lang/Throwable;)V",
+        &[JValue::Object(&thrown)],
+    );
+    if reported.is_err() || env.exception_check().unwrap_or(false) {
+        let _ = env.exception_describe();
+        let _ = env.exception_clear();
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if let Some(global) = self.obj.take() {
+            // Attach (as a daemon, so the JVM can still exit) before the
+            // GlobalRef's own Drop calls DeleteGlobalRef.
+            let attached = self.vm.attach_current_thread_as_daemon().is_ok();
+            if attached {
+                drop(global);
+                GLOBAL_REFS.fetch_sub(1, Ordering::SeqCst);
+            } else {
+                // Without a JVM thread the reference cannot be deleted;
+                // leaking it (and counting it as live) beats calling JNI
+                // unattached.
+                std::mem::forget(global);
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Builds the JNI library, compiles the Kotlin wrapper and its tests without
+# Gradle (kotlinc from the npm package `kotlin-compiler`, Java 17), starts a
+# real wd-signal on loopback and runs the tests against it.
+#
+#   bindings/kotlin/run-tests.sh [name-filter...]
+#
+# Prints `N passed, M failed`; exits non-zero on any failure. Everything it
+# builds goes to bindings/kotlin/build/ (git-ignored).
+set -euo pipefail
+
+KOTLIN_COMPILER_VERSION=2.4.20   # npm package; its kotlinc works with Java 17
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+build="$here/build"
+npm_prefix="$build/npm"
+kc="$npm_prefix/node_modules/kotlin-compiler"
+cargo="${CARGO:-cargo}"
+started=$SECONDS
+
+mkdir -p "$build"
+
+# 1. The compiler, pinned, installed once into a local prefix.
+installed="$(node -p "try{require('$kc/package.json').version}catch(e){''}" 2>/dev/null || true)"
+if [[ "$installed" != "$KOTLIN_COMPILER_VERSION" ]]; then
+    echo "== installing kotlin-compiler@$KOTLIN_COMPILER_VERSION (npm) into $npm_prefix"
+    npm install --no-audit --no-fund --no-save --prefix "$npm_prefix" \
+        "kotlin-compiler@$KOTLIN_COMPILER_VERSION" >/dev/null
+fi
+kotlinc="$kc/bin/kotlinc"
+stdlib="$kc/lib/kotlin-stdlib.jar"
+ktest="$kc/lib/kotlin-test.jar"
+for f in "$kotlinc" "$stdlib" "$ktest"; do
+    [[ -e "$f" ]] || { echo "missing $f in kotlin-compiler@$KOTLIN_COMPILER_VERSION" >&2; exit 1; }
+done
+java -version 2>&1 | head -1
+
+# 2. The native library and the server.
+echo "== cargo build -p wilddog-video-jni -p wd-signal"
+(cd "$root" && "$cargo" build --quiet -p wilddog-video-jni -p wd-signal)
+target_dir="$(cd "$root" && "$cargo" metadata --format-version 1 --no-deps 2>/dev/null |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+target_dir="${target_dir:-$root/target}"
+native="$target_dir/debug/libwilddog_video_jni.so"
+[[ "$(uname)" == Darwin ]] && native="$target_dir/debug/libwilddog_video_jni.dylib"
+server="$target_dir/debug/wd-signal"
+
+# 3. Kotlin: main sources into one jar, tests (with access to `internal`) into another.
+# C1 only and a serial GC: kotlinc is a short-lived process on a small machine.
+export JAVA_OPTS="${KOTLINC_JAVA_OPTS:--Xmx1g -XX:TieredStopAtLevel=1 -XX:+UseSerialGC}"
+main_jar="$build/wilddog-video.jar"
+test_jar="$build/wilddog-video-tests.jar"
+echo "== kotlinc: main -> $(basename "$main_jar")"
+"$kotlinc" -jvm-target 17 -module-name wilddog-video -Werror \
+    "$here/src/main/kotlin" -d "$main_jar"
+echo "== kotlinc: tests -> $(basename "$test_jar")"
+"$kotlinc" -jvm-target 17 -module-name wilddog-video-tests -nowarn \
+    -Xfriend-paths="$main_jar" -cp "$main_jar:$ktest" \
+    "$here/src/test/kotlin" -d "$test_jar"
+unset JAVA_OPTS
+
+# 4. A real wd-signal on a free loopback port; stopped on exit.
+server_out="$build/wd-signal.out"
+"$server" --dev --listen 127.0.0.1:0 >"$server_out" 2>"$build/wd-signal.err" &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
+url=""
+for _ in $(seq 100); do   # up to ~10 s for the first line
+    line="$(head -n 1 "$server_out" 2>/dev/null || true)"
+    if [[ "$line" == "listening on ws://"* ]]; then url="${line#listening on }"; break; fi
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+done
+[[ -n "$url" ]] || { echo "wd-signal did not start:" >&2; cat "$build/wd-signal.err" >&2; exit 1; }
+echo "== wd-signal at $url"
+
+# 5. The tests (bounded as a whole, too).
+echo "== tests"
+RUST_BACKTRACE=0 timeout 300 java -Xmx256m -Xss1m \
+    -Dwilddog.video.native="$native" \
+    -Dwilddog.test.url="$url" \
+    -Dwilddog.video.header="$root/include/wilddog_video.h" \
+    -cp "$main_jar:$test_jar:$stdlib:$ktest" \
+    com.wilddog.video.TestRunnerKt "$@"
+echo "== run-tests.sh took $((SECONDS - started)) s"

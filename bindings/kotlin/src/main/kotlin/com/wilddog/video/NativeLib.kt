@@ -1,0 +1,94 @@
+package com.wilddog.video
+
+/**
+ * The JNI surface of `libwilddog_video_jni` (bindings/kotlin/native). Every
+ * handle is a `Long` id into the glue's handle table; a stale id throws
+ * [HandleClosedException] from the native side. Not public API: use the
+ * classes of this package.
+ */
+internal object NativeLib {
+    /** System property naming the native library's path (else `System.loadLibrary`). */
+    const val LIBRARY_PROPERTY = "wilddog.video.native"
+
+    init {
+        val path = System.getProperty(LIBRARY_PROPERTY)
+        if (path.isNullOrEmpty()) System.loadLibrary("wilddog_video_jni") else System.load(path)
+    }
+
+    // Client
+    @JvmStatic external fun clientConnect(url: String, token: String, connectTimeoutMs: Long, confirmTimeoutMs: Long): Long
+    @JvmStatic external fun clientFree(handle: Long)
+    @JvmStatic external fun clientUid(handle: Long): String
+    @JvmStatic external fun clientDevice(handle: Long): String
+    @JvmStatic external fun clientConnectionState(handle: Long): Int
+    @JvmStatic external fun clientLiveCount(handle: Long): Int
+    @JvmStatic external fun clientInvite(
+        handle: Long,
+        participantId: String,
+        mode: Int,
+        userData: String?,
+        offer: String?,
+        lifetimeMs: Long,
+    ): Long
+    @JvmStatic external fun clientSetInviteSink(handle: Long, sink: Any?)
+
+    // OutgoingInvite
+    @JvmStatic external fun outgoingFree(handle: Long)
+    @JvmStatic external fun outgoingTo(handle: Long): String
+    @JvmStatic external fun outgoingConversationId(handle: Long): String
+    @JvmStatic external fun outgoingMode(handle: Long): Int
+    @JvmStatic external fun outgoingStatus(handle: Long): Int
+    @JvmStatic external fun outgoingFailureReason(handle: Long): Int
+    @JvmStatic external fun outgoingRejectReason(handle: Long): Int
+    @JvmStatic external fun outgoingCancelReason(handle: Long): Int
+    @JvmStatic external fun outgoingAnswer(handle: Long): String?
+    @JvmStatic external fun outgoingAnswerUserData(handle: Long): String?
+    @JvmStatic external fun outgoingConversation(handle: Long): Long
+    @JvmStatic external fun outgoingCancel(handle: Long)
+    @JvmStatic external fun outgoingSetSink(handle: Long, sink: Any?)
+
+    // IncomingInvite
+    @JvmStatic external fun incomingFree(handle: Long)
+    @JvmStatic external fun incomingFrom(handle: Long): String
+    @JvmStatic external fun incomingConversationId(handle: Long): String
+    @JvmStatic external fun incomingUserData(handle: Long): String?
+    @JvmStatic external fun incomingOffer(handle: Long): String?
+    @JvmStatic external fun incomingMode(handle: Long): Int
+    @JvmStatic external fun incomingStatus(handle: Long): Int
+    @JvmStatic external fun incomingFailureReason(handle: Long): Int
+    @JvmStatic external fun incomingCancelReason(handle: Long): Int
+    @JvmStatic external fun incomingConversation(handle: Long): Long
+    @JvmStatic external fun incomingAccept(handle: Long, answer: String?, userData: String?)
+    @JvmStatic external fun incomingReject(handle: Long, reason: Int)
+    @JvmStatic external fun incomingSetSink(handle: Long, sink: Any?)
+
+    // Conversation
+    @JvmStatic external fun conversationFree(handle: Long)
+    @JvmStatic external fun conversationId(handle: Long): String
+    @JvmStatic external fun conversationMode(handle: Long): Int
+    @JvmStatic external fun conversationIsConnected(handle: Long): Boolean
+    @JvmStatic external fun conversationParticipants(handle: Long): Array<String>
+    @JvmStatic external fun conversationDisconnect(handle: Long)
+    @JvmStatic external fun conversationSetSink(handle: Long, sink: Any?)
+
+    // Diagnostics
+    @JvmStatic external fun globalRefCount(): Long
+    @JvmStatic external fun liveHandleCount(): Long
+    @JvmStatic external fun listenerExceptionCount(): Long
+    @JvmStatic external fun panicForTest()
+}
+
+/**
+ * Counters of the native glue, for leak checks in tests and debug builds.
+ * They are process-wide (every client together).
+ */
+object NativeDiagnostics {
+    /** JNI global references the glue holds right now (one per installed listener). */
+    @JvmStatic fun globalRefCount(): Long = NativeLib.globalRefCount()
+
+    /** Native handles not yet freed (clients, invites, conversations). */
+    @JvmStatic fun liveHandleCount(): Long = NativeLib.liveHandleCount()
+
+    /** Exceptions that escaped into the glue from a listener call and were cleared there. */
+    @JvmStatic fun listenerExceptionCount(): Long = NativeLib.listenerExceptionCount()
+}
