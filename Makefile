@@ -10,12 +10,12 @@
 CARGO ?= cargo
 PREFIX ?= /usr/local
 
-.PHONY: demo test tools lint rust-test c-test examples header install install-test api-docs kotlin-test
+.PHONY: fuzz-smoke demo test tools lint rust-test c-test examples header install install-test api-docs kotlin-test
 
 demo:
 	$(CARGO) run --example quickstart
 
-test: tools lint rust-test c-test examples install-test kotlin-test
+test: tools lint rust-test fuzz-smoke c-test examples install-test kotlin-test
 
 tools:
 	./scripts/setup-tools.sh
@@ -49,3 +49,8 @@ api-docs:
 # Kotlin wrapper (JNI) on the JVM against a real wd-signal; needs npm and Java 17.
 kotlin-test:
 	CARGO="$(CARGO)" ./bindings/kotlin/run-tests.sh
+
+# Every fuzz target for 15 s (cargo-fuzz, installed if missing); see
+# docs/SECURITY.md. `scripts/fuzz.sh run TARGET 300` fuzzes one longer.
+fuzz-smoke:
+	./scripts/fuzz.sh smoke 15

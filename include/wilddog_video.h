@@ -110,6 +110,11 @@ enum wd_result
      * The server answered something this SDK does not understand.
      */
     WD_RESULT_PROTOCOL = 9,
+    /**
+     * The TLS handshake failed: the server's certificate is not trusted,
+     * has expired, or does not name the host (`wd_last_error` says which).
+     */
+    WD_RESULT_TLS = 10,
 };
 #ifndef __cplusplus
 typedef uint32_t wd_result;
@@ -542,6 +547,17 @@ typedef void (*wd_invite_callback)(void *user_data, struct wd_incoming_invite *i
 typedef void (*wd_release_callback)(void *user_data);
 
 /**
+ * Called on the client's event thread (or inside `wd_client_dispatch`)
+ * for the connection's state: once with the current state when the
+ * callback is set, then at every change, in order
+ * (`CONNECTED` → `RECONNECTING` → `CONNECTED` …, `DISCONNECTED` last).
+ * `client` is borrowed: valid during the call, do not free it.
+ */
+typedef void (*wd_connection_callback)(void *user_data,
+                                       struct wd_client *client,
+                                       wd_connection_state state);
+
+/**
  * An event of a conversation, valid during the callback only.
  */
 typedef struct wd_conversation_event {
@@ -686,15 +702,20 @@ extern "C" {
  * (or `connectTimeoutMs` passed).
  *
  * `config_json` is a NUL-terminated UTF-8 JSON object of at most 256 KiB:
- * `{"url": "ws://host:port", "token": "...", "dispatch": "thread" |
- * "manual", "connectTimeoutMs": n, "confirmTimeoutMs": n}`; `url` and
- * `token` are required. An unknown or ill-typed field is
- * `WD_RESULT_INVALID_ARGUMENT` naming the field in `wd_last_error`.
+ * `{"url": "ws://host:port" or "wss://host:port", "token": "...",
+ * "dispatch": "thread" | "manual", "connectTimeoutMs": n,
+ * "confirmTimeoutMs": n, "urls": ["wss://a", "wss://b"], "heartbeatMs": n,
+ * "deadAfterMs": n, "reconnect": true | false, "reconnectMinMs": n,
+ * "reconnectMaxMs": n, "caFile": "/path/ca.pem", "caPem": "PEM text"}`;
+ * `token` and `url` (or `urls`) are required. An unknown or ill-typed
+ * field is `WD_RESULT_INVALID_ARGUMENT` naming the field in
+ * `wd_last_error`. See the README for the defaults.
  *
  * On `WD_RESULT_OK`, `*out` receives a new client that the app owns and
  * must free with `wd_client_free`. Other results: NULL_PARAMETER
  * (`config_json` or `out` NULL), INVALID_ARGUMENT, UNAUTHORIZED (token
- * refused), NETWORK (server unreachable), PROTOCOL.
+ * refused), NETWORK (server unreachable), PROTOCOL, TLS (the server's
+ * certificate is untrusted, expired or for another host).
  *
  * Blocks the calling thread while connecting. Callable from any thread;
  * not from inside a callback of another client in manual dispatch mode
@@ -705,7 +726,8 @@ wd_result wd_client_new(const char *config_json, struct wd_client **out);
 /**
  * Frees the client. NULL is a no-op.
  *
- * Removes the invite callback (its `release` runs), then closes the
+ * Removes the invite and connection callbacks (their `release` runs;
+ * the final `DISCONNECTED` is not delivered), then closes the
  * connection, as dropping the client does: every pending outgoing invite
  * ends `failed` (`network`) and every conversation `disconnected`; those
  * events are still delivered to the callbacks of handles the app still
@@ -813,6 +835,30 @@ wd_result wd_client_dispatch(struct wd_client *client, uint32_t timeout_ms, size
  * ended. Callable from any thread, including from inside callbacks.
  */
 wd_result wd_client_disconnect(struct wd_client *client);
+
+/**
+ * Sets the callback that hears the client's connection state, replacing
+ * the previous one (whose `release` then runs, after it returns if it is
+ * running). A NULL `cb` clears it; `user_data` and `release` are then
+ * ignored. The new callback first hears the current state, once, then
+ * every change in order: `RECONNECTING` when the link is lost or silent
+ * for `deadAfterMs`, `CONNECTED` when a reconnection succeeded (with a
+ * new device id), `DISCONNECTED` once, last (after
+ * `wd_client_disconnect`, with `"reconnect": false`, or when a
+ * reconnection is refused as unauthorized).
+ *
+ * Ownership of `user_data` follows `wd_client_set_invite_callback`:
+ * `release(user_data)` runs exactly once, when the callback is replaced or
+ * cleared, or the client is freed. `cb` runs on the client's event thread
+ * (or inside `wd_client_dispatch`), one callback at a time.
+ *
+ * NULL_PARAMETER if `client` is NULL. Callable from any thread, including
+ * from inside callbacks.
+ */
+wd_result wd_client_set_connection_callback(struct wd_client *client,
+                                            wd_connection_callback cb,
+                                            void *user_data,
+                                            wd_release_callback release);
 
 /**
  * Stores in `*out` the conversation's id, shared by every participant: a

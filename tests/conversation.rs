@@ -16,7 +16,7 @@ use wilddog_video::protocol::CancelReason;
 fn me(client: &Client) -> Participant {
     Participant {
         uid: client.uid().into(),
-        device: client.device().into(),
+        device: client.device(),
     }
 }
 

@@ -306,6 +306,34 @@ pub enum PeerMessage {
         /// The new participant's device.
         device: String,
     },
+    /// Invitee device → caller device, after the invitee reconnected (with
+    /// a new device id): what became of this invite? The caller answers
+    /// with [`PeerMessage::Status`] or [`PeerMessage::Outcome`]; if the
+    /// caller's device is not connected the server answers
+    /// [`ServerMessage::Undeliverable`].
+    Query {
+        /// The invite.
+        invite_id: String,
+    },
+    /// Caller device → invitee device: the answer to a
+    /// [`PeerMessage::Query`] when no outcome is to be told.
+    Status {
+        /// The invite.
+        invite_id: String,
+        /// Where the invite stands.
+        state: InviteState,
+    },
+}
+
+/// Where an invite stands, as told in [`PeerMessage::Status`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteState {
+    /// Still ringing: no outcome yet.
+    Pending,
+    /// The caller's device knows nothing of it (it is not the device that
+    /// sent it, or forgot it long ago).
+    Unknown,
 }
 
 impl PeerMessage {
@@ -316,7 +344,9 @@ impl PeerMessage {
             | PeerMessage::Ringing { invite_id }
             | PeerMessage::Accept { invite_id, .. }
             | PeerMessage::Reject { invite_id, .. }
-            | PeerMessage::Outcome { invite_id, .. } => Some(invite_id),
+            | PeerMessage::Outcome { invite_id, .. }
+            | PeerMessage::Query { invite_id }
+            | PeerMessage::Status { invite_id, .. } => Some(invite_id),
             PeerMessage::Leave { .. }
             | PeerMessage::Message { .. }
             | PeerMessage::Joined { .. } => None,
@@ -346,9 +376,10 @@ impl PeerMessage {
                 }
                 Ok(())
             }
-            PeerMessage::Ringing { invite_id } | PeerMessage::Reject { invite_id, .. } => {
-                validate_id("invite_id", invite_id)
-            }
+            PeerMessage::Ringing { invite_id }
+            | PeerMessage::Reject { invite_id, .. }
+            | PeerMessage::Query { invite_id }
+            | PeerMessage::Status { invite_id, .. } => validate_id("invite_id", invite_id),
             PeerMessage::Accept {
                 invite_id,
                 answer,
@@ -504,6 +535,19 @@ pub enum ServerMessage {
         device: String,
         /// The invite.
         invite_id: String,
+    },
+    /// A message this client sent to one device (`send` with `device`)
+    /// could not be delivered: that device is not connected. Sent only for
+    /// [`PeerMessage::Query`], so the invitee learns at once that the
+    /// caller's device is gone.
+    Undeliverable {
+        /// The recipient user id of the message.
+        to: String,
+        /// The recipient device that is not connected.
+        device: String,
+        /// The invite the message was about, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite_id: Option<String>,
     },
     /// Something this client sent was refused.
     Error {
@@ -844,6 +888,38 @@ mod tests {
             },
         };
         assert_eq!(bad.validate().unwrap_err().field, "participants");
+    }
+
+    #[test]
+    fn reconciliation_messages_round_trip() {
+        let q = PeerMessage::Query {
+            invite_id: "i1".into(),
+        };
+        assert_eq!(encode(&q), r#"{"kind":"query","invite_id":"i1"}"#);
+        let s = PeerMessage::Status {
+            invite_id: "i1".into(),
+            state: InviteState::Pending,
+        };
+        assert_eq!(
+            encode(&s),
+            r#"{"kind":"status","invite_id":"i1","state":"pending"}"#
+        );
+        assert_eq!(serde_json::from_str::<PeerMessage>(&encode(&s)).unwrap(), s);
+        assert!(PeerMessage::Query {
+            invite_id: "../x".into()
+        }
+        .validate()
+        .is_err());
+        let u = ServerMessage::Undeliverable {
+            to: "alice".into(),
+            device: "n1.1".into(),
+            invite_id: Some("i1".into()),
+        };
+        assert_eq!(
+            encode(&u),
+            r#"{"type":"undeliverable","to":"alice","device":"n1.1","invite_id":"i1"}"#
+        );
+        assert_eq!(decode_server(&encode(&u)).unwrap(), u);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::tls::TlsConfig;
+
 /// Default address the CLI listens on.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
 
@@ -57,6 +59,25 @@ pub struct ServerConfig {
     /// and close after telling them to reconnect elsewhere (close code
     /// 1012) before it exits anyway.
     pub shutdown_grace: Duration,
+    /// Serve `wss://` with this certificate and key; `None`: plain `ws://`.
+    pub tls: Option<TlsConfig>,
+    /// Frames (text or binary) one connection may send per second (token
+    /// bucket refill rate); frames over it are dropped and answered
+    /// `error rate_limited` (an invite: `invite_failed rate_limited`).
+    /// 0 disables the limit.
+    pub message_rate_per_sec: u32,
+    /// Frames one connection may send in a burst (token bucket size).
+    pub message_burst: u32,
+    /// Devices (connections) one uid may have on this server at once;
+    /// one more is answered `error rate_limited` and closed. 0: no limit.
+    pub max_devices_per_uid: usize,
+    /// Deepest nesting of JSON arrays and objects a frame may have; deeper
+    /// frames are answered `error malformed` without being parsed.
+    pub max_json_depth: usize,
+    /// URL of the Redis that several nodes route through
+    /// (`redis://HOST:PORT[/DB]`); `None`: route in memory, one node.
+    /// Every node sharing a broker needs its own [`node`](Self::node).
+    pub broker: Option<String>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -75,6 +96,12 @@ impl std::fmt::Debug for ServerConfig {
             .field("ping_interval", &self.ping_interval)
             .field("metrics_listen", &self.metrics_listen)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("tls", &self.tls)
+            .field("message_rate_per_sec", &self.message_rate_per_sec)
+            .field("message_burst", &self.message_burst)
+            .field("max_devices_per_uid", &self.max_devices_per_uid)
+            .field("max_json_depth", &self.max_json_depth)
+            .field("broker", &self.broker)
             .finish()
     }
 }
@@ -95,6 +122,12 @@ impl Default for ServerConfig {
             ping_interval: Some(Duration::from_secs(30)),
             metrics_listen: None,
             shutdown_grace: Duration::from_secs(5),
+            tls: None,
+            message_rate_per_sec: 200,
+            message_burst: 2000,
+            max_devices_per_uid: 16,
+            max_json_depth: crate::limits::DEFAULT_MAX_JSON_DEPTH,
+            broker: None,
         }
     }
 }
@@ -133,6 +166,22 @@ impl ServerConfig {
         }
         if self.outbox_capacity == 0 {
             return Err("outbox_capacity must be at least 1".to_owned());
+        }
+        if self.message_burst == 0 {
+            return Err("message_burst must be at least 1".to_owned());
+        }
+        if let Some(url) = &self.broker {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(format!(
+                    "invalid broker {url:?}: expected redis://HOST:PORT"
+                ));
+            }
+        }
+        if self.max_json_depth == 0 {
+            return Err("max_json_depth must be at least 1".to_owned());
+        }
+        if let Some(tls) = &self.tls {
+            tls.check()?;
         }
         if matches!(self.ping_interval, Some(d) if d.is_zero()) {
             return Err("ping_interval must not be zero".to_owned());

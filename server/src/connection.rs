@@ -2,6 +2,7 @@
 //! checks and routes what the client sends, the write loop that drains its
 //! outgoing queue, and the cleanup when it goes away.
 
+use crate::limits::{decode_frame, FrameError, MessageBucket};
 use crate::metrics::{message_kind, outcome_labels, Limit};
 use crate::router::{Frame, Outbox, OutboxReceiver};
 use crate::Shared;
@@ -11,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{timeout, timeout_at, Instant, Interval, MissedTickBehavior};
@@ -19,12 +21,12 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use wd_protocol::{
-    decode_client, encode, ClientMessage, DecodeError, ErrorCode, FailureReason, PeerMessage,
-    ServerMessage, MAX_FRAME_LEN, PROTOCOL_VERSION,
+    encode, ClientMessage, DecodeError, ErrorCode, FailureReason, PeerMessage, ServerMessage,
+    PROTOCOL_VERSION,
 };
 
 /// Frames (and messages) larger than this make the WebSocket layer close
-/// the connection. Frames between [`MAX_FRAME_LEN`] and this are answered
+/// the connection. Frames between [`wd_protocol::MAX_FRAME_LEN`] and this are answered
 /// with `error too_large` and the connection stays open.
 pub const HARD_FRAME_CAP: usize = 1024 * 1024;
 
@@ -39,7 +41,11 @@ const SHUTDOWN_REASON: &str = "service restart: reconnect";
 /// Most frames written before the write loop flushes.
 const WRITE_BATCH: usize = 64;
 
-type Ws = WebSocketStream<TcpStream>;
+/// A client's byte stream: plain TCP or TLS over TCP.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+type Ws = WebSocketStream<Box<dyn Io>>;
 
 /// How a connection ends.
 enum End {
@@ -58,12 +64,31 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
     let _ = tcp.set_nodelay(true);
     let peer = tcp.peer_addr().ok();
     let deadline = Instant::now() + shared.config.handshake_timeout;
+    // tungstenite's default 128 KiB read buffer is zeroed before every
+    // read and held by every connection, idle or not; 4 KiB serves the
+    // small frames of this protocol and keeps an idle connection small.
     let ws_config = WebSocketConfig::default()
+        .read_buffer_size(4096)
         .max_message_size(Some(HARD_FRAME_CAP))
         .max_frame_size(Some(HARD_FRAME_CAP));
+    let io: Box<dyn Io> = match &shared.tls {
+        None => Box::new(tcp),
+        Some(acceptor) => match timeout_at(deadline, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => Box::new(tls),
+            Ok(Err(e)) => {
+                tracing::debug!(peer = ?peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                shared.metrics.limit(Limit::HandshakeTimeout);
+                tracing::debug!(peer = ?peer, "TLS handshake timed out");
+                return;
+            }
+        },
+    };
     let ws = match timeout_at(
         deadline,
-        tokio_tungstenite::accept_async_with_config(tcp, Some(ws_config)),
+        tokio_tungstenite::accept_async_with_config(io, Some(ws_config)),
     )
     .await
     {
@@ -85,19 +110,37 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
 
     let end = match handshake(&shared, &outbox, &mut stream, deadline).await {
         Err(end) => end,
+        Ok(uid)
+            if !shared
+                .devices
+                .acquire(&uid, shared.config.max_devices_per_uid) =>
+        {
+            shared.metrics.limit(Limit::Devices);
+            tracing::info!(uid = %uid, peer = ?peer, "refused: too many devices");
+            error(
+                &shared,
+                &outbox,
+                ErrorCode::RateLimited,
+                format!(
+                    "too many devices: at most {} connections per user",
+                    shared.config.max_devices_per_uid
+                ),
+            );
+            End::Close(CloseCode::Policy, "too many devices")
+        }
         Ok(uid) => {
             let n = shared.next_device.fetch_add(1, Ordering::Relaxed);
             let device = format!("{}.{}", shared.config.node, n);
             // Welcome goes first, before anyone can route to this device.
-            push(
-                &outbox,
-                &ServerMessage::Welcome {
-                    protocol: PROTOCOL_VERSION,
-                    uid: uid.clone(),
-                    device: device.clone(),
-                },
-            );
-            shared.router.register(&uid, &device, outbox.clone());
+            let welcome = Frame::from(encode(&ServerMessage::Welcome {
+                protocol: PROTOCOL_VERSION,
+                uid: uid.clone(),
+                device: device.clone(),
+            }));
+            shared
+                .router
+                .register(&uid, &device, outbox.clone(), welcome)
+                .await;
             shared.metrics.connection_opened();
             tracing::info!(uid = %uid, device = %device, peer = ?peer, "connected");
             let mut conn = Connection {
@@ -107,11 +150,16 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
                 device,
                 pending: HashMap::new(),
                 bad_frames: 0,
+                bucket: MessageBucket::new(
+                    shared.config.message_rate_per_sec,
+                    shared.config.message_burst,
+                ),
             };
             let end = conn
                 .run(&mut stream, &overflow, shared.shutdown.clone())
                 .await;
-            conn.cleanup();
+            conn.cleanup().await;
+            shared.devices.release(&conn.uid);
             shared.metrics.connection_closed();
             tracing::info!(
                 uid = %conn.uid,
@@ -287,7 +335,7 @@ async fn handshake(
             Message::Close(_) => return Err(End::PeerClosed),
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
         };
-        return match decode_client(&text) {
+        return match decode_frame(&text, shared.config.max_json_depth) {
             Ok(ClientMessage::Hello { protocol, token }) => {
                 if protocol != PROTOCOL_VERSION {
                     return refuse(
@@ -304,15 +352,27 @@ async fn handshake(
                 ErrorCode::Protocol,
                 "the first message must be hello".into(),
             ),
-            Err(DecodeError::Invalid(e)) if e.field == "token" => {
+            Err(FrameError::Decode(DecodeError::Invalid(e))) if e.field == "token" => {
                 refuse(ErrorCode::Unauthorized, e.to_string())
             }
-            Err(DecodeError::TooLarge(n)) => refuse(
-                ErrorCode::TooLarge,
-                format!("frame of {n} bytes exceeds {MAX_FRAME_LEN}"),
-            ),
+            Err(e @ FrameError::TooLarge(_)) => refuse(ErrorCode::TooLarge, e.to_string()),
+            Err(e @ FrameError::Decode(_)) if hello_without_token(&text) => {
+                refuse(ErrorCode::Unauthorized, format!("missing token: {e}"))
+            }
             Err(e) => refuse(ErrorCode::Malformed, e.to_string()),
         };
+    }
+}
+
+/// Whether `text` is a `hello` object without a string `token` (it has
+/// already passed the size and nesting checks).
+fn hello_without_token(text: &str) -> bool {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(o)) => {
+            o.get("type").and_then(|t| t.as_str()) == Some("hello")
+                && !o.get("token").is_some_and(|t| t.is_string())
+        }
+        _ => false,
     }
 }
 
@@ -326,6 +386,8 @@ struct Connection {
     /// invite_id), and when they were routed.
     pending: HashMap<(String, String), Instant>,
     bad_frames: u32,
+    /// Frames this connection may still send now.
+    bucket: MessageBucket,
 }
 
 async fn tick(interval: &mut Option<Interval>) {
@@ -386,7 +448,11 @@ impl Connection {
                         Some(Err(_)) => return End::Abort,
                     };
                     let end = match msg {
-                        Message::Text(text) => self.on_text(&text),
+                        Message::Text(text) => self.on_text(&text).await,
+                        Message::Binary(_) if !self.bucket.allow() => {
+                            self.rate_limited(None);
+                            None
+                        }
                         Message::Binary(_) => {
                             self.bad(ErrorCode::Malformed, "binary frames are not accepted".into())
                         }
@@ -422,23 +488,44 @@ impl Connection {
         Some(End::Close(CloseCode::Policy, "too many bad frames"))
     }
 
-    fn on_text(&mut self, text: &str) -> Option<End> {
-        if text.len() > MAX_FRAME_LEN {
-            return self.bad(
-                ErrorCode::TooLarge,
-                format!("frame of {} bytes exceeds {MAX_FRAME_LEN}", text.len()),
-            );
+    /// Answers a frame dropped for the message rate: an invite fails
+    /// `rate_limited`, anything else gets `error rate_limited`.
+    fn rate_limited(&self, invite_id: Option<&str>) {
+        self.shared.metrics.limit(Limit::MessageRate);
+        match invite_id {
+            Some(id) => self.invite_failed(id, FailureReason::RateLimited),
+            None => self.error(
+                ErrorCode::RateLimited,
+                format!(
+                    "more than {} messages per second (burst {}): frame dropped",
+                    self.shared.config.message_rate_per_sec, self.shared.config.message_burst
+                ),
+            ),
         }
-        match decode_client(text) {
+    }
+
+    async fn on_text(&mut self, text: &str) -> Option<End> {
+        let decoded = decode_frame(text, self.shared.config.max_json_depth);
+        if !self.bucket.allow() {
+            let invite_id = match &decoded {
+                Ok(ClientMessage::Send { body, .. }) => body
+                    .invite_id()
+                    .filter(|_| matches!(body, PeerMessage::Invite { .. })),
+                _ => None,
+            };
+            self.rate_limited(invite_id);
+            return None;
+        }
+        match decoded {
             Ok(ClientMessage::Send { to, device, body }) => {
-                self.route(to, device, body);
+                self.route(to, device, body).await;
                 None
             }
             Ok(ClientMessage::Hello { .. }) => {
                 self.error(ErrorCode::Protocol, "hello was already received");
                 Some(End::Close(CloseCode::Policy, "second hello"))
             }
-            Err(DecodeError::Invalid(e)) if e.field == "to" => {
+            Err(FrameError::Decode(DecodeError::Invalid(e))) if e.field == "to" => {
                 // An otherwise valid invite to an invalid user id fails as
                 // an invite, so the caller's engine hears a typed reason.
                 if let Ok(ClientMessage::Send {
@@ -455,7 +542,11 @@ impl Connection {
                 }
                 self.bad(ErrorCode::Malformed, DecodeError::Invalid(e).to_string())
             }
-            Err(e @ DecodeError::TooLarge(_)) => self.bad(ErrorCode::TooLarge, e.to_string()),
+            Err(FrameError::TooDeep(max)) => {
+                self.shared.metrics.limit(Limit::JsonDepth);
+                self.bad(ErrorCode::Malformed, FrameError::TooDeep(max).to_string())
+            }
+            Err(e @ FrameError::TooLarge(_)) => self.bad(ErrorCode::TooLarge, e.to_string()),
             Err(e) => self.bad(ErrorCode::Malformed, e.to_string()),
         }
     }
@@ -473,7 +564,7 @@ impl Connection {
         );
     }
 
-    fn route(&mut self, to: String, device: Option<String>, body: PeerMessage) {
+    async fn route(&mut self, to: String, device: Option<String>, body: PeerMessage) {
         let shared = &*self.shared;
         let invite = match &body {
             PeerMessage::Invite { invite_id, .. } => {
@@ -509,13 +600,44 @@ impl Connection {
             _ => None,
         };
         let kind = message_kind(&body);
+        // [SDK reconnect] Which invite a `query` asks about (see below).
+        let query = match &body {
+            PeerMessage::Query { invite_id } => Some(invite_id.clone()),
+            _ => None,
+        };
         let frame = Frame::from(encode(&ServerMessage::Deliver {
             from: self.uid.clone(),
             device: self.device.clone(),
             body,
         }));
-        let delivered = shared.router.deliver(&to, device.as_deref(), &frame);
+        let delivered = match shared.router.deliver(&to, device.as_deref(), &frame).await {
+            Ok(n) => n,
+            Err(e) => {
+                // The broker is unreachable: say so instead of staying silent.
+                tracing::warn!(uid = %self.uid, error = %e, "routing through the broker failed");
+                shared.metrics.routed(kind, e.local);
+                match invite {
+                    Some(key) => self.invite_failed(&key.1, FailureReason::ServerError),
+                    None => self.error(ErrorCode::Internal, e.to_string()),
+                }
+                return;
+            }
+        };
         shared.metrics.routed(kind, delivered);
+        // [SDK reconnect] A `query` (an invitee that reconnected asking its
+        // caller's device about an invite) to a device that is not
+        // connected is answered `undeliverable`: the caller is gone.
+        if let (Some(invite_id), Some(device), 0) = (query, device, delivered) {
+            push(
+                &self.outbox,
+                &ServerMessage::Undeliverable {
+                    to,
+                    device,
+                    invite_id: Some(invite_id),
+                },
+            );
+            return;
+        }
         if let Some(key) = invite {
             if delivered == 0 {
                 self.invite_failed(&key.1, FailureReason::Offline);
@@ -527,9 +649,9 @@ impl Connection {
 
     /// Forgets this device and tells the invitees of its pending invites
     /// that the caller is gone.
-    fn cleanup(&mut self) {
+    async fn cleanup(&mut self) {
         let router = &self.shared.router;
-        router.unregister(&self.uid, &self.device);
+        router.unregister(&self.uid, &self.device).await;
         for ((to, invite_id), _) in self.pending.drain() {
             self.shared
                 .metrics
@@ -539,7 +661,7 @@ impl Connection {
                 device: self.device.clone(),
                 invite_id,
             }));
-            router.deliver(&to, None, &frame);
+            let _ = router.deliver(&to, None, &frame).await;
         }
     }
 }

@@ -21,19 +21,23 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod broker;
 pub mod config;
 mod connection;
+pub mod limits;
 pub mod metrics;
 pub mod ratelimit;
 pub mod router;
 pub mod settings;
+pub mod tls;
 
 pub use auth::{mint_token, verify_token, AuthError, Authenticator};
 pub use config::ServerConfig;
 pub use connection::HARD_FRAME_CAP;
 pub use metrics::Metrics;
-pub use router::{Frame, MemoryRouter, Outbox, Router};
+pub use router::{Frame, MemoryRouter, Outbox, RouteError, Routed, Router};
 pub use settings::Settings;
+pub use tls::TlsConfig;
 
 use ratelimit::RateLimiter;
 use std::future::Future;
@@ -55,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) next_device: AtomicU64,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) devices: limits::DeviceCounter,
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// A bound server, ready to [`run`](Server::run).
@@ -80,8 +86,19 @@ impl Server {
     ///
     /// Fails with [`io::ErrorKind::InvalidInput`] if the configuration is
     /// unusable, e.g. neither a secret nor dev mode.
+    /// With [`ServerConfig::broker`] set it routes through that Redis
+    /// ([`broker::RedisRouter`]), connecting first.
     pub async fn bind(config: ServerConfig) -> io::Result<Server> {
-        Server::bind_with_router(config, Arc::new(MemoryRouter::new())).await
+        let router: Arc<dyn Router> = match &config.broker {
+            None => Arc::new(MemoryRouter::new()),
+            Some(url) => {
+                config
+                    .validate()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+                Arc::new(broker::RedisRouter::connect(url, &config.node).await?)
+            }
+        };
+        Server::bind_with_router(config, router).await
     }
 
     /// Like [`bind`](Server::bind), routing through `router`.
@@ -97,6 +114,7 @@ impl Server {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
         };
+        let tls = config.tls.as_ref().map(TlsConfig::acceptor).transpose()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             auth: Authenticator::new(config.secret.clone(), config.dev),
@@ -105,6 +123,8 @@ impl Server {
             next_device: AtomicU64::new(1),
             shutdown: shutdown_rx,
             metrics: Arc::new(Metrics::new()),
+            devices: limits::DeviceCounter::default(),
+            tls,
             config,
         });
         Ok(Server {
@@ -204,6 +224,7 @@ pub struct ServerHandle {
     metrics: Arc<Metrics>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    tls: bool,
 }
 
 /// Starts a server on a background thread with its own single-threaded
@@ -211,6 +232,7 @@ pub struct ServerHandle {
 ///
 /// This is how SDK tests, examples and benchmarks run a server in-process.
 pub fn spawn(config: ServerConfig) -> io::Result<ServerHandle> {
+    let tls = config.tls.is_some();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop, stop_rx) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
@@ -252,6 +274,7 @@ pub fn spawn(config: ServerConfig) -> io::Result<ServerHandle> {
             metrics,
             stop: Some(stop),
             thread: Some(thread),
+            tls,
         }),
         Ok(Err(e)) => {
             let _ = thread.join();
@@ -270,9 +293,13 @@ impl ServerHandle {
         self.addr
     }
 
-    /// The WebSocket URL of the server, e.g. `ws://127.0.0.1:41234`.
+    /// The WebSocket URL of the server, e.g. `ws://127.0.0.1:41234`, or
+    /// `wss://127.0.0.1:41234` when [`ServerConfig::tls`] is set (connect
+    /// with the host name the certificate names, e.g.
+    /// `wss://localhost:41234`).
     pub fn url(&self) -> String {
-        format!("ws://{}", self.addr)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The address of the `/metrics` and `/healthz` endpoint, if

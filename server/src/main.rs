@@ -109,6 +109,29 @@ struct ServeArgs {
     /// else info].
     #[arg(long, env = "WD_SIGNAL_LOG_LEVEL", value_name = "FILTER")]
     log_level: Option<String>,
+    /// PEM file of the TLS certificate chain; with --tls-key, serve wss://.
+    #[arg(long, env = "WD_SIGNAL_TLS_CERT", value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// PEM file of the TLS private key.
+    #[arg(long, env = "WD_SIGNAL_TLS_KEY", value_name = "PEM")]
+    tls_key: Option<PathBuf>,
+    /// Frames per second each connection may send; 0 disables [default: 200].
+    #[arg(long, env = "WD_SIGNAL_MESSAGE_RATE")]
+    message_rate: Option<u32>,
+    /// Frames each connection may send in a burst [default: 2000].
+    #[arg(long, env = "WD_SIGNAL_MESSAGE_BURST")]
+    message_burst: Option<u32>,
+    /// Connections one uid may have at once; 0: no limit [default: 16].
+    #[arg(long, env = "WD_SIGNAL_MAX_DEVICES")]
+    max_devices: Option<usize>,
+    /// Deepest nesting of JSON arrays/objects in a frame [default: 16].
+    #[arg(long, env = "WD_SIGNAL_MAX_JSON_DEPTH")]
+    max_json_depth: Option<usize>,
+    /// Route through this Redis so that several nodes act as one
+    /// (`redis://HOST:PORT`; each node needs its own --node) [default:
+    /// none, route in memory].
+    #[arg(long, env = "WD_SIGNAL_BROKER", value_name = "URL")]
+    broker: Option<String>,
 }
 
 impl ServeArgs {
@@ -131,6 +154,13 @@ impl ServeArgs {
             shutdown_grace: self.shutdown_grace,
             log_format: self.log_format,
             log_level: self.log_level.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+            message_rate: self.message_rate,
+            message_burst: self.message_burst,
+            max_devices: self.max_devices,
+            max_json_depth: self.max_json_depth,
+            broker: self.broker.clone(),
         }
     }
 }
@@ -220,6 +250,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let config = resolved.server;
+    let scheme = if config.tls.is_some() { "wss" } else { "ws" };
     let result = runtime.block_on(async move {
         let server = Server::bind(config).await?;
         let addr = server.local_addr()?;
@@ -231,7 +262,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             "wd-signal serving"
         );
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on ws://{addr}")?;
+        writeln!(out, "listening on {scheme}://{addr}")?;
         out.flush()?;
         drop(out);
         server.run_until(shutdown_signal()).await

@@ -88,6 +88,12 @@ pub enum Limit {
     HandshakeTimeout,
     /// A connection sent nothing for two ping intervals; it was dropped.
     Idle,
+    /// A connection sent frames faster than `message_rate`/`message_burst`.
+    MessageRate,
+    /// A uid already had `max_devices` connections; one more was refused.
+    Devices,
+    /// A frame nested deeper than `max_json_depth`.
+    JsonDepth,
 }
 
 impl Limit {
@@ -100,6 +106,9 @@ impl Limit {
             Limit::FrameHardCap => "frame_hard_cap",
             Limit::HandshakeTimeout => "handshake_timeout",
             Limit::Idle => "idle",
+            Limit::MessageRate => "message_rate",
+            Limit::Devices => "devices",
+            Limit::JsonDepth => "json_depth",
         }
     }
 }

@@ -20,16 +20,25 @@
 //! ping_interval = 30           # seconds; 0 disables pings
 //! metrics_listen = "127.0.0.1:9480"
 //! shutdown_grace = 5           # seconds
+//! tls_cert = "/etc/wd-signal/cert.pem"   # both set: serve wss://
+//! tls_key = "/etc/wd-signal/key.pem"
+//! message_rate = 200           # frames per second per connection; 0 disables
+//! message_burst = 2000
+//! max_devices = 16             # connections per uid; 0: no limit
+//! max_json_depth = 16          # nesting of arrays/objects in a frame
+//! broker = "redis://127.0.0.1:6379"  # several nodes routing through Redis (docs/SCALING.md)
 //! log_format = "text"          # or "json"
 //! log_level = "info"           # an EnvFilter directive, e.g. "wd_signal=debug,info"
 //! ```
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::ServerConfig;
+use crate::tls::TlsConfig;
 
 /// How the binary writes its logs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +98,21 @@ pub struct Settings {
     /// Log filter (`tracing_subscriber::EnvFilter` syntax). When no source
     /// sets it, `RUST_LOG` is used, else `info`.
     pub log_level: Option<String>,
+    /// PEM file of the TLS certificate chain (with `tls_key`: serve
+    /// `wss://`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file of the TLS private key.
+    pub tls_key: Option<PathBuf>,
+    /// Frames per second each connection may send; 0 disables the limit.
+    pub message_rate: Option<u32>,
+    /// Frames each connection may send in a burst.
+    pub message_burst: Option<u32>,
+    /// Connections one uid may have at once; 0: no limit.
+    pub max_devices: Option<usize>,
+    /// Deepest JSON nesting a frame may have.
+    pub max_json_depth: Option<usize>,
+    /// Redis URL that several nodes route through.
+    pub broker: Option<String>,
 }
 
 /// The merged, checked settings.
@@ -100,6 +124,8 @@ pub struct Resolved {
     pub log_format: LogFormat,
     /// Log filter, if a source set one (else `RUST_LOG`, else `info`).
     pub log_level: Option<String>,
+    /// The TLS certificate and key files, if TLS is on.
+    pub tls_files: Option<(PathBuf, PathBuf)>,
 }
 
 /// The effective configuration as `--print-config` shows it: every key,
@@ -123,6 +149,16 @@ struct Effective<'a> {
     shutdown_grace: u64,
     log_format: LogFormat,
     log_level: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_key: Option<String>,
+    message_rate: u32,
+    message_burst: u32,
+    max_devices: usize,
+    max_json_depth: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    broker: Option<&'a str>,
 }
 
 impl Settings {
@@ -156,6 +192,13 @@ impl Settings {
             shutdown_grace: self.shutdown_grace.or(lower.shutdown_grace),
             log_format: self.log_format.or(lower.log_format),
             log_level: self.log_level.or(lower.log_level),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
+            message_rate: self.message_rate.or(lower.message_rate),
+            message_burst: self.message_burst.or(lower.message_burst),
+            max_devices: self.max_devices.or(lower.max_devices),
+            max_json_depth: self.max_json_depth.or(lower.max_json_depth),
+            broker: self.broker.or(lower.broker),
         }
     }
 
@@ -185,6 +228,16 @@ impl Settings {
             shutdown_grace: self
                 .shutdown_grace
                 .map_or(d.shutdown_grace, Duration::from_secs),
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsConfig::from_files(cert, key)?),
+                (None, None) => None,
+                _ => return Err("tls_cert and tls_key go together: set both or neither".to_owned()),
+            },
+            message_rate_per_sec: self.message_rate.unwrap_or(d.message_rate_per_sec),
+            message_burst: self.message_burst.unwrap_or(d.message_burst),
+            max_devices_per_uid: self.max_devices.unwrap_or(d.max_devices_per_uid),
+            max_json_depth: self.max_json_depth.unwrap_or(d.max_json_depth),
+            broker: self.broker,
         };
         if server.handshake_timeout.is_zero() {
             return Err("handshake_timeout must be at least 1 second".to_owned());
@@ -202,6 +255,7 @@ impl Settings {
             server,
             log_format: self.log_format.unwrap_or_default(),
             log_level: self.log_level,
+            tls_files: self.tls_cert.zip(self.tls_key),
         })
     }
 }
@@ -228,6 +282,13 @@ impl Resolved {
             shutdown_grace: s.shutdown_grace.as_secs(),
             log_format: self.log_format,
             log_level: self.log_level.as_deref().unwrap_or("info"),
+            tls_cert: self.tls_files.as_ref().map(|f| f.0.display().to_string()),
+            tls_key: self.tls_files.as_ref().map(|f| f.1.display().to_string()),
+            message_rate: s.message_rate_per_sec,
+            message_burst: s.message_burst,
+            max_devices: s.max_devices_per_uid,
+            max_json_depth: s.max_json_depth,
+            broker: s.broker.as_deref(),
         };
         toml::to_string(&effective).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
     }

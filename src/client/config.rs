@@ -39,6 +39,28 @@ pub struct ClientConfig {
     /// How long an accepted incoming invite waits for the caller's
     /// confirmation.
     pub confirm_timeout: Duration,
+    /// Every server address to try, in rotation, when (re)connecting;
+    /// empty: `url` alone. When set, `url` is its first entry.
+    pub urls: Vec<String>,
+    /// How often to ping the server (`heartbeatMs`, 5 s).
+    pub heartbeat: Duration,
+    /// The link counts as dead when nothing (no frame, no pong) arrived
+    /// for this long (`deadAfterMs`, 15 s).
+    pub dead_after: Duration,
+    /// Whether to reconnect after losing the link (`reconnect`, true).
+    pub reconnect: bool,
+    /// Backoff before the first reconnection attempt, at most
+    /// (`reconnectMinMs`, 250 ms); doubles per failed attempt, with full
+    /// jitter.
+    pub reconnect_min: Duration,
+    /// Longest backoff between attempts (`reconnectMaxMs`, 10 s).
+    pub reconnect_max: Duration,
+    /// PEM file of the CA certificates to trust for `wss://` (`caFile`),
+    /// instead of the built-in web roots.
+    pub ca_file: Option<String>,
+    /// PEM text of the CA certificates to trust for `wss://` (`caPem`),
+    /// instead of the built-in web roots.
+    pub ca_pem: Option<String>,
 }
 
 impl ClientConfig {
@@ -51,12 +73,32 @@ impl ClientConfig {
             dispatch: DispatchMode::Thread,
             connect_timeout: Duration::from_secs(10),
             confirm_timeout: DEFAULT_CONFIRM_TIMEOUT,
+            urls: Vec::new(),
+            heartbeat: Duration::from_secs(5),
+            dead_after: Duration::from_secs(15),
+            reconnect: true,
+            reconnect_min: Duration::from_millis(250),
+            reconnect_max: Duration::from_secs(10),
+            ca_file: None,
+            ca_pem: None,
+        }
+    }
+
+    /// The addresses to connect to, in rotation order.
+    pub(crate) fn server_urls(&self) -> Vec<String> {
+        if self.urls.is_empty() {
+            vec![self.url.clone()]
+        } else {
+            self.urls.clone()
         }
     }
 
     /// Parses the JSON form: `{"url": "...", "token": "...", "dispatch":
-    /// "thread"|"manual", "connectTimeoutMs": n, "confirmTimeoutMs": n}`;
-    /// `url` and `token` are required.
+    /// "thread"|"manual", "connectTimeoutMs": n, "confirmTimeoutMs": n,
+    /// "urls": ["wss://..", ..], "heartbeatMs": n, "deadAfterMs": n,
+    /// "reconnect": bool, "reconnectMinMs": n, "reconnectMaxMs": n,
+    /// "caFile": "/path/ca.pem", "caPem": "-----BEGIN CERTIFICATE-----.."}`;
+    /// `token` and one of `url` or `urls` are required.
     pub fn from_json(json: &str) -> Result<Self, Error> {
         let obj = parse_object(json)?;
         let mut config = ClientConfig::new("", "");
@@ -80,18 +122,71 @@ impl ClientConfig {
                 "confirmTimeoutMs" => {
                     config.confirm_timeout = Duration::from_millis(millis(field, value)?)
                 }
+                "urls" => {
+                    let list = value
+                        .as_array()
+                        .ok_or_else(|| Error::invalid(field, "expected an array of strings"))?;
+                    config.urls = list
+                        .iter()
+                        .map(|v| string(field, v))
+                        .collect::<Result<_, _>>()?;
+                    if config.urls.is_empty() {
+                        return Err(Error::invalid(field, "must not be empty"));
+                    }
+                }
+                "heartbeatMs" => config.heartbeat = Duration::from_millis(millis(field, value)?),
+                "deadAfterMs" => config.dead_after = Duration::from_millis(millis(field, value)?),
+                "reconnect" => {
+                    config.reconnect = value
+                        .as_bool()
+                        .ok_or_else(|| Error::invalid(field, "expected true or false"))?
+                }
+                "reconnectMinMs" => {
+                    config.reconnect_min = Duration::from_millis(millis(field, value)?)
+                }
+                "reconnectMaxMs" => {
+                    config.reconnect_max = Duration::from_millis(millis(field, value)?)
+                }
+                "caFile" => config.ca_file = Some(string(field, value)?),
+                "caPem" => config.ca_pem = Some(string(field, value)?),
                 _ => return Err(Error::invalid(field, "unknown field")),
             }
         }
-        config.url = url.ok_or_else(|| Error::invalid("url", "required"))?;
+        config.url = match (url, config.urls.first()) {
+            (Some(url), _) => url,
+            (None, Some(first)) => first.clone(),
+            (None, None) => return Err(Error::invalid("url", "required")),
+        };
         config.token = token.ok_or_else(|| Error::invalid("token", "required"))?;
         config.validate()?;
         Ok(config)
     }
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        if !self.url.starts_with("ws://") {
-            return Err(Error::invalid("url", "must start with ws://"));
+        let scheme_ok = |u: &str| u.starts_with("ws://") || u.starts_with("wss://");
+        if !self.urls.iter().all(|u| scheme_ok(u)) {
+            return Err(Error::invalid("urls", "must start with ws:// or wss://"));
+        }
+        if !scheme_ok(&self.url) {
+            return Err(Error::invalid("url", "must start with ws:// or wss://"));
+        }
+        if self.heartbeat.is_zero() {
+            return Err(Error::invalid("heartbeatMs", "must be positive"));
+        }
+        if self.dead_after <= self.heartbeat {
+            return Err(Error::invalid(
+                "deadAfterMs",
+                "must be greater than heartbeatMs",
+            ));
+        }
+        if self.reconnect_min.is_zero() || self.reconnect_max < self.reconnect_min {
+            return Err(Error::invalid(
+                "reconnectMinMs",
+                "must be positive and at most reconnectMaxMs",
+            ));
+        }
+        if self.ca_file.is_some() && self.ca_pem.is_some() {
+            return Err(Error::invalid("caPem", "give caFile or caPem, not both"));
         }
         if self.token.is_empty() || self.token.len() > MAX_TOKEN_LEN {
             return Err(Error::invalid("token", "must be 1 to 4096 bytes"));
@@ -245,6 +340,28 @@ mod tests {
         assert_eq!(c.dispatch, DispatchMode::Manual);
         assert_eq!(c.connect_timeout, Duration::from_millis(50));
         assert_eq!(c.confirm_timeout, Duration::from_millis(70));
+        assert!(c.reconnect);
+        assert_eq!(c.heartbeat, Duration::from_secs(5));
+        assert_eq!(c.dead_after, Duration::from_secs(15));
+        let r = ClientConfig::from_json(
+            r#"{"urls":["wss://a:1","ws://b:2"],"token":"t","heartbeatMs":300,"deadAfterMs":900,"reconnect":false,"reconnectMinMs":5,"reconnectMaxMs":50,"caPem":"x"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.url, "wss://a:1");
+        assert_eq!(r.server_urls(), vec!["wss://a:1", "ws://b:2"]);
+        assert_eq!(
+            (r.heartbeat, r.dead_after, r.reconnect),
+            (
+                Duration::from_millis(300),
+                Duration::from_millis(900),
+                false
+            )
+        );
+        assert_eq!(
+            (r.reconnect_min, r.reconnect_max),
+            (Duration::from_millis(5), Duration::from_millis(50))
+        );
+        assert_eq!(r.ca_pem.as_deref(), Some("x"));
         let cases = [
             (r#"{"token":"t"}"#, "url"),
             (r#"{"url":"ws://x"}"#, "token"),
@@ -255,6 +372,26 @@ mod tests {
                 "connectTimeoutMs",
             ),
             (r#"{"url":"ws://x","token":"t","extra":0}"#, "extra"),
+            (r#"{"urls":[],"token":"t"}"#, "urls"),
+            (r#"{"urls":["http://x"],"token":"t"}"#, "urls"),
+            (r#"{"urls":[1],"token":"t"}"#, "urls"),
+            (
+                r#"{"url":"ws://x","token":"t","heartbeatMs":0}"#,
+                "heartbeatMs",
+            ),
+            (
+                r#"{"url":"ws://x","token":"t","heartbeatMs":500,"deadAfterMs":400}"#,
+                "deadAfterMs",
+            ),
+            (r#"{"url":"ws://x","token":"t","reconnect":1}"#, "reconnect"),
+            (
+                r#"{"url":"ws://x","token":"t","reconnectMinMs":20,"reconnectMaxMs":10}"#,
+                "reconnectMinMs",
+            ),
+            (
+                r#"{"url":"ws://x","token":"t","caFile":"a","caPem":"b"}"#,
+                "caPem",
+            ),
         ];
         for (json, field) in cases {
             assert_eq!(

@@ -11,7 +11,7 @@ use mio::Waker;
 use wd_protocol::encode;
 
 use super::conversation::ConversationShared;
-use super::events::{Deliver, Job, JobSender, Slot};
+use super::events::{Deliver, Job, JobSender, Listener, Slot};
 use super::incoming::IncomingShared;
 use super::outgoing::OutgoingShared;
 use super::text::Text;
@@ -36,10 +36,26 @@ pub(crate) struct Core {
     waker: Waker,
     jobs: JobSender,
     connection: AtomicU8,
+    /// Serializes connection state changes with their events.
+    connection_events: Mutex<()>,
     pub(crate) uid: Text,
-    pub(crate) device: String,
+    device: Mutex<String>,
     /// Invites that arrived, for the client's invite listener.
     pub(crate) invites: Slot<(), IncomingInvite>,
+    /// Connection state changes, for the connection listener.
+    pub(crate) states: Arc<StateEvents>,
+}
+
+/// The queue of connection state changes (delivered like a handle's).
+#[derive(Default)]
+pub(crate) struct StateEvents {
+    pub(crate) slot: Slot<(), super::ConnectionState>,
+}
+
+impl Deliver for StateEvents {
+    fn deliver(self: Arc<Self>) {
+        self.slot.run(&());
+    }
 }
 
 impl Core {
@@ -61,9 +77,11 @@ impl Core {
             waker,
             jobs,
             connection: AtomicU8::new(ConnectionState::Connected as u8),
+            connection_events: Mutex::new(()),
             uid,
-            device,
+            device: Mutex::new(device),
             invites: Slot::default(),
+            states: Arc::new(StateEvents::default()),
         }
     }
 
@@ -84,8 +102,48 @@ impl Core {
         ConnectionState::from_u8(self.connection.load(Ordering::Acquire))
     }
 
+    /// Changes the connection state and queues its event (none if the
+    /// state is unchanged).
     pub(crate) fn set_connection_state(&self, state: ConnectionState) {
-        self.connection.store(state as u8, Ordering::Release);
+        {
+            let _order = self
+                .connection_events
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if self.connection.swap(state as u8, Ordering::AcqRel) == state as u8 {
+                return;
+            }
+            self.states.slot.push_latest(state);
+        }
+        log::debug!("connection state: {}", state.as_str());
+        self.post(self.states.clone());
+    }
+
+    /// Installs the connection listener; it hears the current state first.
+    pub(crate) fn set_connection_listener(&self, listener: Listener<(), ConnectionState>) {
+        let old = {
+            let _order = self
+                .connection_events
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            self.states
+                .slot
+                .reset_with(self.connection_state(), listener)
+        };
+        drop(old);
+        self.post(self.states.clone());
+    }
+
+    /// This device's id (a new one after every reconnection).
+    pub(crate) fn device(&self) -> String {
+        self.device
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_device(&self, device: &str) {
+        *self.device.lock().unwrap_or_else(|p| p.into_inner()) = device.to_owned();
     }
 
     /// Puts a handle on the event queue.

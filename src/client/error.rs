@@ -29,6 +29,10 @@ pub enum Error {
     Network(String),
     /// The server answered something this SDK does not understand.
     Protocol(String),
+    /// The TLS handshake failed: the server's certificate is not trusted,
+    /// has expired, or does not name the server's host (or the CA
+    /// configuration could not be read).
+    Tls(String),
 }
 
 impl Error {
@@ -51,6 +55,7 @@ impl fmt::Display for Error {
             Error::Unauthorized(m) => write!(f, "unauthorized: {m}"),
             Error::Network(m) => write!(f, "network: {m}"),
             Error::Protocol(m) => write!(f, "protocol: {m}"),
+            Error::Tls(m) => write!(f, "tls: {m}"),
         }
     }
 }

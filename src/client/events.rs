@@ -108,6 +108,27 @@ impl<H, E> Slot<H, E> {
         waiting
     }
 
+    /// Queues an event, dropping those not yet delivered when no listener
+    /// is set (for state changes, where only the latest matters).
+    pub(crate) fn push_latest(&self, event: E) {
+        let mut st = self.lock();
+        if st.listener.is_none() {
+            st.pending.clear();
+        }
+        st.pending.push_back(event);
+    }
+
+    /// Replaces every queued event with `event` and installs `listener`;
+    /// returns the previous listener for the caller to drop outside its
+    /// own locks.
+    pub(crate) fn reset_with(&self, event: E, listener: Listener<H, E>) -> Option<Listener<H, E>> {
+        let mut st = self.lock();
+        st.generation += 1;
+        st.pending.clear();
+        st.pending.push_back(event);
+        st.listener.replace(listener)
+    }
+
     /// Removes the listener (dropping it now, or when it returns if it is
     /// running).
     pub(crate) fn clear(&self) {

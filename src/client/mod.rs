@@ -113,10 +113,16 @@ impl Client {
     /// Errors: [`Error::InvalidArgument`] for a bad configuration,
     /// [`Error::Unauthorized`] when the token is refused,
     /// [`Error::Network`] when the server cannot be reached,
-    /// [`Error::Protocol`] when it answers something unexpected.
+    /// [`Error::Protocol`] when it answers something unexpected,
+    /// [`Error::Tls`] when a `wss://` server's certificate is refused.
+    ///
+    /// With several `urls`, each is tried once, in order. Once connected,
+    /// a lost link is reconnected with backoff unless `reconnect` is off
+    /// (see [`Client::set_connection_listener`]).
     pub fn connect(config: ClientConfig) -> Result<Client, Error> {
         config.validate()?;
-        let (conn, waker) = io::connect(&config)?;
+        let (mut dialer, waker) = io::Dialer::new(&config)?;
+        let conn = dialer.connect_first()?;
         let (jobs, job_rx) = crossbeam_channel::unbounded();
         let mut engine = Engine::new(EngineConfig {
             confirm_timeout: config.confirm_timeout,
@@ -134,7 +140,7 @@ impl Client {
             let (core, closing) = (core.clone(), closing.clone());
             thread::Builder::new()
                 .name("wd-io".into())
-                .spawn(move || io::run(core, conn, closing))
+                .spawn(move || io::run(core, dialer, conn, closing))
                 .map_err(|e| Error::Network(format!("starting the I/O thread: {e}")))?
         };
         let (event_thread, manual) = match config.dispatch {
@@ -178,9 +184,10 @@ impl Client {
         self.core().uid.as_c_str()
     }
 
-    /// This device's id, given by the server.
-    pub fn device(&self) -> &str {
-        &self.core().device
+    /// This device's id, given by the server (a new one after every
+    /// reconnection).
+    pub fn device(&self) -> String {
+        self.core().device()
     }
 
     /// The link to the server.
@@ -212,6 +219,26 @@ impl Client {
         {
             core.post(core.clone());
         }
+    }
+
+    /// Sets the listener of connection state changes, replacing (and
+    /// dropping) the previous one. It hears the current state first, then
+    /// every change, in order: `Connected` → `Reconnecting` when the link
+    /// is lost (or silent for `dead_after`), `Reconnecting` → `Connected`
+    /// when a reconnection succeeded, and `Disconnected` once, last (after
+    /// [`Client::disconnect`], when reconnecting is off, or when the server
+    /// refuses the token on a reconnection).
+    pub fn set_connection_listener(
+        &self,
+        mut listener: impl FnMut(ConnectionState) + Send + 'static,
+    ) {
+        self.core()
+            .set_connection_listener(Box::new(move |_, state: &ConnectionState| listener(*state)));
+    }
+
+    /// Removes the connection listener.
+    pub fn clear_connection_listener(&self) {
+        self.core().states.slot.clear();
     }
 
     /// Removes the invite listener; invites that follow wait for a new one.
@@ -323,6 +350,7 @@ impl Drop for ClientHandle {
         // state alive.
         self.core.invites.clear();
         drop(self.core.invites.discard_pending());
+        self.core.states.slot.clear();
         self.core.stop_events();
         let event_thread = self
             .event_thread

@@ -3,7 +3,8 @@
 use std::time::{Duration, Instant};
 
 use wd_protocol::{
-    CancelReason, FailureReason, Outcome, PeerMessage, RejectReason, MAX_SDP_LEN, MAX_USER_DATA_LEN,
+    CancelReason, FailureReason, InviteState, Outcome, PeerMessage, RejectReason, MAX_SDP_LEN,
+    MAX_USER_DATA_LEN,
 };
 
 use super::{
@@ -18,6 +19,18 @@ use super::{
 pub(super) struct Incoming {
     info: IncomingInfo,
     status: IncomingStatus,
+    /// The device this one was when its accept went out (`None` while
+    /// not accepting, or accepted while the link was down).
+    accepted_as: Option<String>,
+    /// The accept's answer and user data, to send again after a
+    /// reconnection if the caller never got it.
+    accept_msg: Option<(Option<String>, Option<String>)>,
+}
+
+impl Incoming {
+    pub(super) fn info(&self) -> &IncomingInfo {
+        &self.info
+    }
 }
 
 impl Engine {
@@ -41,6 +54,8 @@ impl Engine {
             });
         }
         inc.status = IncomingStatus::Accepting;
+        inc.accepted_as = self.me.as_ref().map(|me| me.device.clone());
+        inc.accept_msg = Some((answer.clone(), user_data.clone()));
         let (to, device, invite_id) = (
             inc.info.from.clone(),
             inc.info.from_device.clone(),
@@ -118,6 +133,8 @@ impl Engine {
             Incoming {
                 info: info.clone(),
                 status: IncomingStatus::Pending,
+                accepted_as: None,
+                accept_msg: None,
             },
         );
         self.events.push_back(Event::IncomingReceived { key, info });
@@ -148,15 +165,29 @@ impl Engine {
             return;
         };
         let status = self.incoming[&key].status;
-        let mine = self.my_device().unwrap_or_default();
+        let accepted_as = self.incoming[&key].accepted_as.clone();
+        let mine = self.my_device().unwrap_or_default().to_owned();
         let event = match outcome {
             Outcome::Accepted {
                 device,
                 participants,
-            } if device == mine => {
+            } if device == mine || accepted_as.as_deref() == Some(device.as_str()) => {
                 if status != IncomingStatus::Accepting {
                     // The caller claims this device accepted, but it did
                     // not: ignore it and let the lifetime run out.
+                    return;
+                }
+                if device != mine {
+                    // Accepted as the device this one was before a
+                    // reconnection: that conversation cannot be joined
+                    // from the new connection.
+                    self.finish_incoming(
+                        key,
+                        Event::IncomingFailed {
+                            key,
+                            reason: FailureReason::Network,
+                        },
+                    );
                     return;
                 }
                 let info = &self.incoming[&key].info;
@@ -178,7 +209,7 @@ impl Engine {
                 let conversation = self.start_conversation(id, mode, members);
                 Event::IncomingAccepted { key, conversation }
             }
-            Outcome::Rejected { ref device, .. } if device == mine => {
+            Outcome::Rejected { ref device, .. } if *device == mine => {
                 // Only this device can have rejected for itself, and its
                 // reject already finished the invite here.
                 return;
@@ -194,6 +225,49 @@ impl Engine {
             Outcome::Failed { reason } => Event::IncomingFailed { key, reason },
         };
         self.finish_incoming(key, event);
+    }
+
+    /// The caller answered this device's `query` after a reconnection.
+    pub(super) fn receive_status(
+        &mut self,
+        from: &str,
+        device: &str,
+        invite_id: &str,
+        state: InviteState,
+    ) {
+        let Some(key) = self.incoming_from(from, device, invite_id) else {
+            return;
+        };
+        match state {
+            InviteState::Pending => {
+                // Still ringing: keep ringing. An accept the caller never
+                // got (lost with the old link, or made while it was down)
+                // goes out again from this connection.
+                let mine = self.my_device().map(str::to_owned);
+                let inc = self.incoming.get_mut(&key).expect("live invite");
+                if inc.status == IncomingStatus::Accepting && inc.accepted_as != mine {
+                    inc.accepted_as = mine;
+                    let (answer, user_data) = inc.accept_msg.clone().unwrap_or_default();
+                    let invite_id = invite_id.to_owned();
+                    self.send(
+                        from,
+                        Some(device),
+                        PeerMessage::Accept {
+                            invite_id,
+                            answer,
+                            user_data,
+                        },
+                    );
+                }
+            }
+            InviteState::Unknown => self.finish_incoming(
+                key,
+                Event::IncomingFailed {
+                    key,
+                    reason: FailureReason::CallerGone,
+                },
+            ),
+        }
     }
 
     pub(super) fn expire_incoming(&mut self, key: Key) {

@@ -26,7 +26,10 @@ pub use types::*;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use wd_protocol::{ClientMessage, FailureReason, Mode, PeerMessage, ServerMessage};
+use wd_protocol::{
+    ClientMessage, FailureReason, InviteState, Mode, Outcome, PeerMessage, RejectReason,
+    ServerMessage,
+};
 
 use conversation::Conversation;
 use incoming::Incoming;
@@ -40,6 +43,11 @@ pub const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many finished incoming invites an engine remembers, so that a late
 /// or repeated copy of one is not taken for a new invite.
 const FINISHED_MEMORY: usize = 4096;
+
+/// How many decided outgoing invites an engine remembers (with their
+/// outcome), to answer an invitee that reconnected and asks about one
+/// (`query`).
+pub const DECIDED_MEMORY: usize = 1024;
 
 /// Settings of an [`Engine`].
 #[derive(Clone, Debug)]
@@ -100,6 +108,15 @@ pub struct Engine {
     /// late `joined` for one is answered with `leave`).
     left_conversations: HashSet<String>,
     left_order: VecDeque<String>,
+    /// Outcomes of finished outgoing invites by invite id, with the
+    /// invitee's uid, for answering `query` (bounded by
+    /// [`DECIDED_MEMORY`]).
+    decided: HashMap<String, (String, Outcome)>,
+    decided_order: VecDeque<String>,
+    /// The link was lost and the host is reconnecting: incoming invites
+    /// stay live, and rejects made meanwhile wait here to be sent.
+    reconnecting: bool,
+    deferred_rejects: Vec<(String, String, String, RejectReason)>,
     timers: Timers,
     transmits: VecDeque<ClientMessage>,
     events: VecDeque<Event>,
@@ -122,6 +139,10 @@ impl Engine {
             conversations_by_id: HashMap::new(),
             left_conversations: HashSet::new(),
             left_order: VecDeque::new(),
+            decided: HashMap::new(),
+            decided_order: VecDeque::new(),
+            reconnecting: false,
+            deferred_rejects: Vec::new(),
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -135,28 +156,114 @@ impl Engine {
     }
 
     /// The server accepted this connection as user `uid`, device `device`.
+    ///
+    /// After [`Engine::handle_link_lost`] this is a reconnection (with a
+    /// new device id): rejects made meanwhile are sent, and the caller of
+    /// every incoming invite still live is asked what became of it
+    /// (`query`), so an invite decided meanwhile ends here once.
     pub fn handle_connected(&mut self, uid: &str, device: &str) {
         self.me = Some(Me {
             uid: uid.to_owned(),
             device: device.to_owned(),
         });
+        if !std::mem::take(&mut self.reconnecting) {
+            return;
+        }
+        for (to, to_device, invite_id, reason) in std::mem::take(&mut self.deferred_rejects) {
+            self.send(
+                &to,
+                Some(&to_device),
+                PeerMessage::Reject { invite_id, reason },
+            );
+        }
+        let mut incoming: Vec<(Key, String, String, String)> = self
+            .incoming
+            .iter()
+            .map(|(k, inc)| {
+                let info = inc.info();
+                (
+                    *k,
+                    info.from.clone(),
+                    info.from_device.clone(),
+                    info.invite_id.clone(),
+                )
+            })
+            .collect();
+        incoming.sort();
+        for (_, from, from_device, invite_id) in incoming {
+            self.send(&from, Some(&from_device), PeerMessage::Query { invite_id });
+        }
     }
 
-    /// The connection is gone: every pending outgoing invite fails with
-    /// `network`, every incoming one that is not finished fails with
-    /// `network`, every conversation ends. Messages not yet sent are
-    /// dropped.
-    pub fn handle_disconnected(&mut self, _now: Instant) {
+    /// The connection is gone and the host will try to reconnect: every
+    /// pending outgoing invite fails with `network`, every conversation
+    /// ends, messages not yet sent are dropped, but incoming invites stay
+    /// live (their timers keep running) until the next
+    /// [`Engine::handle_connected`] reconciles them, or
+    /// [`Engine::handle_disconnected`] gives up.
+    pub fn handle_link_lost(&mut self, _now: Instant) {
         self.me = None;
+        self.reconnecting = true;
         self.transmits.clear();
+        self.fail_outgoing_for_network();
+        let mut conversations: Vec<Key> = self.conversations.keys().copied().collect();
+        conversations.sort();
+        for key in conversations {
+            self.end_conversation(key);
+        }
+    }
+
+    /// Whether the engine is between [`Engine::handle_link_lost`] and the
+    /// next connect or final disconnect.
+    pub fn is_reconnecting(&self) -> bool {
+        self.reconnecting
+    }
+
+    fn fail_outgoing_for_network(&mut self) {
         let mut outgoing: Vec<Key> = self.outgoing.keys().copied().collect();
         outgoing.sort();
         for key in outgoing {
+            if let Some((to, invite_id)) = self.outgoing_ids(key) {
+                // An invitee that asks later hears that the caller is gone.
+                self.remember_decided(
+                    invite_id,
+                    to,
+                    Outcome::Failed {
+                        reason: FailureReason::CallerGone,
+                    },
+                );
+            }
             self.finish_outgoing(key, |key| Event::OutgoingFailed {
                 key,
                 reason: FailureReason::Network,
             });
         }
+    }
+
+    /// Remembers the outcome of a finished outgoing invite for `query`.
+    pub(super) fn remember_decided(&mut self, invite_id: String, to: String, outcome: Outcome) {
+        if self.decided.contains_key(&invite_id) {
+            return;
+        }
+        if self.decided_order.len() == DECIDED_MEMORY {
+            if let Some(old) = self.decided_order.pop_front() {
+                self.decided.remove(&old);
+            }
+        }
+        self.decided_order.push_back(invite_id.clone());
+        self.decided.insert(invite_id, (to, outcome));
+    }
+
+    /// The connection is gone for good: every pending outgoing invite fails with
+    /// `network`, every incoming one that is not finished fails with
+    /// `network`, every conversation ends. Messages not yet sent are
+    /// dropped.
+    pub fn handle_disconnected(&mut self, _now: Instant) {
+        self.me = None;
+        self.reconnecting = false;
+        self.deferred_rejects.clear();
+        self.transmits.clear();
+        self.fail_outgoing_for_network();
         let mut incoming: Vec<Key> = self.incoming.keys().copied().collect();
         incoming.sort();
         for key in incoming {
@@ -184,6 +291,9 @@ impl Engine {
             }
             ServerMessage::InviteFailed { invite_id, reason } => {
                 if let Some(&key) = self.outgoing_by_id.get(&invite_id) {
+                    if let Some((to, id)) = self.outgoing_ids(key) {
+                        self.remember_decided(id, to, Outcome::Failed { reason });
+                    }
                     self.finish_outgoing(key, |key| Event::OutgoingFailed { key, reason });
                 }
             }
@@ -202,7 +312,24 @@ impl Engine {
                     );
                 }
             }
-            ServerMessage::Error { .. } => {}
+            ServerMessage::Undeliverable {
+                to,
+                device,
+                invite_id: Some(invite_id),
+            } => {
+                // Only a `query` is answered so: the caller's device is
+                // gone, and with it the invite.
+                if let Some(key) = self.incoming_from(&to, &device, &invite_id) {
+                    self.finish_incoming(
+                        key,
+                        Event::IncomingFailed {
+                            key,
+                            reason: FailureReason::CallerGone,
+                        },
+                    );
+                }
+            }
+            ServerMessage::Undeliverable { .. } | ServerMessage::Error { .. } => {}
         }
     }
 
@@ -266,7 +393,34 @@ impl Engine {
                     device: joined_device,
                 },
             ),
+            PeerMessage::Query { invite_id } => self.receive_query(&from, &device, invite_id),
+            PeerMessage::Status { invite_id, state } => {
+                self.receive_status(&from, &device, &invite_id, state)
+            }
         }
+    }
+
+    /// An invitee that reconnected asks about `invite_id`: still pending,
+    /// the outcome decided, or unknown here.
+    fn receive_query(&mut self, from: &str, device: &str, invite_id: String) {
+        let body = if self.outgoing_to(from, &invite_id).is_some() {
+            PeerMessage::Status {
+                invite_id,
+                state: InviteState::Pending,
+            }
+        } else {
+            match self.decided.get(&invite_id) {
+                Some((to, outcome)) if to == from => PeerMessage::Outcome {
+                    outcome: outcome.clone(),
+                    invite_id,
+                },
+                _ => PeerMessage::Status {
+                    invite_id,
+                    state: InviteState::Unknown,
+                },
+            }
+        };
+        self.send(from, Some(device), body);
     }
 
     /// Time has passed: fire every timer due at or before `now`.
@@ -308,6 +462,17 @@ impl Engine {
     }
 
     fn send(&mut self, to: &str, device: Option<&str>, body: PeerMessage) {
+        if self.me.is_none() && self.reconnecting {
+            if let (PeerMessage::Reject { invite_id, reason }, Some(device)) = (&body, device) {
+                self.deferred_rejects.push((
+                    to.to_owned(),
+                    device.to_owned(),
+                    invite_id.clone(),
+                    *reason,
+                ));
+            }
+            return;
+        }
         if self.me.is_some() {
             self.transmits.push_back(ClientMessage::Send {
                 to: to.to_owned(),

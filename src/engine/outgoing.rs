@@ -260,7 +260,7 @@ impl Engine {
 
     /// The pending invite `invite_id`, if it was sent to `from`: answers
     /// from anyone else are ignored.
-    fn outgoing_to(&self, from: &str, invite_id: &str) -> Option<Key> {
+    pub(super) fn outgoing_to(&self, from: &str, invite_id: &str) -> Option<Key> {
         let key = *self.outgoing_by_id.get(invite_id)?;
         (self.outgoing[&key].to == from).then_some(key)
     }
@@ -272,8 +272,16 @@ impl Engine {
             return;
         };
         let (to, invite_id) = (out.to.clone(), out.invite_id.clone());
+        self.remember_decided(invite_id.clone(), to.clone(), outcome.clone());
         self.send(&to, None, PeerMessage::Outcome { invite_id, outcome });
         self.finish_outgoing(key, event);
+    }
+
+    /// The invitee and id of a pending outgoing invite.
+    pub(super) fn outgoing_ids(&self, key: Key) -> Option<(String, String)> {
+        self.outgoing
+            .get(&key)
+            .map(|o| (o.to.clone(), o.invite_id.clone()))
     }
 
     /// Forgets a pending invite and reports its terminal event.

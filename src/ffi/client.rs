@@ -6,7 +6,9 @@ use std::ptr::NonNull;
 use std::time::Duration;
 
 use super::callback::{call_guarded, wd_release_callback, UserData};
-use super::handle::{arc_handle, handle_from, into_c, into_c_uncounted, take_uncounted, Out};
+use super::handle::{
+    arc_handle, borrowed_ptr, handle_from, into_c, into_c_uncounted, take_uncounted, Out,
+};
 use super::incoming::wd_incoming_invite;
 use super::outgoing::wd_outgoing_invite;
 use super::panic::ffi_boundary;
@@ -36,19 +38,37 @@ arc_handle!(wd_client => Client.handle);
 pub type wd_invite_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, invite: *mut wd_incoming_invite)>;
 
+/// Called on the client's event thread (or inside `wd_client_dispatch`)
+/// for the connection's state: once with the current state when the
+/// callback is set, then at every change, in order
+/// (`CONNECTED` → `RECONNECTING` → `CONNECTED` …, `DISCONNECTED` last).
+/// `client` is borrowed: valid during the call, do not free it.
+pub type wd_connection_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        client: *mut wd_client,
+        state: wd_connection_state,
+    ),
+>;
+
 /// Connects a new client and waits until the server has authenticated it
 /// (or `connectTimeoutMs` passed).
 ///
 /// `config_json` is a NUL-terminated UTF-8 JSON object of at most 256 KiB:
-/// `{"url": "ws://host:port", "token": "...", "dispatch": "thread" |
-/// "manual", "connectTimeoutMs": n, "confirmTimeoutMs": n}`; `url` and
-/// `token` are required. An unknown or ill-typed field is
-/// `WD_RESULT_INVALID_ARGUMENT` naming the field in `wd_last_error`.
+/// `{"url": "ws://host:port" or "wss://host:port", "token": "...",
+/// "dispatch": "thread" | "manual", "connectTimeoutMs": n,
+/// "confirmTimeoutMs": n, "urls": ["wss://a", "wss://b"], "heartbeatMs": n,
+/// "deadAfterMs": n, "reconnect": true | false, "reconnectMinMs": n,
+/// "reconnectMaxMs": n, "caFile": "/path/ca.pem", "caPem": "PEM text"}`;
+/// `token` and `url` (or `urls`) are required. An unknown or ill-typed
+/// field is `WD_RESULT_INVALID_ARGUMENT` naming the field in
+/// `wd_last_error`. See the README for the defaults.
 ///
 /// On `WD_RESULT_OK`, `*out` receives a new client that the app owns and
 /// must free with `wd_client_free`. Other results: NULL_PARAMETER
 /// (`config_json` or `out` NULL), INVALID_ARGUMENT, UNAUTHORIZED (token
-/// refused), NETWORK (server unreachable), PROTOCOL.
+/// refused), NETWORK (server unreachable), PROTOCOL, TLS (the server's
+/// certificate is untrusted, expired or for another host).
 ///
 /// Blocks the calling thread while connecting. Callable from any thread;
 /// not from inside a callback of another client in manual dispatch mode
@@ -67,7 +87,8 @@ pub extern "C" fn wd_client_new(config_json: *const c_char, out: *mut *mut wd_cl
 
 /// Frees the client. NULL is a no-op.
 ///
-/// Removes the invite callback (its `release` runs), then closes the
+/// Removes the invite and connection callbacks (their `release` runs;
+/// the final `DISCONNECTED` is not delivered), then closes the
 /// connection, as dropping the client does: every pending outgoing invite
 /// ends `failed` (`network`) and every conversation `disconnected`; those
 /// events are still delivered to the callbacks of handles the app still
@@ -85,6 +106,7 @@ pub extern "C" fn wd_client_free(client: *mut wd_client) {
         };
         let client = take_uncounted::<wd_client>(ptr);
         client.clear_invite_listener();
+        client.clear_connection_listener();
         drop(client);
     }
 }
@@ -251,6 +273,50 @@ pub extern "C" fn wd_client_disconnect(client: *mut wd_client) -> wd_result {
     ffi_boundary! {
         let client = try_ffi!(handle_from(client.cast_const(), "client"));
         client.disconnect();
+        wd_result::Ok
+    }
+}
+
+/// Sets the callback that hears the client's connection state, replacing
+/// the previous one (whose `release` then runs, after it returns if it is
+/// running). A NULL `cb` clears it; `user_data` and `release` are then
+/// ignored. The new callback first hears the current state, once, then
+/// every change in order: `RECONNECTING` when the link is lost or silent
+/// for `deadAfterMs`, `CONNECTED` when a reconnection succeeded (with a
+/// new device id), `DISCONNECTED` once, last (after
+/// `wd_client_disconnect`, with `"reconnect": false`, or when a
+/// reconnection is refused as unauthorized).
+///
+/// Ownership of `user_data` follows `wd_client_set_invite_callback`:
+/// `release(user_data)` runs exactly once, when the callback is replaced or
+/// cleared, or the client is freed. `cb` runs on the client's event thread
+/// (or inside `wd_client_dispatch`), one callback at a time.
+///
+/// NULL_PARAMETER if `client` is NULL. Callable from any thread, including
+/// from inside callbacks.
+#[no_mangle]
+pub extern "C" fn wd_client_set_connection_callback(
+    client: *mut wd_client,
+    cb: wd_connection_callback,
+    user_data: *mut c_void,
+    release: wd_release_callback,
+) -> wd_result {
+    ffi_boundary! {
+        let client = try_ffi!(handle_from(client.cast_const(), "client"));
+        let Some(cb) = cb else {
+            client.clear_connection_listener();
+            return wd_result::Ok;
+        };
+        let user_data = UserData::new(user_data, release);
+        // The same pointer the app holds; not a new reference (capturing a
+        // `Client` here would keep the client alive forever).
+        let ptr = borrowed_ptr::<wd_client>(&client) as usize;
+        client.set_connection_listener(move |state| {
+            // SAFETY: `cb` is the app's callback for this `user_data`; the
+            // client outlives its callbacks (`wd_client_free` clears this
+            // one before the client goes away).
+            call_guarded(|| unsafe { cb(user_data.ptr(), ptr as *mut wd_client, state.into()) });
+        });
         wd_result::Ok
     }
 }

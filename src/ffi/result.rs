@@ -37,11 +37,14 @@ pub enum wd_result {
     Network = 8,
     /// The server answered something this SDK does not understand.
     Protocol = 9,
+    /// The TLS handshake failed: the server's certificate is not trusted,
+    /// has expired, or does not name the host (`wd_last_error` says which).
+    Tls = 10,
 }
 
 impl wd_result {
     /// Every code, in numeric order.
-    pub(crate) const ALL: [wd_result; 10] = [
+    pub(crate) const ALL: [wd_result; 11] = [
         wd_result::Ok,
         wd_result::NullParameter,
         wd_result::InvalidArgument,
@@ -52,6 +55,7 @@ impl wd_result {
         wd_result::Unauthorized,
         wd_result::Network,
         wd_result::Protocol,
+        wd_result::Tls,
     ];
 
     /// The code with numeric value `value`, if there is one.
@@ -72,6 +76,9 @@ impl wd_result {
             wd_result::Unauthorized => c"the server refused the credentials",
             wd_result::Network => c"the server could not be reached, or the connection broke",
             wd_result::Protocol => c"the server sent something this SDK does not understand",
+            wd_result::Tls => {
+                c"the TLS handshake failed (untrusted, expired or wrong-host certificate)"
+            }
         }
     }
 }
@@ -114,6 +121,7 @@ pub(crate) fn from_error(error: &Error) -> wd_result {
         Error::Unauthorized(_) => wd_result::Unauthorized,
         Error::Network(_) => wd_result::Network,
         Error::Protocol(_) => wd_result::Protocol,
+        Error::Tls(_) => wd_result::Tls,
     };
     fail(code, error)
 }

@@ -283,7 +283,9 @@ fn result_codes_and_messages() {
     assert_eq!(wd_result::NullParameter as u32, 1);
     assert_eq!(wd_result::BufferTooSmall as u32, 5);
     assert_eq!(wd_result::Protocol as u32, 9);
-    assert_eq!(str_out(wd_result_message(10)), "unknown wd_result value");
+    assert_eq!(wd_result::Tls as u32, 10);
+    let last = wd_result::ALL.len() as u32;
+    assert_eq!(str_out(wd_result_message(last)), "unknown wd_result value");
     assert_eq!(
         str_out(wd_result_message(u32::MAX)),
         "unknown wd_result value"

@@ -168,6 +168,17 @@ impl Net {
                     p.remove(&(invite_id.clone(), to.clone()));
                 }
             }
+            PeerMessage::Query { invite_id } if targets.is_empty() => {
+                if let Some(device) = device {
+                    let undeliverable = ServerMessage::Undeliverable {
+                        to,
+                        device,
+                        invite_id: Some(invite_id.clone()),
+                    };
+                    self.push(SERVER, from, undeliverable);
+                }
+                return;
+            }
             _ => {}
         }
         let (uid, dev) = (
@@ -313,6 +324,36 @@ impl Net {
     pub fn disconnect(&mut self, i: usize) {
         assert!(self.nodes[i].connected, "already disconnected");
         self.nodes[i].engine.handle_disconnected(self.now);
+        self.drop_link(i);
+    }
+
+    /// Node `i` loses its connection and will reconnect: its engine is
+    /// told with `handle_link_lost`; the server side is as in
+    /// [`Net::disconnect`].
+    pub fn link_lost(&mut self, i: usize) {
+        assert!(self.nodes[i].connected, "already disconnected");
+        self.nodes[i].engine.handle_link_lost(self.now);
+        self.drop_link(i);
+    }
+
+    /// Node `i` gives up reconnecting (after [`Net::link_lost`]).
+    pub fn give_up(&mut self, i: usize) {
+        assert!(!self.nodes[i].connected);
+        self.nodes[i].engine.handle_disconnected(self.now);
+        self.flush(i);
+    }
+
+    /// Node `i` connects again, as the new device `device`.
+    pub fn reconnect(&mut self, i: usize, device: &str) {
+        assert!(!self.nodes[i].connected, "still connected");
+        self.nodes[i].device = device.to_owned();
+        self.nodes[i].connected = true;
+        let uid = self.nodes[i].uid.clone();
+        self.nodes[i].engine.handle_connected(&uid, device);
+        self.flush(i);
+    }
+
+    fn drop_link(&mut self, i: usize) {
         self.nodes[i].connected = false;
         self.flush(i);
         self.links.retain(|&(_, to), _| to != i);

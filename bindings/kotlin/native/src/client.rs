@@ -88,7 +88,7 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientDevice<'l>(
 ) -> JString<'l> {
     boundary(&mut env, |env| {
         let client = handles::client(handle)?;
-        jstring(env, client.device())
+        jstring(env, &client.device())
     })
 }
 

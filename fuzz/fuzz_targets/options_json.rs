@@ -1,0 +1,11 @@
+//! `InviteOptions::from_json` (what `wd_client_invite` parses).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use wilddog_video::client::InviteOptions;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = InviteOptions::from_json(text);
+    }
+});

@@ -1,0 +1,236 @@
+//! Per-connection and per-user limits that are not invite rates: the JSON
+//! nesting depth checked before a frame is parsed, the message token
+//! bucket of one connection and the count of devices per uid.
+//!
+//! [`decode_frame`] is the server's whole decode path for one text frame
+//! (size, nesting depth, then [`wd_protocol::decode_client`]); it is pure
+//! so that it can be fuzzed (`fuzz/fuzz_targets/server_frame.rs`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+use wd_protocol::{decode_client, ClientMessage, DecodeError, MAX_FRAME_LEN};
+
+/// Default deepest JSON nesting a frame may have (objects and arrays). A
+/// valid protocol message nests 3 deep; 16 leaves room for extensions.
+pub const DEFAULT_MAX_JSON_DEPTH: usize = 16;
+
+/// Whether `text` nests arrays and objects deeper than `max` levels,
+/// counting `[` and `{` outside JSON strings. A linear byte scan that
+/// runs before any parser sees the frame, so a deeply nested frame costs
+/// no recursion. Unbalanced or invalid JSON is not this function's
+/// concern: the parser refuses it afterwards.
+pub fn nesting_exceeds(text: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in text {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Why [`decode_frame`] refused a frame.
+#[derive(Debug)]
+pub enum FrameError {
+    /// Larger than [`MAX_FRAME_LEN`] bytes (the length is given).
+    TooLarge(usize),
+    /// Nested deeper than the configured maximum.
+    TooDeep(usize),
+    /// Not a valid client message.
+    Decode(DecodeError),
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::TooLarge(n) => write!(f, "frame of {n} bytes exceeds {MAX_FRAME_LEN}"),
+            FrameError::TooDeep(max) => {
+                write!(f, "JSON nested deeper than {max} levels")
+            }
+            FrameError::Decode(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+/// Decodes one text frame from a client as the server does: refuses it if
+/// it is larger than [`MAX_FRAME_LEN`] or nested deeper than `max_depth`,
+/// else parses and validates it.
+pub fn decode_frame(text: &str, max_depth: usize) -> Result<ClientMessage, FrameError> {
+    if text.len() > MAX_FRAME_LEN {
+        return Err(FrameError::TooLarge(text.len()));
+    }
+    if nesting_exceeds(text.as_bytes(), max_depth) {
+        return Err(FrameError::TooDeep(max_depth));
+    }
+    decode_client(text).map_err(|e| match e {
+        DecodeError::TooLarge(n) => FrameError::TooLarge(n),
+        e => FrameError::Decode(e),
+    })
+}
+
+/// The message token bucket of one connection: `burst` frames at once,
+/// refilled at `rate_per_sec`. A rate of 0 disables the limit.
+#[derive(Debug)]
+pub struct MessageBucket {
+    rate_per_sec: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl MessageBucket {
+    /// A full bucket.
+    pub fn new(rate_per_sec: u32, burst: u32) -> Self {
+        let burst = f64::from(burst.max(1));
+        MessageBucket {
+            rate_per_sec: f64::from(rate_per_sec),
+            burst,
+            tokens: burst,
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes one token; false if the bucket is empty.
+    pub fn allow(&mut self) -> bool {
+        self.allow_at(Instant::now())
+    }
+
+    fn allow_at(&mut self, now: Instant) -> bool {
+        if self.rate_per_sec == 0.0 {
+            return true;
+        }
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate_per_sec).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Connected devices per uid on this server, capped.
+#[derive(Debug, Default)]
+pub struct DeviceCounter {
+    counts: Mutex<HashMap<String, usize>>,
+}
+
+impl DeviceCounter {
+    /// Counts one more device of `uid` unless it already has `max` (0: no
+    /// limit); false if it has.
+    pub fn acquire(&self, uid: &str, max: usize) -> bool {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let n = counts.entry(uid.to_owned()).or_insert(0);
+        if max != 0 && *n >= max {
+            if *n == 0 {
+                counts.remove(uid);
+            }
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// Forgets one device of `uid`.
+    pub fn release(&self, uid: &str) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = counts.get_mut(uid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(uid);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn nesting_counts_outside_strings_only() {
+        assert!(!nesting_exceeds(br#"{"a":[1,{"b":2}]}"#, 3));
+        assert!(nesting_exceeds(br#"{"a":[1,{"b":[2]}]}"#, 3));
+        assert!(!nesting_exceeds(br#"{"a":"[[[[[[{{{{"}"#, 1));
+        assert!(!nesting_exceeds(br#"{"a":"\"[[[[\\"}"#, 1));
+        assert!(nesting_exceeds(br#"{"a":"\\"[[}"#, 2));
+        let deep = "[".repeat(100_000);
+        assert!(nesting_exceeds(deep.as_bytes(), 16));
+    }
+
+    #[test]
+    fn decode_frame_refuses_deep_frames_before_parsing() {
+        let ok = r#"{"type":"hello","protocol":1,"token":"dev:a"}"#;
+        assert!(decode_frame(ok, 16).is_ok());
+        assert!(matches!(decode_frame(ok, 0), Err(FrameError::TooDeep(0))));
+        let deep = format!(
+            r#"{{"type":"send","to":"b","body":{}{}}}"#,
+            "[".repeat(20),
+            "]".repeat(20)
+        );
+        assert!(matches!(
+            decode_frame(&deep, 16),
+            Err(FrameError::TooDeep(16))
+        ));
+        let big = "x".repeat(MAX_FRAME_LEN + 1);
+        assert!(matches!(
+            decode_frame(&big, 16),
+            Err(FrameError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn bucket_bursts_then_refills_and_zero_disables() {
+        let mut b = MessageBucket::new(10, 2);
+        let t0 = b.last;
+        assert!(b.allow_at(t0));
+        assert!(b.allow_at(t0));
+        assert!(!b.allow_at(t0));
+        assert!(b.allow_at(t0 + Duration::from_millis(100)));
+        let mut off = MessageBucket::new(0, 1);
+        assert!((0..1000).all(|_| off.allow()));
+    }
+
+    #[test]
+    fn devices_are_capped_per_uid() {
+        let d = DeviceCounter::default();
+        assert!(d.acquire("a", 2));
+        assert!(d.acquire("a", 2));
+        assert!(!d.acquire("a", 2));
+        assert!(d.acquire("b", 2));
+        d.release("a");
+        assert!(d.acquire("a", 2));
+        assert!(d.acquire("c", 0));
+        d.release("a");
+        d.release("a");
+        d.release("b");
+        d.release("c");
+        assert!(d.counts.lock().unwrap().is_empty());
+    }
+}
