@@ -6,8 +6,11 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::{Hash, Hasher};
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
@@ -63,28 +66,97 @@ impl Outbox {
     }
 }
 
+/// What a router's methods return: a future that is already complete for
+/// the in-memory router (no allocation) and a boxed one for a router that
+/// has to ask a broker.
+pub enum Routed<'a, T> {
+    /// The answer, known at once.
+    Ready(Option<T>),
+    /// The answer, once the broker replied.
+    Pending(Pin<Box<dyn Future<Output = T> + Send + 'a>>),
+}
+
+impl<'a, T> Routed<'a, T> {
+    /// An answer known at once.
+    pub fn ready(value: T) -> Self {
+        Routed::Ready(Some(value))
+    }
+
+    /// An answer that needs `fut` to complete.
+    pub fn pending(fut: impl Future<Output = T> + Send + 'a) -> Self {
+        Routed::Pending(Box::pin(fut))
+    }
+}
+
+impl<T: Unpin> Future for Routed<'_, T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match self.get_mut() {
+            Routed::Ready(value) => {
+                Poll::Ready(value.take().expect("Routed polled after completion"))
+            }
+            Routed::Pending(fut) => fut.as_mut().poll(cx),
+        }
+    }
+}
+
+/// The broker could not be asked: devices on other nodes may not have
+/// received the frame. `local` devices of this node did (for invites the
+/// router delivers nothing, so that an invite fails as a whole).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteError {
+    /// Devices of this node the frame was handed to.
+    pub local: usize,
+    /// What went wrong, for the log.
+    pub message: String,
+}
+
+impl std::fmt::Display for RouteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "broker unavailable: {}", self.message)
+    }
+}
+
+impl std::error::Error for RouteError {}
+
 /// Routes frames to the connected devices of a user.
 ///
-/// The methods are synchronous and must not block: a connection calls them
-/// for every message. A broker-backed router keeps its local devices in
-/// memory as [`MemoryRouter`] does, publishes frames for other nodes to a
-/// background task's queue, and answers [`is_online`](Router::is_online)
-/// and the delivery count from a presence set replicated over the broker.
+/// The methods return [`Routed`] futures: [`MemoryRouter`] answers at once;
+/// a broker-backed router ([`crate::broker::RedisRouter`]) serves devices
+/// of its own node in-process and asks the broker about the others, so
+/// that `offline` (a delivery count of 0) is decided across all nodes at
+/// the moment of the invite. A connection awaits each call before it reads
+/// its next frame, which keeps the frames of one sender in order.
 pub trait Router: Send + Sync + 'static {
     /// Records that device `device` of user `uid` is connected and receives
-    /// its frames through `outbox`.
-    fn register(&self, uid: &str, device: &str, outbox: Outbox);
+    /// its frames through `outbox`. `welcome` is queued on `outbox` before
+    /// any frame routed to the device, and only once the device is visible
+    /// to every node.
+    fn register<'a>(
+        &'a self,
+        uid: &'a str,
+        device: &'a str,
+        outbox: Outbox,
+        welcome: Frame,
+    ) -> Routed<'a, ()>;
 
     /// Forgets device `device` of user `uid`.
-    fn unregister(&self, uid: &str, device: &str);
+    fn unregister<'a>(&'a self, uid: &'a str, device: &'a str) -> Routed<'a, ()>;
 
     /// Hands `frame` to every connected device of `to`, or only to
     /// `device` if given. Returns how many devices it was handed to
-    /// (0: none connected, or all of them too slow to take it).
-    fn deliver(&self, to: &str, device: Option<&str>, frame: &Frame) -> usize;
+    /// (0: none connected, or all of them too slow to take it), or an
+    /// error if the broker could not be asked.
+    fn deliver<'a>(
+        &'a self,
+        to: &'a str,
+        device: Option<&'a str>,
+        frame: &'a Frame,
+    ) -> Routed<'a, Result<usize, RouteError>>;
 
-    /// Whether any device of `uid` is connected.
-    fn is_online(&self, uid: &str) -> bool;
+    /// Whether any device of `uid` is connected (on any node).
+    fn is_online<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<bool, RouteError>>;
 }
 
 const SHARDS: usize = 16;
@@ -133,15 +205,19 @@ impl MemoryRouter {
     }
 }
 
-impl Router for MemoryRouter {
-    fn register(&self, uid: &str, device: &str, outbox: Outbox) {
+impl MemoryRouter {
+    /// Queues `welcome` on `outbox`, then records the device, under one
+    /// lock so that no frame overtakes the welcome.
+    pub fn insert(&self, uid: &str, device: &str, outbox: Outbox, welcome: Frame) {
         let mut map = self.shard(uid).write().unwrap_or_else(|e| e.into_inner());
+        outbox.push(welcome);
         map.entry(uid.into())
             .or_default()
             .push((device.into(), outbox));
     }
 
-    fn unregister(&self, uid: &str, device: &str) {
+    /// Forgets a device.
+    pub fn remove(&self, uid: &str, device: &str) {
         let mut map = self.shard(uid).write().unwrap_or_else(|e| e.into_inner());
         if let Some(devices) = map.get_mut(uid) {
             devices.retain(|(d, _)| &**d != device);
@@ -151,7 +227,9 @@ impl Router for MemoryRouter {
         }
     }
 
-    fn deliver(&self, to: &str, device: Option<&str>, frame: &Frame) -> usize {
+    /// Hands `frame` to the devices of `to` (or to `device` only) on this
+    /// node; returns how many took it.
+    pub fn push(&self, to: &str, device: Option<&str>, frame: &Frame) -> usize {
         let map = self.shard(to).read().unwrap_or_else(|e| e.into_inner());
         let Some(devices) = map.get(to) else {
             return 0;
@@ -163,9 +241,57 @@ impl Router for MemoryRouter {
             .count()
     }
 
-    fn is_online(&self, uid: &str) -> bool {
+    /// Whether `uid` has a device on this node.
+    pub fn contains(&self, uid: &str) -> bool {
         let map = self.shard(uid).read().unwrap_or_else(|e| e.into_inner());
         map.contains_key(uid)
+    }
+
+    /// Every (uid, device) on this node.
+    pub fn devices(&self) -> Vec<(String, String)> {
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let map = shard.read().unwrap_or_else(|e| e.into_inner());
+            for (uid, devices) in map.iter() {
+                all.extend(
+                    devices
+                        .iter()
+                        .map(|(d, _)| (uid.to_string(), d.to_string())),
+                );
+            }
+        }
+        all
+    }
+}
+
+impl Router for MemoryRouter {
+    fn register<'a>(
+        &'a self,
+        uid: &'a str,
+        device: &'a str,
+        outbox: Outbox,
+        welcome: Frame,
+    ) -> Routed<'a, ()> {
+        self.insert(uid, device, outbox, welcome);
+        Routed::ready(())
+    }
+
+    fn unregister<'a>(&'a self, uid: &'a str, device: &'a str) -> Routed<'a, ()> {
+        self.remove(uid, device);
+        Routed::ready(())
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        to: &'a str,
+        device: Option<&'a str>,
+        frame: &'a Frame,
+    ) -> Routed<'a, Result<usize, RouteError>> {
+        Routed::ready(Ok(self.push(to, device, frame)))
+    }
+
+    fn is_online<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<bool, RouteError>> {
+        Routed::ready(Ok(self.contains(uid)))
     }
 }
 
@@ -178,31 +304,35 @@ mod tests {
         let r = MemoryRouter::new();
         let (a1, mut r1) = Outbox::new(4);
         let (a2, mut r2) = Outbox::new(4);
-        r.register("alice", "n1.1", a1);
-        r.register("alice", "n1.2", a2);
-        assert!(r.is_online("alice"));
-        assert!(!r.is_online("bob"));
-        assert_eq!(r.deliver("alice", None, &Frame::from("x")), 2);
-        assert_eq!(r.deliver("alice", Some("n1.2"), &Frame::from("y")), 1);
-        assert_eq!(r.deliver("alice", Some("n1.9"), &Frame::from("z")), 0);
-        assert_eq!(r.deliver("bob", None, &Frame::from("z")), 0);
+        r.insert("alice", "n1.1", a1, Frame::from("w1"));
+        r.insert("alice", "n1.2", a2, Frame::from("w2"));
+        assert!(r.contains("alice"));
+        assert!(!r.contains("bob"));
+        assert_eq!(r.push("alice", None, &Frame::from("x")), 2);
+        assert_eq!(r.push("alice", Some("n1.2"), &Frame::from("y")), 1);
+        assert_eq!(r.push("alice", Some("n1.9"), &Frame::from("z")), 0);
+        assert_eq!(r.push("bob", None, &Frame::from("z")), 0);
+        assert_eq!(r1.rx.try_recv().unwrap(), Message::text("w1"));
+        assert_eq!(r2.rx.try_recv().unwrap(), Message::text("w2"));
         assert_eq!(r1.rx.try_recv().unwrap(), Message::text("x"));
         assert!(r1.rx.try_recv().is_err());
         assert_eq!(r2.rx.try_recv().unwrap(), Message::text("x"));
         assert_eq!(r2.rx.try_recv().unwrap(), Message::text("y"));
-        r.unregister("alice", "n1.1");
+        assert_eq!(r.devices().len(), 2);
+        r.remove("alice", "n1.1");
         assert_eq!(r.device_count(), 1);
-        r.unregister("alice", "n1.2");
-        assert!(!r.is_online("alice"));
+        r.remove("alice", "n1.2");
+        assert!(!r.contains("alice"));
     }
 
     #[test]
     fn full_queue_signals_overflow() {
         let r = MemoryRouter::new();
-        let (a, rx) = Outbox::new(1);
-        r.register("alice", "n1.1", a);
-        assert_eq!(r.deliver("alice", None, &Frame::from("1")), 1);
-        assert_eq!(r.deliver("alice", None, &Frame::from("2")), 0);
+        let (a, mut rx) = Outbox::new(1);
+        r.insert("alice", "n1.1", a, Frame::from("w"));
+        assert_eq!(rx.rx.try_recv().unwrap(), Message::text("w"));
+        assert_eq!(r.push("alice", None, &Frame::from("1")), 1);
+        assert_eq!(r.push("alice", None, &Frame::from("2")), 0);
         // The overflow left a permit: this completes at once.
         futures_util::FutureExt::now_or_never(rx.overflow.notified()).unwrap();
     }

@@ -1,0 +1,625 @@
+//! [`RedisRouter`]: presence in Redis hashes, frames over one pub/sub
+//! channel per node, liveness by a heartbeat key with a TTL.
+
+use super::scripts;
+use crate::router::{Frame, MemoryRouter, Outbox, RouteError, Routed, Router};
+use futures_util::StreamExt;
+use redis::aio::{MultiplexedConnection, PubSubStream};
+use redis::{AsyncConnectionConfig, RedisResult, Script};
+use serde::Deserialize;
+use std::io;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::task::AbortHandle;
+use wd_protocol::{encode, ServerMessage};
+
+/// How often a node refreshes its heartbeat key and looks for dead nodes.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// How long a node's heartbeat key lives: a node that stopped refreshing
+/// it (killed, or cut off from Redis) counts as dead after this long.
+pub const NODE_TTL: Duration = Duration::from_secs(3);
+
+/// Bound of one Redis command; past it the command fails (typed error to
+/// the client) rather than hanging a connection.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long start-up waits for Redis, and for a previous instance's
+/// heartbeat key to expire.
+const STARTUP_WAIT: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Routes through Redis. Create it with [`RedisRouter::connect`] and pass
+/// it to [`Server::bind_with_router`](crate::Server::bind_with_router).
+pub struct RedisRouter {
+    inner: Arc<Inner>,
+    supervisor: AbortHandle,
+}
+
+impl std::fmt::Debug for RedisRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisRouter")
+            .field("node", &self.inner.node)
+            .field("connected", &self.inner.connected())
+            .finish()
+    }
+}
+
+impl Drop for RedisRouter {
+    fn drop(&mut self) {
+        self.supervisor.abort();
+    }
+}
+
+struct Scripts {
+    deliver: Script,
+    online: Script,
+    heartbeat: Script,
+    announce: Script,
+    reap_own: Script,
+    reap_dead: Script,
+}
+
+struct Inner {
+    node: String,
+    instance: String,
+    client: redis::Client,
+    local: MemoryRouter,
+    /// The command connection while the broker is reachable.
+    conn: RwLock<Option<MultiplexedConnection>>,
+    /// Serialises presence changes with a re-announce.
+    presence: tokio::sync::Mutex<()>,
+    scripts: Scripts,
+}
+
+fn presence_key(uid: &str) -> String {
+    format!("wd:presence:{uid}")
+}
+
+fn node_key(node: &str) -> String {
+    format!("wd:node:{node}")
+}
+
+fn members_key(node: &str) -> String {
+    format!("wd:members:{node}")
+}
+
+fn pending_key(node: &str) -> String {
+    format!("wd:pending:{node}")
+}
+
+fn channel(node: &str) -> String {
+    format!("wd:route:{node}")
+}
+
+/// The node a device id (`"<node>.<counter>"`) belongs to.
+fn node_of(device: &str) -> Option<&str> {
+    device.rsplit_once('.').map(|(node, _)| node)
+}
+
+/// What the router needs to know about a frame: invites are recorded as
+/// pending (for `caller_gone` if this node dies), outcomes and
+/// `caller_gone` end that record.
+#[derive(Deserialize)]
+struct Peek {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    device: String,
+    #[serde(default)]
+    invite_id: Option<String>,
+    #[serde(default)]
+    body: Option<PeekBody>,
+}
+
+#[derive(Deserialize)]
+struct PeekBody {
+    kind: String,
+    #[serde(default)]
+    invite_id: Option<String>,
+}
+
+enum PendingOp {
+    None,
+    Add(String),
+    Del(String),
+}
+
+fn pending_op(to: &str, frame: &str) -> PendingOp {
+    if !frame.contains("\"invite_id\"") {
+        return PendingOp::None;
+    }
+    let Ok(p) = serde_json::from_str::<Peek>(frame) else {
+        return PendingOp::None;
+    };
+    let entry = |id: &str| format!("{} {} {} {}", p.from, p.device, to, id);
+    match (p.ty.as_str(), &p.body, &p.invite_id) {
+        ("deliver", Some(b), _) => match (b.kind.as_str(), &b.invite_id) {
+            ("invite", Some(id)) => PendingOp::Add(entry(id)),
+            ("outcome", Some(id)) => PendingOp::Del(entry(id)),
+            _ => PendingOp::None,
+        },
+        ("caller_gone", _, Some(id)) => PendingOp::Del(entry(id)),
+        _ => PendingOp::None,
+    }
+}
+
+fn broker_error(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(format!("broker: {e}"))
+}
+
+impl RedisRouter {
+    /// Connects to the Redis at `url` (`redis://HOST:PORT[/DB]`) as node
+    /// `node`, which must be unique among the nodes sharing that Redis.
+    ///
+    /// Waits up to a few seconds for Redis, and for the heartbeat key of a
+    /// previous instance of the same node to expire (a node restarted right
+    /// after a crash); then ends that instance's pending invites
+    /// (`caller_gone`), announces this node and subscribes to its channel.
+    /// Must be called within a tokio runtime; the router keeps a task there
+    /// that refreshes the heartbeat, receives frames from other nodes,
+    /// reaps dead nodes and reconnects after a Redis outage.
+    pub async fn connect(url: &str, node: &str) -> io::Result<RedisRouter> {
+        let client = redis::Client::open(url).map_err(|e| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("broker {url}: {e}"))
+        })?;
+        let mut nonce = [0u8; 8];
+        for (i, b) in std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+            .to_le_bytes()
+            .iter()
+            .take(8)
+            .enumerate()
+        {
+            nonce[i] = *b;
+        }
+        let instance = format!(
+            "{}-{}-{:x}",
+            node,
+            std::process::id(),
+            u64::from_le_bytes(nonce)
+        );
+        let inner = Arc::new(Inner {
+            node: node.to_owned(),
+            instance,
+            client,
+            local: MemoryRouter::new(),
+            conn: RwLock::new(None),
+            presence: tokio::sync::Mutex::new(()),
+            scripts: Scripts {
+                deliver: Script::new(scripts::DELIVER),
+                online: Script::new(scripts::ONLINE),
+                heartbeat: Script::new(scripts::HEARTBEAT),
+                announce: Script::new(&scripts::announce()),
+                reap_own: Script::new(&scripts::reap_own()),
+                reap_dead: Script::new(&scripts::reap_dead()),
+            },
+        });
+        let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+        let mut conn = loop {
+            match inner.open().await {
+                Ok(conn) => break conn,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing::info!(error = %e, "waiting for the broker");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(broker_error(format!("cannot reach {url}: {e}"))),
+            }
+        };
+        // Take the node name; a previous instance's key expires within
+        // NODE_TTL of its death.
+        let name_deadline = tokio::time::Instant::now() + NODE_TTL + HEARTBEAT;
+        loop {
+            let taken: Option<String> = redis::cmd("SET")
+                .arg(node_key(node))
+                .arg(&inner.instance)
+                .arg("NX")
+                .arg("PX")
+                .arg(NODE_TTL.as_millis() as u64)
+                .query_async(&mut conn)
+                .await
+                .map_err(broker_error)?;
+            if taken.is_some() {
+                break;
+            }
+            if tokio::time::Instant::now() >= name_deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("node name {node:?} is in use by a live node on this broker: give every node its own --node"),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let leftovers: Vec<String> = inner
+            .scripts
+            .reap_own
+            .arg(node)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(broker_error)?;
+        let stream = inner.establish().await.map_err(broker_error)?;
+        if !leftovers.is_empty() {
+            tracing::info!(
+                invites = leftovers.len(),
+                "ending the invites a previous instance of this node left pending"
+            );
+            inner.clone().callers_gone(leftovers);
+        }
+        tracing::info!(node, broker = url, "routing through the broker");
+        let supervisor = tokio::spawn(inner.clone().supervise(stream)).abort_handle();
+        Ok(RedisRouter { inner, supervisor })
+    }
+
+    /// Whether the broker is reachable right now.
+    pub fn connected(&self) -> bool {
+        self.inner.connected()
+    }
+
+    /// This node's name.
+    pub fn node(&self) -> &str {
+        &self.inner.node
+    }
+}
+
+impl Inner {
+    fn connected(&self) -> bool {
+        self.conn
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    fn conn(&self) -> Option<MultiplexedConnection> {
+        self.conn.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_conn(&self, conn: Option<MultiplexedConnection>) {
+        *self.conn.write().unwrap_or_else(|e| e.into_inner()) = conn;
+    }
+
+    async fn open(&self) -> RedisResult<MultiplexedConnection> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+        self.client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+    }
+
+    /// Connects, subscribes to this node's channel and (re-)announces every
+    /// local device; from then on routing uses the new connection.
+    async fn establish(&self) -> RedisResult<PubSubStream> {
+        let mut conn = self.open().await?;
+        let mut pubsub = tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "subscribing timed out"))??;
+        tokio::time::timeout(RESPONSE_TIMEOUT, pubsub.subscribe(channel(&self.node)))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "subscribing timed out"))??;
+        let _guard = self.presence.lock().await;
+        self.announce(&mut conn).await?;
+        self.set_conn(Some(conn));
+        Ok(pubsub.into_on_message())
+    }
+
+    /// Takes the heartbeat key and replaces this node's presence entries
+    /// with its current devices. Call with the presence lock held.
+    async fn announce(&self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
+        let devices = self.local.devices();
+        let mut inv = self.scripts.announce.prepare_invoke();
+        inv.arg(&self.node)
+            .arg(&self.instance)
+            .arg(NODE_TTL.as_millis() as u64);
+        for (uid, device) in &devices {
+            inv.arg(format!("{uid} {device}"));
+        }
+        let _: i64 = inv.invoke_async(conn).await?;
+        tracing::info!(devices = devices.len(), "presence announced to the broker");
+        Ok(())
+    }
+
+    /// Serves sessions with Redis forever, reconnecting after failures.
+    async fn supervise(self: Arc<Self>, first: PubSubStream) {
+        let mut stream = Some(first);
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            if let Some(s) = stream.take() {
+                backoff = Duration::from_millis(50);
+                let e = self.session(s).await;
+                tracing::warn!(error = %e, "lost the broker; routing to other nodes fails until it is back");
+            }
+            self.set_conn(None);
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            match self.establish().await {
+                Ok(s) => {
+                    tracing::info!("reconnected to the broker; presence re-announced");
+                    stream = Some(s);
+                }
+                Err(e) => tracing::debug!(error = %e, "broker still unreachable"),
+            }
+        }
+    }
+
+    /// Receives frames for local devices and keeps the heartbeat until the
+    /// connection to Redis fails.
+    async fn session(self: &Arc<Self>, mut stream: PubSubStream) -> String {
+        let mut tick = tokio::time::interval(HEARTBEAT);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                msg = stream.next() => match msg {
+                    Some(msg) => self.on_route(msg.get_payload_bytes()),
+                    None => return "subscription closed".to_owned(),
+                },
+                _ = tick.tick() => {
+                    if let Err(e) = self.beat().await {
+                        return e.to_string();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Refreshes the heartbeat and reaps dead nodes.
+    async fn beat(self: &Arc<Self>) -> RedisResult<()> {
+        let Some(mut conn) = self.conn() else {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "no connection").into());
+        };
+        let alive: i64 = self
+            .scripts
+            .heartbeat
+            .key(node_key(&self.node))
+            .arg(&self.instance)
+            .arg(NODE_TTL.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        match alive {
+            1 => {}
+            0 => {
+                tracing::warn!("heartbeat key had expired (other nodes may have taken this node for dead): announcing again");
+                let _guard = self.presence.lock().await;
+                self.announce(&mut conn).await?;
+            }
+            _ => tracing::error!(
+                node = %self.node,
+                "another wd-signal instance uses this node name on the broker: give every node its own --node"
+            ),
+        }
+        let gone: Vec<String> = self
+            .scripts
+            .reap_dead
+            .arg(&self.node)
+            .invoke_async(&mut conn)
+            .await?;
+        if !gone.is_empty() {
+            tracing::info!(
+                invites = gone.len(),
+                "a node died: telling the invitees of its pending invites that the caller is gone"
+            );
+            self.clone().callers_gone(gone);
+        }
+        Ok(())
+    }
+
+    /// Sends `caller_gone` for pending-invite entries of a dead node.
+    fn callers_gone(self: Arc<Self>, entries: Vec<String>) {
+        tokio::spawn(async move {
+            for entry in entries {
+                let mut parts = entry.splitn(4, ' ');
+                let (Some(from), Some(device), Some(to), Some(invite_id)) =
+                    (parts.next(), parts.next(), parts.next(), parts.next())
+                else {
+                    continue;
+                };
+                let frame = Frame::from(encode(&ServerMessage::CallerGone {
+                    from: from.to_owned(),
+                    device: device.to_owned(),
+                    invite_id: invite_id.to_owned(),
+                }));
+                if let Err(e) = self.deliver(to, None, &frame).await {
+                    tracing::warn!(error = %e, to, "could not send caller_gone");
+                }
+            }
+        });
+    }
+
+    /// A frame another node published for a device of this node.
+    fn on_route(&self, payload: &[u8]) {
+        let Ok(text) = std::str::from_utf8(payload) else {
+            return;
+        };
+        let mut parts = text.splitn(3, '\n');
+        let (Some(to), Some(device), Some(frame)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return;
+        };
+        let device = (!device.is_empty()).then_some(device);
+        self.local.push(to, device, &Frame::from(frame.to_owned()));
+    }
+
+    async fn deliver(
+        &self,
+        to: &str,
+        device: Option<&str>,
+        frame: &Frame,
+    ) -> Result<usize, RouteError> {
+        let op = pending_op(to, frame.as_str());
+        let invite = matches!(op, PendingOp::Add(_));
+        let fail = |message: String| {
+            // An invite fails as a whole; anything else still reaches the
+            // devices of this node.
+            let local = if invite {
+                0
+            } else {
+                self.local.push(to, device, frame)
+            };
+            Err(RouteError { local, message })
+        };
+        let Some(mut conn) = self.conn() else {
+            return fail("not connected".to_owned());
+        };
+        let payload = format!("{to}\n{}\n{}", device.unwrap_or(""), frame.as_str());
+        // One device of another node (ringing, accept, conversation
+        // messages): publish straight to its node. A dead node's
+        // subscription ended with its connection, so PUBLISH counts 0.
+        if let (PendingOp::None, Some(node)) = (&op, device.and_then(node_of)) {
+            let subscribers: RedisResult<usize> = redis::cmd("PUBLISH")
+                .arg(channel(node))
+                .arg(payload)
+                .query_async(&mut conn)
+                .await;
+            return match subscribers {
+                Ok(n) => Ok(n.min(1)),
+                Err(e) => fail(e.to_string()),
+            };
+        }
+        let (op, entry) = match &op {
+            PendingOp::None => ("", ""),
+            PendingOp::Add(e) => ("add", e.as_str()),
+            PendingOp::Del(e) => ("del", e.as_str()),
+        };
+        let remote: RedisResult<usize> = self
+            .scripts
+            .deliver
+            .key(presence_key(to))
+            .key(pending_key(&self.node))
+            .arg(&self.node)
+            .arg(device.unwrap_or(""))
+            .arg(payload)
+            .arg(op)
+            .arg(entry)
+            .invoke_async(&mut conn)
+            .await;
+        match remote {
+            Ok(remote) => Ok(remote + self.local.push(to, device, frame)),
+            Err(e) => fail(e.to_string()),
+        }
+    }
+}
+
+impl Router for RedisRouter {
+    fn register<'a>(
+        &'a self,
+        uid: &'a str,
+        device: &'a str,
+        outbox: Outbox,
+        welcome: Frame,
+    ) -> Routed<'a, ()> {
+        let inner = &self.inner;
+        Routed::pending(async move {
+            let _guard = inner.presence.lock().await;
+            if let Some(mut conn) = inner.conn() {
+                let r: RedisResult<()> = redis::pipe()
+                    .atomic()
+                    .hset(presence_key(uid), device, &inner.node)
+                    .ignore()
+                    .sadd(members_key(&inner.node), format!("{uid} {device}"))
+                    .ignore()
+                    .query_async(&mut conn)
+                    .await;
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, uid, device, "could not announce a device; it is announced when the broker is back");
+                }
+            }
+            // Visible to the other nodes first, then welcomed: whoever
+            // learns of the device from its welcome can reach it.
+            inner.local.insert(uid, device, outbox, welcome);
+        })
+    }
+
+    fn unregister<'a>(&'a self, uid: &'a str, device: &'a str) -> Routed<'a, ()> {
+        let inner = &self.inner;
+        Routed::pending(async move {
+            let _guard = inner.presence.lock().await;
+            inner.local.remove(uid, device);
+            if let Some(mut conn) = inner.conn() {
+                let r: RedisResult<()> = redis::pipe()
+                    .atomic()
+                    .hdel(presence_key(uid), device)
+                    .ignore()
+                    .srem(members_key(&inner.node), format!("{uid} {device}"))
+                    .ignore()
+                    .query_async(&mut conn)
+                    .await;
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, uid, device, "could not withdraw a device; the next announce does");
+                }
+            }
+        })
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        to: &'a str,
+        device: Option<&'a str>,
+        frame: &'a Frame,
+    ) -> Routed<'a, Result<usize, RouteError>> {
+        // A device of this node: no need to ask Redis.
+        if let Some(d) = device {
+            if node_of(d) == Some(self.inner.node.as_str()) {
+                return Routed::ready(Ok(self.inner.local.push(to, device, frame)));
+            }
+        }
+        Routed::pending(self.inner.deliver(to, device, frame))
+    }
+
+    fn is_online<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<bool, RouteError>> {
+        if self.inner.local.contains(uid) {
+            return Routed::ready(Ok(true));
+        }
+        let inner = &self.inner;
+        Routed::pending(async move {
+            let Some(mut conn) = inner.conn() else {
+                return Err(RouteError {
+                    local: 0,
+                    message: "not connected".to_owned(),
+                });
+            };
+            let online: RedisResult<i64> = inner
+                .scripts
+                .online
+                .key(presence_key(uid))
+                .arg(&inner.node)
+                .invoke_async(&mut conn)
+                .await;
+            online.map(|n| n == 1).map_err(|e| RouteError {
+                local: 0,
+                message: e.to_string(),
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peeks_invites_outcomes_and_caller_gone() {
+        let invite = r#"{"type":"deliver","from":"alice","device":"n1.1","body":{"kind":"invite","invite_id":"i-1","lifetime_ms":1000}}"#;
+        assert!(
+            matches!(pending_op("bob", invite), PendingOp::Add(e) if e == "alice n1.1 bob i-1")
+        );
+        let outcome = r#"{"type":"deliver","from":"alice","device":"n1.1","body":{"kind":"outcome","invite_id":"i-1","outcome":{"type":"canceled"}}}"#;
+        assert!(
+            matches!(pending_op("bob", outcome), PendingOp::Del(e) if e == "alice n1.1 bob i-1")
+        );
+        let gone = r#"{"type":"caller_gone","from":"alice","device":"n1.1","invite_id":"i-1"}"#;
+        assert!(matches!(pending_op("bob", gone), PendingOp::Del(e) if e == "alice n1.1 bob i-1"));
+        let ringing = r#"{"type":"deliver","from":"bob","device":"n2.1","body":{"kind":"ringing","invite_id":"i-1"}}"#;
+        assert!(matches!(pending_op("alice", ringing), PendingOp::None));
+        assert!(matches!(pending_op("alice", "{}"), PendingOp::None));
+    }
+
+    #[test]
+    fn device_ids_name_their_node() {
+        assert_eq!(node_of("n1.17"), Some("n1"));
+        assert_eq!(node_of("eu.west.3"), Some("eu.west"));
+        assert_eq!(node_of("x"), None);
+    }
+}

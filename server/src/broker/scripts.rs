@@ -1,0 +1,152 @@
+//! The Lua scripts the Redis router runs. Each runs atomically in Redis,
+//! so that a decision that reads presence and liveness (who gets a frame,
+//! which dead node's invites a survivor ends) sees one consistent state.
+//!
+//! Keys (all under the `wd:` prefix):
+//! - `wd:presence:<uid>`: hash device → node, the devices of a user;
+//! - `wd:members:<node>`: set of `"<uid> <device>"` a node announced;
+//! - `wd:node:<node>`: the node's heartbeat, its instance id, with a TTL;
+//! - `wd:nodes`: set of the node names ever seen (until reaped);
+//! - `wd:pending:<node>`: set of `"<caller> <caller device> <to> <invite id>"`,
+//!   invites sent from that node to devices on other nodes that have no
+//!   outcome yet.
+//!
+//! Channel `wd:route:<node>` carries `"<to>\n<device or empty>\n<frame>"`.
+
+/// Removes a node's presence entries; appends its pending invites to `out`.
+const REAP_FN: &str = r#"
+local function reap(node, out)
+  local pend = redis.call('SMEMBERS', 'wd:pending:' .. node)
+  for _, e in ipairs(pend) do out[#out + 1] = e end
+  local members = redis.call('SMEMBERS', 'wd:members:' .. node)
+  for _, m in ipairs(members) do
+    local sp = string.find(m, ' ', 1, true)
+    if sp then
+      local key = 'wd:presence:' .. string.sub(m, 1, sp - 1)
+      local dev = string.sub(m, sp + 1)
+      if redis.call('HGET', key, dev) == node then
+        redis.call('HDEL', key, dev)
+      end
+    end
+  end
+  redis.call('DEL', 'wd:pending:' .. node, 'wd:members:' .. node)
+end
+"#;
+
+/// KEYS[1] presence of the recipient, KEYS[2] this node's pending set;
+/// ARGV: this node, device filter ("" = all), payload, pending op
+/// ("", "add", "del"), pending entry. Publishes once per live node that
+/// has matching devices (not this one) and returns how many devices the
+/// subscribed nodes hold.
+pub(crate) const DELIVER: &str = r#"
+local entries = redis.call('HGETALL', KEYS[1])
+local self, want = ARGV[1], ARGV[2]
+local per, order = {}, {}
+for i = 1, #entries, 2 do
+  local dev, node = entries[i], entries[i + 1]
+  if node ~= self and (want == '' or want == dev) then
+    if per[node] == nil then
+      per[node] = 0
+      order[#order + 1] = node
+    end
+    per[node] = per[node] + 1
+  end
+end
+local count = 0
+for _, node in ipairs(order) do
+  if redis.call('EXISTS', 'wd:node:' .. node) == 1 then
+    if redis.call('PUBLISH', 'wd:route:' .. node, ARGV[3]) > 0 then
+      count = count + per[node]
+    end
+  end
+end
+if ARGV[4] == 'add' and count > 0 then
+  redis.call('SADD', KEYS[2], ARGV[5])
+elseif ARGV[4] == 'del' then
+  redis.call('SREM', KEYS[2], ARGV[5])
+end
+return count
+"#;
+
+/// KEYS[1] presence of a user; ARGV[1] this node. 1 if a device of the
+/// user is on another live node.
+pub(crate) const ONLINE: &str = r#"
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  local node = entries[i + 1]
+  if node ~= ARGV[1] and redis.call('EXISTS', 'wd:node:' .. node) == 1 then
+    return 1
+  end
+end
+return 0
+"#;
+
+/// KEYS[1] this node's heartbeat key; ARGV instance id, TTL (ms).
+/// 1: refreshed; 0: the key had expired (other nodes may have reaped this
+/// node: announce again); -1: another instance holds the name.
+pub(crate) const HEARTBEAT: &str = r#"
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if v == false then return 0 end
+return -1
+"#;
+
+/// ARGV: node, instance id, TTL (ms), then `"<uid> <device>"` for every
+/// device of the node. Takes the heartbeat key, replaces what the node
+/// announced before with these devices.
+pub(crate) fn announce() -> String {
+    format!(
+        "{REAP_FN}{}",
+        r#"
+local node = ARGV[1]
+redis.call('SET', 'wd:node:' .. node, ARGV[2], 'PX', ARGV[3])
+redis.call('SADD', 'wd:nodes', node)
+local ignored = {}
+local pend = redis.call('SMEMBERS', 'wd:pending:' .. node)
+reap(node, ignored)
+for _, e in ipairs(pend) do redis.call('SADD', 'wd:pending:' .. node, e) end
+for i = 4, #ARGV do
+  local m = ARGV[i]
+  local sp = string.find(m, ' ', 1, true)
+  redis.call('HSET', 'wd:presence:' .. string.sub(m, 1, sp - 1), string.sub(m, sp + 1), node)
+  redis.call('SADD', 'wd:members:' .. node, m)
+end
+return 1
+"#
+    )
+}
+
+/// ARGV: node. Reaps that node unconditionally (its previous instance,
+/// at start-up); returns its pending invites.
+pub(crate) fn reap_own() -> String {
+    format!(
+        "{REAP_FN}{}",
+        r#"
+local out = {}
+reap(ARGV[1], out)
+return out
+"#
+    )
+}
+
+/// ARGV: this node. Reaps every other known node whose heartbeat key has
+/// expired and returns their pending invites. Atomic: of several
+/// survivors running it, exactly one gets each dead node's invites.
+pub(crate) fn reap_dead() -> String {
+    format!(
+        "{REAP_FN}{}",
+        r#"
+local out = {}
+for _, node in ipairs(redis.call('SMEMBERS', 'wd:nodes')) do
+  if node ~= ARGV[1] and redis.call('EXISTS', 'wd:node:' .. node) == 0 then
+    reap(node, out)
+    redis.call('SREM', 'wd:nodes', node)
+  end
+end
+return out
+"#
+    )
+}
