@@ -1,15 +1,17 @@
-//! The connection: opening it (handshake, `hello`, `welcome`) and the I/O
-//! thread that reads frames into the engine, writes its frames out and
-//! fires its timers.
+//! The connection: opening it (TCP, TLS for `wss://`, WebSocket handshake,
+//! `hello`, `welcome`), the I/O thread that reads frames into the engine,
+//! writes its frames out, fires its timers and sends heartbeats, and
+//! reconnecting with backoff when the link is lost.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read, Write};
 use std::net::ToSocketAddrs;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
+use rustls::pki_types::ServerName;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
@@ -26,16 +28,77 @@ const CLIENT_CLOSED: &str = "client closed";
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
 
+/// The byte stream under the WebSocket: plain TCP or TLS over TCP, both
+/// nonblocking (a read or write that cannot proceed is `WouldBlock`).
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&mut self) -> &mut TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &mut s.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => {
+                s.flush()?;
+                // Push out what rustls still holds.
+                while s.conn.wants_write() {
+                    s.conn.write_tls(&mut s.sock)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// An open, authenticated connection, ready for the I/O thread.
 pub(crate) struct Connection {
-    ws: WebSocket<TcpStream>,
-    poll: Poll,
+    ws: WebSocket<Stream>,
     pub(crate) uid: String,
     pub(crate) device: String,
 }
 
+/// What opens connections: the configuration, the TLS settings, the
+/// poller every socket registers with, and where the URL rotation is.
+pub(crate) struct Dialer {
+    config: ClientConfig,
+    urls: Vec<String>,
+    next_url: usize,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    poll: Poll,
+}
+
 fn ws_config() -> WebSocketConfig {
+    // tungstenite zeroes its whole read buffer before each read; the
+    // default 128 KiB made that the top symbol of the SDK's profile.
+    // Frames are small, so 4 KiB reads cost nothing extra.
     WebSocketConfig::default()
+        .read_buffer_size(4096)
         .max_message_size(Some(MAX_FRAME_LEN))
         .max_frame_size(Some(MAX_FRAME_LEN))
 }
@@ -44,74 +107,216 @@ fn network(context: &str, e: impl std::fmt::Display) -> Error {
     Error::Network(format!("{context}: {e}"))
 }
 
-/// Opens a connection to `config.url` and authenticates with
-/// `config.token`, within `config.connect_timeout`.
-/// Returns the connection and the waker that interrupts its I/O thread.
-pub(crate) fn connect(config: &ClientConfig) -> Result<(Connection, Waker), Error> {
-    log::debug!("connecting to {}", config.url);
-    match open(config) {
-        Ok((conn, waker)) => {
-            log::info!(
-                "connected to {} as {} (device {})",
-                config.url,
-                conn.uid,
-                conn.device
-            );
-            Ok((conn, waker))
+/// The rustls client settings for `config`: its CA (file or PEM text)
+/// when given, else the built-in web roots.
+fn tls_config(config: &ClientConfig) -> Result<Arc<rustls::ClientConfig>, Error> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    let pem: Option<(&str, Vec<u8>)> = match (&config.ca_file, &config.ca_pem) {
+        (Some(path), _) => Some((
+            "caFile",
+            std::fs::read(path)
+                .map_err(|e| Error::invalid("caFile", format!("cannot read {path}: {e}")))?,
+        )),
+        (None, Some(text)) => Some(("caPem", text.as_bytes().to_vec())),
+        (None, None) => None,
+    };
+    match pem {
+        Some((field, bytes)) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
+                .collect::<Result<_, _>>()
+                .map_err(|e| Error::invalid(field, format!("not PEM certificates: {e}")))?;
+            if certs.is_empty() {
+                return Err(Error::invalid(field, "holds no certificate"));
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| Error::invalid(field, format!("bad CA certificate: {e}")))?;
+            }
         }
-        Err(e) => {
-            log::warn!("connecting to {} failed: {e}", config.url);
-            Err(e)
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(tls))
+}
+
+impl Dialer {
+    /// Checks the configuration's TLS settings and makes the poller and
+    /// the waker that interrupts the I/O thread.
+    pub(crate) fn new(config: &ClientConfig) -> Result<(Dialer, Waker), Error> {
+        let urls = config.server_urls();
+        let tls = if urls.iter().any(|u| u.starts_with("wss://"))
+            || config.ca_file.is_some()
+            || config.ca_pem.is_some()
+        {
+            Some(tls_config(config)?)
+        } else {
+            None
+        };
+        let poll = Poll::new().map_err(|e| network("creating the poller", e))?;
+        let waker =
+            Waker::new(poll.registry(), WAKER).map_err(|e| network("creating the waker", e))?;
+        Ok((
+            Dialer {
+                config: config.clone(),
+                urls,
+                next_url: 0,
+                tls,
+                poll,
+            },
+            waker,
+        ))
+    }
+
+    /// Connects to the first URL that answers, trying each once. Stops at
+    /// once on an error that another server would give too (bad
+    /// configuration, refused token).
+    pub(crate) fn connect_first(&mut self) -> Result<Connection, Error> {
+        let mut last = None;
+        for _ in 0..self.urls.len() {
+            match self.dial(None) {
+                Ok(conn) => return Ok(conn),
+                Err(e @ (Error::InvalidArgument { .. } | Error::Unauthorized(_))) => return Err(e),
+                Err(e) => last = Some(e),
+            }
         }
+        Err(last.unwrap_or_else(|| Error::Network("no server address".into())))
+    }
+
+    /// One attempt on the next URL of the rotation, within
+    /// `connect_timeout`; gives up early when `closing` is set.
+    fn dial(&mut self, closing: Option<&AtomicBool>) -> Result<Connection, Error> {
+        let url = self.urls[self.next_url % self.urls.len()].clone();
+        self.next_url = (self.next_url + 1) % self.urls.len();
+        log::debug!("connecting to {url}");
+        match self.open(&url, closing) {
+            Ok(conn) => {
+                log::info!(
+                    "connected to {url} as {} (device {})",
+                    conn.uid,
+                    conn.device
+                );
+                Ok(conn)
+            }
+            Err(e) => {
+                log::warn!("connecting to {url} failed: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    fn open(&mut self, url: &str, closing: Option<&AtomicBool>) -> Result<Connection, Error> {
+        let deadline = Instant::now() + self.config.connect_timeout;
+        let uri: tungstenite::http::Uri = url
+            .parse()
+            .map_err(|e| Error::invalid("url", format!("not a valid URL: {e}")))?;
+        let secure = uri.scheme_str() == Some("wss");
+        let host = uri
+            .host()
+            .ok_or_else(|| Error::invalid("url", "has no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let addr = (host.as_str(), port)
+            .to_socket_addrs()
+            .map_err(|e| network("resolving the server", e))?
+            .next()
+            .ok_or_else(|| Error::Network("the server's name has no address".into()))?;
+        let std_stream = std::net::TcpStream::connect_timeout(&addr, self.config.connect_timeout)
+            .map_err(|e| network("connecting", e))?;
+        std_stream
+            .set_nodelay(true)
+            .and_then(|_| std_stream.set_nonblocking(true))
+            .map_err(|e| network("configuring the socket", e))?;
+        let mut tcp = TcpStream::from_std(std_stream);
+        self.poll
+            .registry()
+            .register(&mut tcp, SOCKET, Interest::READABLE | Interest::WRITABLE)
+            .map_err(|e| network("registering the socket", e))?;
+        let result = self.upgrade(url, secure, &host, tcp, deadline, closing);
+        if let Err(e) = &result {
+            log::debug!("handshake with {url} failed: {e}");
+        }
+        result
+    }
+
+    fn upgrade(
+        &mut self,
+        url: &str,
+        secure: bool,
+        host: &str,
+        tcp: TcpStream,
+        deadline: Instant,
+        closing: Option<&AtomicBool>,
+    ) -> Result<Connection, Error> {
+        let stream = if secure {
+            let tls = self
+                .tls
+                .clone()
+                .ok_or_else(|| Error::Tls("no TLS configuration".into()))?;
+            let name = ServerName::try_from(host.to_owned())
+                .map_err(|e| Error::invalid("url", format!("bad host name: {e}")))?;
+            let conn =
+                rustls::ClientConnection::new(tls, name).map_err(|e| Error::Tls(e.to_string()))?;
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            // The TLS handshake first, so its failure is a typed error.
+            while tls.conn.is_handshaking() {
+                match tls.conn.complete_io(&mut tls.sock) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        wait(&mut self.poll, deadline, closing)?
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => return Err(tls_error(e)),
+                }
+            }
+            Stream::Tls(Box::new(tls))
+        } else {
+            Stream::Plain(tcp)
+        };
+        let mut ws = handshake(url, stream, &mut self.poll, deadline, closing)?;
+        let (uid, device) = authenticate(
+            &mut ws,
+            &self.config.token,
+            &mut self.poll,
+            deadline,
+            closing,
+        )?;
+        Ok(Connection { ws, uid, device })
+    }
+
+    /// Forgets a connection's socket.
+    fn release(&mut self, mut conn: Connection) {
+        let _ = self.poll.registry().deregister(conn.ws.get_mut().tcp());
     }
 }
 
-fn open(config: &ClientConfig) -> Result<(Connection, Waker), Error> {
-    let deadline = Instant::now() + config.connect_timeout;
-    let uri: tungstenite::http::Uri = config
-        .url
-        .parse()
-        .map_err(|e| Error::invalid("url", format!("not a valid URL: {e}")))?;
-    let host = uri
-        .host()
-        .ok_or_else(|| Error::invalid("url", "has no host"))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = uri.port_u16().unwrap_or(80);
-    let addr = (host.as_str(), port)
-        .to_socket_addrs()
-        .map_err(|e| network("resolving the server", e))?
-        .next()
-        .ok_or_else(|| Error::Network("the server's name has no address".into()))?;
-    let std_stream = std::net::TcpStream::connect_timeout(&addr, config.connect_timeout)
-        .map_err(|e| network("connecting", e))?;
-    std_stream
-        .set_nodelay(true)
-        .and_then(|_| std_stream.set_nonblocking(true))
-        .map_err(|e| network("configuring the socket", e))?;
-    let mut stream = TcpStream::from_std(std_stream);
-    let mut poll = Poll::new().map_err(|e| network("creating the poller", e))?;
-    poll.registry()
-        .register(&mut stream, SOCKET, Interest::READABLE | Interest::WRITABLE)
-        .map_err(|e| network("registering the socket", e))?;
-    let waker = Waker::new(poll.registry(), WAKER).map_err(|e| network("creating the waker", e))?;
-    let mut conn = Connection {
-        ws: handshake(&config.url, stream, &mut poll, deadline)?,
-        poll,
-        uid: String::new(),
-        device: String::new(),
-    };
-    conn.authenticate(&config.token, deadline)?;
-    Ok((conn, waker))
+/// The typed error of a failed TLS handshake.
+fn tls_error(e: std::io::Error) -> Error {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(tls) => Error::Tls(tls.to_string()),
+        None => network("TLS handshake", e),
+    }
 }
 
 fn handshake(
     url: &str,
-    stream: TcpStream,
+    stream: Stream,
     poll: &mut Poll,
     deadline: Instant,
-) -> Result<WebSocket<TcpStream>, Error> {
+    closing: Option<&AtomicBool>,
+) -> Result<WebSocket<Stream>, Error> {
     let mut attempt = tungstenite::client::client_with_config(url, stream, Some(ws_config()));
     loop {
         match attempt {
@@ -120,8 +325,14 @@ fn handshake(
                 return Ok(ws);
             }
             Err(HandshakeError::Interrupted(mid)) => {
-                wait(poll, deadline)?;
+                wait(poll, deadline, closing)?;
                 attempt = mid.handshake();
+            }
+            Err(HandshakeError::Failure(tungstenite::Error::Io(e)))
+                if e.get_ref()
+                    .is_some_and(|i| i.downcast_ref::<rustls::Error>().is_some()) =>
+            {
+                return Err(tls_error(e))
             }
             Err(HandshakeError::Failure(e)) => return Err(network("WebSocket handshake", e)),
         }
@@ -129,7 +340,10 @@ fn handshake(
 }
 
 /// Blocks until the socket may be ready or `deadline` passes.
-fn wait(poll: &mut Poll, deadline: Instant) -> Result<(), Error> {
+fn wait(poll: &mut Poll, deadline: Instant, closing: Option<&AtomicBool>) -> Result<(), Error> {
+    if closing.is_some_and(|c| c.load(Ordering::Acquire)) {
+        return Err(Error::Network(CLIENT_CLOSED.into()));
+    }
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(Error::Network("timed out connecting to the server".into()));
@@ -142,60 +356,59 @@ fn wait(poll: &mut Poll, deadline: Instant) -> Result<(), Error> {
     }
 }
 
-impl Connection {
-    fn authenticate(&mut self, token: &str, deadline: Instant) -> Result<(), Error> {
-        let hello = ClientMessage::Hello {
-            protocol: PROTOCOL_VERSION,
-            token: token.to_owned(),
-        };
-        queue(&mut self.ws, Message::text(encode(&hello))).map_err(Error::Network)?;
-        loop {
-            match self.ws.flush() {
-                Ok(()) => break,
-                Err(e) if is_would_block(&e) => self.wait(deadline)?,
-                Err(e) => return Err(network("sending hello", e)),
-            }
-        }
-        loop {
-            match self.ws.read() {
-                Ok(Message::Text(text)) => {
-                    return match decode_server(&text) {
-                        Ok(ServerMessage::Welcome {
-                            protocol,
-                            uid,
-                            device,
-                        }) if protocol == PROTOCOL_VERSION => {
-                            log::debug!("welcome: protocol {protocol}, uid {uid}, device {device}");
-                            self.uid = uid;
-                            self.device = device;
-                            Ok(())
-                        }
-                        Ok(ServerMessage::Error {
-                            code: ErrorCode::Unauthorized,
-                            message,
-                        }) => Err(Error::Unauthorized(message)),
-                        Ok(other) => Err(Error::Protocol(format!(
-                            "expected welcome, got {}",
-                            encode(&other)
-                        ))),
-                        Err(e) => Err(Error::Protocol(e.to_string())),
-                    };
-                }
-                Ok(Message::Close(frame)) => {
-                    return Err(Error::Network(format!(
-                        "the server closed the connection: {}",
-                        frame.map(|f| f.reason.to_string()).unwrap_or_default()
-                    )))
-                }
-                Ok(_) => {}
-                Err(e) if is_would_block(&e) => self.wait(deadline)?,
-                Err(e) => return Err(network("waiting for welcome", e)),
-            }
+/// Sends `hello` and waits for `welcome`; returns the uid and device.
+fn authenticate(
+    ws: &mut WebSocket<Stream>,
+    token: &str,
+    poll: &mut Poll,
+    deadline: Instant,
+    closing: Option<&AtomicBool>,
+) -> Result<(String, String), Error> {
+    let hello = ClientMessage::Hello {
+        protocol: PROTOCOL_VERSION,
+        token: token.to_owned(),
+    };
+    queue(ws, Message::text(encode(&hello))).map_err(Error::Network)?;
+    loop {
+        match ws.flush() {
+            Ok(()) => break,
+            Err(e) if is_would_block(&e) => wait(poll, deadline, closing)?,
+            Err(e) => return Err(network("sending hello", e)),
         }
     }
-
-    fn wait(&mut self, deadline: Instant) -> Result<(), Error> {
-        wait(&mut self.poll, deadline)
+    loop {
+        match ws.read() {
+            Ok(Message::Text(text)) => {
+                return match decode_server(&text) {
+                    Ok(ServerMessage::Welcome {
+                        protocol,
+                        uid,
+                        device,
+                    }) if protocol == PROTOCOL_VERSION => {
+                        log::debug!("welcome: protocol {protocol}, uid {uid}, device {device}");
+                        Ok((uid, device))
+                    }
+                    Ok(ServerMessage::Error {
+                        code: ErrorCode::Unauthorized,
+                        message,
+                    }) => Err(Error::Unauthorized(message)),
+                    Ok(other) => Err(Error::Protocol(format!(
+                        "expected welcome, got {}",
+                        encode(&other)
+                    ))),
+                    Err(e) => Err(Error::Protocol(e.to_string())),
+                };
+            }
+            Ok(Message::Close(frame)) => {
+                return Err(Error::Network(format!(
+                    "the server closed the connection: {}",
+                    frame.map(|f| f.reason.to_string()).unwrap_or_default()
+                )))
+            }
+            Ok(_) => {}
+            Err(e) if is_would_block(&e) => wait(poll, deadline, closing)?,
+            Err(e) => return Err(network("waiting for welcome", e)),
+        }
     }
 }
 
@@ -205,46 +418,84 @@ fn is_would_block(e: &tungstenite::Error) -> bool {
 
 /// Sends `msg`; a socket that cannot take it now is not an error (the
 /// frame waits in tungstenite's buffer for the next flush).
-fn queue(ws: &mut WebSocket<TcpStream>, msg: Message) -> Result<(), String> {
+fn queue(ws: &mut WebSocket<Stream>, msg: Message) -> Result<(), String> {
     match ws.write(msg) {
         Err(e) if !is_would_block(&e) => Err(format!("writing: {e}")),
         _ => Ok(()),
     }
 }
 
-/// The I/O thread: runs until the connection breaks or `closing` is set,
-/// then ends every invite and conversation through the engine.
-pub(crate) fn run(core: Arc<Core>, mut conn: Connection, closing: Arc<AtomicBool>) {
-    let mut events = Events::with_capacity(16);
-    let why = loop {
-        let timeout = core
-            .lock()
-            .engine
-            .poll_timeout()
-            .map(|at| at.saturating_duration_since(Instant::now()));
-        if let Err(e) = conn.poll.poll(&mut events, timeout) {
-            if e.kind() != ErrorKind::Interrupted {
-                break format!("polling: {e}");
-            }
-        }
-        if closing.load(Ordering::Acquire) {
-            let _ = conn.ws.close(None);
-            let _ = conn.ws.flush();
-            break CLIENT_CLOSED.to_owned();
-        }
-        if let Err(why) = read_all(&core, &mut conn.ws) {
-            break why;
-        }
-        fire_timers(&core);
-        if let Err(why) = write_all(&core, &mut conn.ws) {
-            break why;
-        }
-    };
-    if why == CLIENT_CLOSED {
-        log::info!("disconnected: {why}");
-    } else {
-        log::warn!("disconnected: {why}");
+/// How one connection ended.
+enum End {
+    /// The app closed the client.
+    Closed,
+    /// The link broke (or went silent); why.
+    Lost(String),
+}
+
+/// A random number in `0..=max` (full jitter).
+fn jitter(max: Duration) -> Duration {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return max / 2;
     }
+    let ms = max.as_millis().min(u128::from(u64::MAX)) as u64;
+    Duration::from_millis(u64::from_le_bytes(bytes) % ms.saturating_add(1))
+}
+
+/// The backoff before reconnection attempt `attempt` (0 first): a random
+/// time up to `min * 2^attempt`, capped at `max`.
+pub(crate) fn backoff(min: Duration, max: Duration, attempt: u32) -> Duration {
+    let ceiling = min.saturating_mul(1u32 << attempt.min(20)).min(max);
+    jitter(ceiling)
+}
+
+/// The I/O thread: serves the connection; when it breaks, reconnects with
+/// backoff (if configured) until the app closes the client or the server
+/// refuses the token; then ends every invite and conversation.
+pub(crate) fn run(
+    core: Arc<Core>,
+    mut dialer: Dialer,
+    mut conn: Connection,
+    closing: Arc<AtomicBool>,
+) {
+    loop {
+        let end = serve(&core, &mut dialer, &mut conn, &closing);
+        dialer.release(conn);
+        let why = match end {
+            End::Closed => {
+                log::info!("disconnected: {CLIENT_CLOSED}");
+                return finish(&core);
+            }
+            End::Lost(why) => why,
+        };
+        log::warn!("connection lost: {why}");
+        if !dialer.config.reconnect {
+            return finish(&core);
+        }
+        core.set_connection_state(ConnectionState::Reconnecting);
+        {
+            let mut st = core.lock();
+            st.engine.handle_link_lost(Instant::now());
+            st.outbox.clear();
+            core.pump(&mut st);
+        }
+        conn = match reconnect(&core, &mut dialer, &closing) {
+            Some(conn) => conn,
+            None => return finish(&core),
+        };
+        core.set_device(&conn.device);
+        {
+            let mut st = core.lock();
+            st.engine.handle_connected(&conn.uid, &conn.device);
+            core.pump(&mut st);
+        }
+        core.set_connection_state(ConnectionState::Connected);
+    }
+}
+
+/// The link is gone for good: every invite and conversation ends.
+fn finish(core: &Arc<Core>) {
     core.set_connection_state(ConnectionState::Disconnected);
     let mut st = core.lock();
     st.engine.handle_disconnected(Instant::now());
@@ -252,11 +503,118 @@ pub(crate) fn run(core: Arc<Core>, mut conn: Connection, closing: Arc<AtomicBool
     core.pump(&mut st);
 }
 
-/// Reads every frame available now into the engine.
-fn read_all(core: &Arc<Core>, ws: &mut WebSocket<TcpStream>) -> Result<(), String> {
+/// Tries to connect again, with backoff, until it works (`Some`), the app
+/// closes the client or the token is refused (`None`). Engine timers keep
+/// firing meanwhile.
+fn reconnect(core: &Arc<Core>, dialer: &mut Dialer, closing: &AtomicBool) -> Option<Connection> {
+    let (min, max) = (dialer.config.reconnect_min, dialer.config.reconnect_max);
+    let mut events = Events::with_capacity(4);
+    for attempt in 0u32.. {
+        let until = Instant::now() + backoff(min, max, attempt);
+        loop {
+            if closing.load(Ordering::Acquire) {
+                return None;
+            }
+            fire_timers(core);
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            let next = core
+                .lock()
+                .engine
+                .poll_timeout()
+                .map_or(until, |t| t.min(until));
+            if let Err(e) = dialer
+                .poll
+                .poll(&mut events, Some(next.saturating_duration_since(now)))
+            {
+                if e.kind() != ErrorKind::Interrupted {
+                    log::warn!("polling: {e}");
+                    return None;
+                }
+            }
+        }
+        match dialer.dial(Some(closing)) {
+            Ok(conn) => return Some(conn),
+            Err(Error::Unauthorized(why)) => {
+                log::warn!("giving up reconnecting: the token was refused: {why}");
+                return None;
+            }
+            Err(_) if closing.load(Ordering::Acquire) => return None,
+            Err(_) => {}
+        }
+    }
+    None
+}
+
+/// Serves one connection until it breaks, goes silent for
+/// `dead_after`, or the app closes the client.
+fn serve(
+    core: &Arc<Core>,
+    dialer: &mut Dialer,
+    conn: &mut Connection,
+    closing: &AtomicBool,
+) -> End {
+    let (heartbeat, dead_after) = (dialer.config.heartbeat, dialer.config.dead_after);
+    let mut events = Events::with_capacity(16);
+    let mut last_heard = Instant::now();
+    let mut next_ping = last_heard + heartbeat;
+    // Work first, then sleep: frames read along with `welcome` and the
+    // engine's queries after a reconnection must not wait for an event.
+    loop {
+        if closing.load(Ordering::Acquire) {
+            let _ = conn.ws.close(None);
+            let _ = conn.ws.flush();
+            return End::Closed;
+        }
+        match read_all(core, &mut conn.ws) {
+            Ok(true) => last_heard = Instant::now(),
+            Ok(false) => {}
+            Err(why) => return End::Lost(why),
+        }
+        fire_timers(core);
+        let now = Instant::now();
+        if now >= last_heard + dead_after {
+            return End::Lost(format!(
+                "nothing heard from the server for {} ms",
+                dead_after.as_millis()
+            ));
+        }
+        if now >= next_ping {
+            if let Err(why) = queue(&mut conn.ws, Message::Ping(Default::default())) {
+                return End::Lost(why);
+            }
+            next_ping = now + heartbeat;
+        }
+        if let Err(why) = write_all(core, &mut conn.ws) {
+            return End::Lost(why);
+        }
+        let wake = core
+            .lock()
+            .engine
+            .poll_timeout()
+            .map_or(next_ping, |t| t.min(next_ping))
+            .min(last_heard + dead_after);
+        if let Err(e) = dialer.poll.poll(
+            &mut events,
+            Some(wake.saturating_duration_since(Instant::now())),
+        ) {
+            if e.kind() != ErrorKind::Interrupted {
+                return End::Lost(format!("polling: {e}"));
+            }
+        }
+    }
+}
+
+/// Reads every frame available now into the engine; `Ok(true)` if any
+/// frame (of any kind) arrived.
+fn read_all(core: &Arc<Core>, ws: &mut WebSocket<Stream>) -> Result<bool, String> {
+    let mut heard = false;
     loop {
         match ws.read() {
             Ok(Message::Text(text)) => {
+                heard = true;
                 // A frame the SDK cannot decode is dropped: the server
                 // validates what it routes, so this is a version skew or
                 // a server bug, and one bad frame must not end the link.
@@ -282,8 +640,8 @@ fn read_all(core: &Arc<Core>, ws: &mut WebSocket<TcpStream>) -> Result<(), Strin
                     None => "closed by the server".into(),
                 })
             }
-            Ok(_) => {}
-            Err(e) if is_would_block(&e) => return Ok(()),
+            Ok(_) => heard = true,
+            Err(e) if is_would_block(&e) => return Ok(heard),
             Err(e) => return Err(format!("reading: {e}")),
         }
     }
@@ -300,7 +658,7 @@ fn fire_timers(core: &Arc<Core>) {
 
 /// Writes every queued frame; what the socket cannot take now stays in
 /// tungstenite's buffer and goes out when the socket is writable again.
-fn write_all(core: &Arc<Core>, ws: &mut WebSocket<TcpStream>) -> Result<(), String> {
+fn write_all(core: &Arc<Core>, ws: &mut WebSocket<Stream>) -> Result<(), String> {
     let frames = std::mem::take(&mut core.lock().outbox);
     for frame in frames {
         queue(ws, Message::text(frame))?;
@@ -309,5 +667,24 @@ fn write_all(core: &Arc<Core>, ws: &mut WebSocket<TcpStream>) -> Result<(), Stri
         Ok(()) => Ok(()),
         Err(e) if is_would_block(&e) => Ok(()),
         Err(e) => Err(format!("writing: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_full_jitter_and_is_capped() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_millis(1000));
+        for attempt in 0..40 {
+            let ceiling = (min * 2u32.pow(attempt.min(10))).min(max);
+            for _ in 0..20 {
+                assert!(backoff(min, max, attempt) <= ceiling);
+            }
+        }
+        // Full jitter spreads the delays (not all equal).
+        let samples: std::collections::HashSet<_> = (0..50).map(|_| backoff(min, max, 5)).collect();
+        assert!(samples.len() > 1);
     }
 }

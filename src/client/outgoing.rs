@@ -1,7 +1,7 @@
 //! `OutgoingInvite`: an invite this client sent.
 
 use std::ffi::CStr;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use wd_protocol::{CancelReason, FailureReason, Mode, RejectReason};
@@ -32,7 +32,6 @@ pub enum OutgoingEvent {
 
 #[derive(Default)]
 struct OutgoingState {
-    status: Option<OutgoingStatus>,
     failure: Option<FailureReason>,
     reject: Option<RejectReason>,
     cancel: Option<CancelReason>,
@@ -48,6 +47,9 @@ pub(crate) struct OutgoingShared {
     to: Text,
     conversation_id: Text,
     mode: Mode,
+    /// The status, readable without a lock (the hot getter); written under
+    /// `state`'s lock after the fields it summarises.
+    status: AtomicU8,
     state: Mutex<OutgoingState>,
     slot: Slot<OutgoingInvite, OutgoingEvent>,
     c_refs: AtomicUsize,
@@ -69,6 +71,7 @@ impl OutgoingShared {
             to,
             conversation_id,
             mode,
+            status: AtomicU8::new(status_code(OutgoingStatus::Pending)),
             state: Mutex::new(OutgoingState::default()),
             slot: Slot::default(),
             c_refs: AtomicUsize::new(0),
@@ -90,25 +93,28 @@ impl OutgoingShared {
     ) {
         {
             let mut st = self.lock();
-            match &event {
-                OutgoingEvent::Ringing => {}
+            let status = match &event {
+                OutgoingEvent::Ringing => None,
                 OutgoingEvent::Accepted => {
-                    st.status = Some(OutgoingStatus::Accepted);
                     st.conversation = conversation;
                     st.answer = answer;
+                    Some(OutgoingStatus::Accepted)
                 }
                 OutgoingEvent::Rejected(r) => {
-                    st.status = Some(OutgoingStatus::Rejected);
                     st.reject = Some(*r);
+                    Some(OutgoingStatus::Rejected)
                 }
                 OutgoingEvent::Canceled => {
-                    st.status = Some(OutgoingStatus::Canceled);
                     st.cancel = cancel.or(Some(CancelReason::CallerCanceled));
+                    Some(OutgoingStatus::Canceled)
                 }
                 OutgoingEvent::Failed(r) => {
-                    st.status = Some(OutgoingStatus::Failed);
                     st.failure = Some(*r);
+                    Some(OutgoingStatus::Failed)
                 }
+            };
+            if let Some(status) = status {
+                self.status.store(status_code(status), Ordering::Release);
             }
         }
         self.slot.push(event);
@@ -145,7 +151,7 @@ impl OutgoingInvite {
     /// before the matching event is delivered (so a `cancel` that returned
     /// `Ok` is seen as `canceled` at once).
     pub fn status(&self) -> OutgoingStatus {
-        self.shared.lock().status.unwrap_or(OutgoingStatus::Pending)
+        status_from_code(self.shared.status.load(Ordering::Acquire))
     }
 
     /// The invitee's user id.
@@ -258,5 +264,25 @@ impl OutgoingInvite {
     /// How many C references the FFI holds to this invite.
     pub(crate) fn c_refs(&self) -> &AtomicUsize {
         &self.shared.c_refs
+    }
+}
+
+fn status_code(status: OutgoingStatus) -> u8 {
+    match status {
+        OutgoingStatus::Pending => 0,
+        OutgoingStatus::Accepted => 1,
+        OutgoingStatus::Rejected => 2,
+        OutgoingStatus::Canceled => 3,
+        OutgoingStatus::Failed => 4,
+    }
+}
+
+fn status_from_code(code: u8) -> OutgoingStatus {
+    match code {
+        1 => OutgoingStatus::Accepted,
+        2 => OutgoingStatus::Rejected,
+        3 => OutgoingStatus::Canceled,
+        4 => OutgoingStatus::Failed,
+        _ => OutgoingStatus::Pending,
     }
 }

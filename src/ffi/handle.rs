@@ -130,6 +130,25 @@ pub(crate) fn handle_from<C: ArcHandle>(ptr: *const C, name: &str) -> FfiResult<
     Ok(C::RustType::clone(&borrowed))
 }
 
+/// The Rust handle behind the C pointer `ptr`, borrowed for the duration
+/// of the call without touching its reference count (for hot getters such
+/// as the status queries), or NULL_PARAMETER naming `name`.
+///
+/// The C caller promises that a non-NULL `ptr` came from this library as
+/// a handle of type `C` and is not freed while the call runs — the same
+/// promise [`handle_from`] relies on.
+pub(crate) fn borrow_handle<C: ArcHandle>(
+    ptr: *const C,
+    name: &str,
+) -> FfiResult<ManuallyDrop<C::RustType>> {
+    if ptr.is_null() {
+        return Err(null_parameter(name));
+    }
+    // SAFETY: `ptr` is a live reference made by `into_raw` (caller
+    // contract); `ManuallyDrop` keeps us from ever releasing it.
+    Ok(ManuallyDrop::new(unsafe { C::from_raw(ptr) }))
+}
+
 /// The C pointer for `handle`, without creating a reference (for passing
 /// to a callback, valid while it runs). It equals the pointer of every C
 /// reference to the same object.

@@ -10,7 +10,8 @@ use wd_protocol::{MAX_SDP_LEN, MAX_USER_DATA_LEN};
 use super::callback::{call_guarded, wd_release_callback, UserData};
 use super::conversation::wd_conversation;
 use super::handle::{
-    arc_handle, borrowed_ptr, free_counted, handle_from, into_c, with_ref_lock, CountedHandle, Out,
+    arc_handle, borrow_handle, borrowed_ptr, free_counted, handle_from, into_c, with_ref_lock,
+    CountedHandle, Out,
 };
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
@@ -205,7 +206,7 @@ pub extern "C" fn wd_incoming_invite_status(
     out: *mut wd_incoming_status,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
+        let invite = try_ffi!(borrow_handle(invite, "invite"));
         let out = try_ffi!(Out::new(out, "out"));
         out.set(invite.status().into());
         wd_result::Ok

@@ -7,7 +7,8 @@ use std::sync::atomic::AtomicUsize;
 use super::callback::{call_guarded, wd_release_callback, UserData};
 use super::conversation::wd_conversation;
 use super::handle::{
-    arc_handle, borrowed_ptr, free_counted, handle_from, into_c, with_ref_lock, CountedHandle, Out,
+    arc_handle, borrow_handle, borrowed_ptr, free_counted, handle_from, into_c, with_ref_lock,
+    CountedHandle, Out,
 };
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
@@ -130,7 +131,7 @@ pub extern "C" fn wd_outgoing_invite_status(
     out: *mut wd_outgoing_status,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
+        let invite = try_ffi!(borrow_handle(invite, "invite"));
         let out = try_ffi!(Out::new(out, "out"));
         out.set(invite.status().into());
         wd_result::Ok
