@@ -9,8 +9,8 @@ use cluster::{have_redis, wait_until, Cluster, Node, Redis};
 use crossbeam_channel::{unbounded, Receiver};
 use std::time::Duration;
 use wilddog_video::client::{
-    Client, ClientConfig, IncomingEvent, IncomingInvite, InviteOptions, OutgoingEvent,
-    OutgoingInvite,
+    Client, ClientConfig, ConnectionState, IncomingEvent, IncomingInvite, InviteOptions,
+    OutgoingEvent, OutgoingInvite,
 };
 use wilddog_video::engine::{IncomingStatus, OutgoingStatus};
 use wilddog_video::protocol::{CancelReason, FailureReason, RejectReason};
@@ -340,6 +340,113 @@ fn a_killed_node_ends_its_invites_once_and_the_others_keep_serving() {
     }
     assert_eq!(a_rx.try_iter().count(), 0);
     assert_eq!(dave_rx.try_iter().count(), 0);
+}
+
+/// A client that reconnects by itself over `urls` (in that order), with
+/// short heartbeat and backoff so that a test does not wait on defaults.
+fn connect_reconnecting(urls: &[&str], uid: &str) -> Client {
+    let config = ClientConfig {
+        urls: urls.iter().map(|u| u.to_string()).collect(),
+        heartbeat: Duration::from_millis(200),
+        dead_after: Duration::from_secs(1),
+        reconnect: true,
+        reconnect_min: Duration::from_millis(20),
+        reconnect_max: Duration::from_millis(200),
+        ..ClientConfig::new(urls[0], format!("dev:{uid}"))
+    };
+    Client::connect(config).expect("client connects")
+}
+
+fn connection_events(client: &Client) -> Receiver<ConnectionState> {
+    let (tx, rx) = unbounded();
+    client.set_connection_listener(move |state| {
+        let _ = tx.send(state);
+    });
+    rx
+}
+
+/// The node a device id (`"<node>.<n>"`) belongs to.
+fn node_of(device: &str) -> &str {
+    device.split('.').next().unwrap_or_default()
+}
+
+#[test]
+fn a_killed_nodes_clients_reconnect_by_themselves_to_a_survivor() {
+    if !have_redis() {
+        return;
+    }
+    let mut c = Cluster::start(3);
+    // Alice is on n1 with all three URLs, n1 first; bob's devices are on
+    // n2 and n3.
+    let alice = connect_reconnecting(&[c.url(0), c.url(1), c.url(2)], "alice");
+    let a_conn = connection_events(&alice);
+    assert_eq!(next(&a_conn, "alice's state"), ConnectionState::Connected);
+    assert_eq!(node_of(&alice.device()), "n1");
+    let phone = connect(c.url(1), "bob");
+    let laptop = connect(c.url(2), "bob");
+    let (phone_inv, laptop_inv) = (invites(&phone), invites(&laptop));
+    let (_a_out, a_rx) = invite(&alice, "bob", 60_000);
+    let bob_rxs = [
+        incoming_events(&next(&phone_inv, "phone rings")),
+        incoming_events(&next(&laptop_inv, "laptop rings")),
+    ];
+    assert_eq!(next(&a_rx, "ringing"), OutgoingEvent::Ringing);
+
+    c.nodes[0].kill();
+
+    // Alice's engine ends the invite through the dead node; her client
+    // reconnects on its own to a survivor.
+    assert_eq!(
+        next(&a_rx, "alice's failure"),
+        OutgoingEvent::Failed(FailureReason::Network)
+    );
+    assert_eq!(
+        next(&a_conn, "alice reconnecting"),
+        ConnectionState::Reconnecting
+    );
+    assert_eq!(
+        next(&a_conn, "alice reconnected"),
+        ConnectionState::Connected
+    );
+    let moved_to = node_of(&alice.device()).to_owned();
+    assert!(moved_to == "n2" || moved_to == "n3", "alice on {moved_to}");
+    // Bob's devices hear caller_gone from whichever survivor reaped n1.
+    for rx in &bob_rxs {
+        assert_eq!(
+            next(rx, "caller gone"),
+            IncomingEvent::Failed(FailureReason::CallerGone)
+        );
+    }
+    wait_until("n1's presence to go", WAIT, || {
+        let p = c.redis.presence("alice");
+        !p.contains("n1") && p.contains(&moved_to)
+    });
+
+    // A new invite from the moved client; the device of bob on the other
+    // survivor answers, so it crosses nodes.
+    let (_out, out_rx) = invite(&alice, "bob", 60_000);
+    let on_phone = next(&phone_inv, "phone rings again");
+    let on_laptop = next(&laptop_inv, "laptop rings again");
+    let (answer, other) = if moved_to == "n2" {
+        (on_laptop, on_phone)
+    } else {
+        (on_phone, on_laptop)
+    };
+    let other_rx = incoming_events(&other);
+    answer.accept(None, None).unwrap();
+    assert_eq!(terminal(&out_rx), OutgoingEvent::Accepted);
+    assert_eq!(
+        next(&other_rx, "answered elsewhere"),
+        IncomingEvent::Canceled(CancelReason::AnsweredElsewhere)
+    );
+    // Exactly once: nothing more arrived for the invite through n1, and
+    // the link did not drop again.
+    for rx in &bob_rxs {
+        assert_eq!(rx.try_iter().count(), 0);
+    }
+    assert_eq!(a_rx.try_iter().count(), 0);
+    assert_eq!(a_conn.try_iter().count(), 0);
+    assert_eq!(alice.connection_state(), ConnectionState::Connected);
 }
 
 #[test]

@@ -76,12 +76,17 @@ struct Cli {
     #[arg(long, value_name = "PATH", conflicts_with = "url")]
     server_bin: Option<String>,
     /// Use the server already running at this URL (ws://IP:PORT); its
-    /// rate limit must allow the load.
+    /// rate limit must allow the load. Repeat it for the nodes of one
+    /// cluster (`wd-signal --broker`): pair i's caller connects to node
+    /// i mod N and its callee to node (i+1) mod N, so with two or more
+    /// nodes every invite crosses nodes and each node holds as many
+    /// callers as callees.
     #[arg(long)]
-    url: Option<String>,
-    /// With --url: the server's pid, for its CPU and memory.
+    url: Vec<String>,
+    /// With --url: the server's pid, for its CPU and memory; with several
+    /// --url, one per node in the same order (CPU and RSS are summed).
     #[arg(long, requires = "url")]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     /// Tokio worker threads of the raw driver (1: one thread, which leaves
     /// the other core to the server on a 2-core machine).
     #[arg(long, default_value_t = 1)]
@@ -174,11 +179,11 @@ fn run(target: &Target, spec: &RunSpec) -> Result<Report, String> {
     };
     let (counts, lost, latency, lag, sdk_cpu): (Counts, u64, _, _, _) = match spec.driver {
         Driver::Raw => {
-            let r = raw::run(target.addr(), spec.pairs, spec.client_threads, on_ready)?;
+            let r = raw::run(&target.addrs(), spec.pairs, spec.client_threads, on_ready)?;
             (r.counts, r.lost, r.latency, r.lag, None)
         }
         Driver::Sdk => {
-            let r = sdk::run(&target.ws_url(), spec.pairs, on_ready)?;
+            let r = sdk::run(&target.ws_urls(), spec.pairs, on_ready)?;
             (r.counts, r.lost, r.latency, r.lag, Some(r.sdk_cpu))
         }
     };
@@ -204,6 +209,7 @@ fn run(target: &Target, spec: &RunSpec) -> Result<Report, String> {
     Ok(Report {
         driver: spec.driver.name().to_owned(),
         server: target.kind().to_owned(),
+        nodes: target.addrs().len(),
         pairs: spec.pairs,
         rate: spec.rate,
         window: spec.window,
@@ -285,10 +291,10 @@ fn idle_client(target: &Target, idle: f64) -> Result<serde_json::Value, String> 
 }
 
 fn make_target(cli: &Cli) -> Result<Target, String> {
-    match (&cli.server_bin, &cli.url) {
+    match (&cli.server_bin, cli.url.is_empty()) {
         (Some(bin), _) => Target::process(bin),
-        (None, Some(url)) => Target::url(url, cli.server_pid),
-        (None, None) => Target::in_process(),
+        (None, false) => Target::url(&cli.url, &cli.server_pid),
+        (None, true) => Target::in_process(),
     }
 }
 

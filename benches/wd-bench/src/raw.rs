@@ -382,11 +382,13 @@ pub struct RawResult {
     pub lag: Option<Histogram<u64>>,
 }
 
-/// Connects every pair, then hands control to `on_ready` (which snapshots
+/// Connects every pair (pair i's caller to `addrs[i % N]`, its callee to
+/// `addrs[(i + 1) % N]`: with several nodes every invite crosses nodes),
+/// then hands control to `on_ready` (which snapshots
 /// the server's CPU and returns the plan: the run starts then), runs the
 /// cycles and merges what every pair saw.
 pub fn run(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     pairs: usize,
     threads: usize,
     on_ready: impl FnOnce() -> Plan,
@@ -402,11 +404,12 @@ pub fn run(
             .build()
     }
     .map_err(|e| format!("tokio runtime: {e}"))?;
+    let n = addrs.len();
     runtime.block_on(async move {
         let mut conns = Vec::with_capacity(pairs);
         for i in 0..pairs {
-            let (cws, _) = connect(addr, &format!("c{i}"), None).await?;
-            let (ews, _) = connect(addr, &format!("e{i}"), None).await?;
+            let (cws, _) = connect(addrs[i % n], &format!("c{i}"), None).await?;
+            let (ews, _) = connect(addrs[(i + 1) % n], &format!("e{i}"), None).await?;
             conns.push((cws, ews));
         }
         let plan = on_ready();

@@ -54,6 +54,9 @@ impl Counts {
 pub struct Report {
     pub driver: String,
     pub server: String,
+    /// Server nodes the clients were split over (callers on node i mod N,
+    /// callees on node (i+1) mod N).
+    pub nodes: usize,
     pub pairs: usize,
     /// Invites per second asked for; absent at maximum rate.
     pub rate: Option<f64>,
@@ -131,8 +134,14 @@ impl Report {
             .map(|r| format!("{r} /s open loop"))
             .unwrap_or_else(|| format!("max (window {} per pair)", self.window));
         println!(
-            "driver {} | server {} | {} pairs | rate {} | {:.1} s",
-            self.driver, self.server, self.pairs, rate, self.duration_s
+            "driver {} | server {} ({} node{}) | {} pairs | rate {} | {:.1} s",
+            self.driver,
+            self.server,
+            self.nodes,
+            if self.nodes == 1 { "" } else { "s" },
+            self.pairs,
+            rate,
+            self.duration_s
         );
         println!(
             "  cycles: {} issued, {} accepted, {} confirmed, {} ringing -> {:.0} invites/s",

@@ -143,12 +143,20 @@ pub struct SdkResult {
     pub sdk_cpu: Cpu,
 }
 
-/// Connects `pairs` caller/callee clients to `url`, then runs the plan
-/// `on_ready` returns.
-pub fn run(url: &str, pairs: usize, on_ready: impl FnOnce() -> Plan) -> Result<SdkResult, String> {
-    let connect = |uid: String| {
-        Client::connect(ClientConfig::new(url, format!("dev:{uid}")))
-            .map_err(|e| format!("connecting {uid}: {e}"))
+/// Connects `pairs` caller/callee clients (pair i's caller to
+/// `urls[i % N]`, its callee to `urls[(i + 1) % N]`: with several nodes
+/// every invite crosses nodes), then runs the plan `on_ready` returns.
+pub fn run(
+    urls: &[String],
+    pairs: usize,
+    on_ready: impl FnOnce() -> Plan,
+) -> Result<SdkResult, String> {
+    let connect = |uid: String, node: usize| {
+        Client::connect(ClientConfig::new(
+            urls[node % urls.len()].clone(),
+            format!("dev:{uid}"),
+        ))
+        .map_err(|e| format!("connecting {uid}: {e}"))
     };
     let mut callees = Vec::new();
     let mut all = Vec::new();
@@ -160,14 +168,14 @@ pub fn run(url: &str, pairs: usize, on_ready: impl FnOnce() -> Plan) -> Result<S
             callee_ends: 0,
             callee_failed: 0,
         }));
-        let callee = connect(format!("e{i}"))?;
+        let callee = connect(format!("e{i}"), i + 1)?;
         callee.set_invite_listener(callee_listener(stats.clone()));
         callees.push(callee);
         // Room for every token the pair can produce: the closed loop
         // waits on it, the open loop never reads it.
         let (finished_tx, finished_rx) = bounded(1 << 20);
         all.push(Arc::new(Pair {
-            caller: connect(format!("c{i}"))?,
+            caller: connect(format!("c{i}"), i)?,
             callee_uid: format!("e{i}"),
             stats,
             finished_tx,

@@ -18,8 +18,13 @@ pub enum Target {
     InProcess(wd_signal::ServerHandle),
     /// A `wd-signal --dev` child process.
     Process { child: Child, addr: SocketAddr },
-    /// A server somebody else runs; CPU and memory unknown unless `pid`.
-    Url { addr: SocketAddr, pid: Option<u32> },
+    /// Servers somebody else runs: one node, or several nodes of one
+    /// cluster (`--broker`) that the clients are split over. CPU and
+    /// memory unknown unless `pids` (one per node, summed).
+    Url {
+        addrs: Vec<SocketAddr>,
+        pids: Vec<u32>,
+    },
 }
 
 impl Target {
@@ -69,25 +74,51 @@ impl Target {
         Ok(Target::Process { child, addr })
     }
 
-    /// A server at `url` (`ws://IP:PORT`).
-    pub fn url(url: &str, pid: Option<u32>) -> Result<Target, String> {
-        let addr = url
-            .strip_prefix("ws://")
-            .map(|rest| rest.split('/').next().unwrap_or(rest))
-            .and_then(|a| a.parse().ok())
-            .ok_or_else(|| format!("{url}: expected ws://IP:PORT"))?;
-        Ok(Target::Url { addr, pid })
+    /// Servers at `urls` (`ws://IP:PORT` each: one node, or the nodes of
+    /// one cluster), with no pid or one pid per URL.
+    pub fn url(urls: &[String], pids: &[u32]) -> Result<Target, String> {
+        let addrs = urls
+            .iter()
+            .map(|url| {
+                url.strip_prefix("ws://")
+                    .map(|rest| rest.split('/').next().unwrap_or(rest))
+                    .and_then(|a| a.parse().ok())
+                    .ok_or_else(|| format!("{url}: expected ws://IP:PORT"))
+            })
+            .collect::<Result<Vec<SocketAddr>, String>>()?;
+        if !pids.is_empty() && pids.len() != addrs.len() {
+            return Err(format!(
+                "{} --server-pid for {} --url: give one per node, or none",
+                pids.len(),
+                addrs.len()
+            ));
+        }
+        Ok(Target::Url {
+            addrs,
+            pids: pids.to_vec(),
+        })
     }
 
-    /// The server's address.
+    /// The (first) server's address.
     pub fn addr(&self) -> SocketAddr {
+        self.addrs()[0]
+    }
+
+    /// Every node's address (one unless several `--url`).
+    pub fn addrs(&self) -> Vec<SocketAddr> {
         match self {
-            Target::InProcess(h) => h.addr(),
-            Target::Process { addr, .. } | Target::Url { addr, .. } => *addr,
+            Target::InProcess(h) => vec![h.addr()],
+            Target::Process { addr, .. } => vec![*addr],
+            Target::Url { addrs, .. } => addrs.clone(),
         }
     }
 
-    /// The server's WebSocket URL.
+    /// Every node's WebSocket URL.
+    pub fn ws_urls(&self) -> Vec<String> {
+        self.addrs().iter().map(|a| format!("ws://{a}")).collect()
+    }
+
+    /// The (first) server's WebSocket URL.
     pub fn ws_url(&self) -> String {
         format!("ws://{}", self.addr())
     }
@@ -97,15 +128,28 @@ impl Target {
         match self {
             Target::InProcess(_) => "in-process",
             Target::Process { .. } => "process",
+            Target::Url { addrs, .. } if addrs.len() > 1 => "urls",
             Target::Url { .. } => "url",
         }
     }
 
-    fn pid(&self) -> Option<u32> {
+    /// The server processes' pids (none in-process or without
+    /// `--server-pid`).
+    fn pids(&self) -> Vec<u32> {
         match self {
-            Target::InProcess(_) => None,
-            Target::Process { child, .. } => Some(child.id()),
-            Target::Url { pid, .. } => *pid,
+            Target::InProcess(_) => Vec::new(),
+            Target::Process { child, .. } => vec![child.id()],
+            Target::Url { pids, .. } => pids.clone(),
+        }
+    }
+
+    /// Sums `f` over the server processes, or applies it to this process
+    /// for an in-process server.
+    fn sum_over(&self, f: impl Fn(u32) -> Option<u64>) -> Option<u64> {
+        match self {
+            Target::InProcess(_) => f(procstat::self_pid()),
+            Target::Url { pids, .. } if pids.is_empty() => None,
+            _ => self.pids().into_iter().map(f).sum(),
         }
     }
 
@@ -117,19 +161,26 @@ impl Target {
                 let (cpu, n) = procstat::threads_cpu(&["wd-signal"]);
                 (n > 0).then_some(cpu)
             }
-            _ => procstat::process_cpu(self.pid()?),
+            Target::Url { pids, .. } if pids.is_empty() => None,
+            _ => self
+                .pids()
+                .into_iter()
+                .map(procstat::process_cpu)
+                .collect::<Option<Vec<Cpu>>>()
+                .map(|v| v.into_iter().fold(Cpu::default(), |a, b| a + b)),
         }
     }
 
     /// Peak RSS of the process holding the server (this one, tool
-    /// included, for an in-process server).
+    /// included, for an in-process server; the sum over the nodes for
+    /// several `--server-pid`).
     pub fn peak_rss(&self) -> Option<u64> {
-        procstat::peak_rss(self.pid().unwrap_or_else(procstat::self_pid))
+        self.sum_over(procstat::peak_rss)
     }
 
-    /// Current RSS of the server's process.
+    /// Current RSS of the server's process (summed over the nodes).
     pub fn rss(&self) -> Option<u64> {
-        procstat::rss(self.pid().unwrap_or_else(procstat::self_pid))
+        self.sum_over(procstat::rss)
     }
 
     /// A note on what the memory figure covers.
@@ -137,8 +188,11 @@ impl Target {
         match self {
             Target::InProcess(_) => "process-wide: includes the load tool",
             Target::Process { .. } => "the wd-signal process alone",
-            Target::Url { pid: Some(_), .. } => "the process given by --server-pid",
-            Target::Url { pid: None, .. } => "unknown (no --server-pid)",
+            Target::Url { pids, .. } if pids.is_empty() => "unknown (no --server-pid)",
+            Target::Url { pids, .. } if pids.len() > 1 => {
+                "the sum of the processes given by --server-pid"
+            }
+            Target::Url { .. } => "the process given by --server-pid",
         }
     }
 
