@@ -3,7 +3,6 @@
 use std::ffi::{c_char, c_void, CString};
 use std::marker::{PhantomData, PhantomPinned};
 use std::ptr;
-use std::sync::atomic::AtomicUsize;
 
 use serde::Serialize;
 
@@ -11,7 +10,7 @@ use wd_protocol::{MAX_MESSAGE_LEN, MAX_UID_LEN};
 
 use super::callback::{call_guarded, wd_release_callback, UserData};
 use super::handle::{
-    arc_handle, borrowed_ptr, free_counted, handle_from, into_c, with_ref_lock, CountedHandle, Out,
+    borrowed_ptr, counted_handle, free_counted, handle_from, into_c, with_ref_lock, Out,
 };
 use super::outgoing::wd_outgoing_invite;
 use super::panic::ffi_boundary;
@@ -32,17 +31,7 @@ pub struct wd_conversation {
     _marker: PhantomData<(*mut u8, PhantomPinned)>,
 }
 
-arc_handle!(wd_conversation => Conversation.shared);
-
-impl CountedHandle for wd_conversation {
-    fn c_refs(handle: &Conversation) -> &AtomicUsize {
-        handle.c_refs()
-    }
-
-    fn clear_listener(handle: &Conversation) {
-        handle.clear_listener();
-    }
-}
+counted_handle!(wd_conversation => Conversation.shared);
 
 /// Kind of a conversation event.
 #[repr(u32)]

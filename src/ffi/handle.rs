@@ -100,6 +100,26 @@ macro_rules! arc_handle {
 }
 pub(crate) use arc_handle;
 
+/// [`arc_handle!`] for a handle whose C references are counted: its Rust
+/// type has `c_refs()` and `clear_listener()`, so freeing its last C
+/// reference clears its listener.
+macro_rules! counted_handle {
+    ($c:ident => $handle:ident . $field:ident) => {
+        $crate::ffi::handle::arc_handle!($c => $handle.$field);
+
+        impl $crate::ffi::handle::CountedHandle for $c {
+            fn c_refs(handle: &$handle) -> &::std::sync::atomic::AtomicUsize {
+                handle.c_refs()
+            }
+
+            fn clear_listener(handle: &$handle) {
+                handle.clear_listener();
+            }
+        }
+    };
+}
+pub(crate) use counted_handle;
+
 /// Guards the moments a C reference count may reach zero, so that
 /// clearing the listener of a handle whose last reference was freed can
 /// never remove a listener set through a newer reference. Releases of

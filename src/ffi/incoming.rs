@@ -3,15 +3,14 @@
 use std::ffi::{c_char, c_void};
 use std::marker::{PhantomData, PhantomPinned};
 use std::ptr;
-use std::sync::atomic::AtomicUsize;
 
 use wd_protocol::{MAX_SDP_LEN, MAX_USER_DATA_LEN};
 
 use super::callback::{call_guarded, wd_release_callback, UserData};
 use super::conversation::wd_conversation;
 use super::handle::{
-    arc_handle, borrow_handle, borrowed_ptr, free_counted, handle_from, into_c, with_ref_lock,
-    CountedHandle, Out,
+    borrow_handle, borrowed_ptr, counted_handle, free_counted, handle_from, into_c, with_ref_lock,
+    Out,
 };
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
@@ -33,17 +32,7 @@ pub struct wd_incoming_invite {
     _marker: PhantomData<(*mut u8, PhantomPinned)>,
 }
 
-arc_handle!(wd_incoming_invite => IncomingInvite.shared);
-
-impl CountedHandle for wd_incoming_invite {
-    fn c_refs(handle: &IncomingInvite) -> &AtomicUsize {
-        handle.c_refs()
-    }
-
-    fn clear_listener(handle: &IncomingInvite) {
-        handle.clear_listener();
-    }
-}
+counted_handle!(wd_incoming_invite => IncomingInvite.shared);
 
 /// Kind of an incoming invite event. Exactly one fires, once.
 #[repr(u32)]

@@ -2,13 +2,12 @@
 
 use std::ffi::{c_char, c_void};
 use std::marker::{PhantomData, PhantomPinned};
-use std::sync::atomic::AtomicUsize;
 
 use super::callback::{call_guarded, wd_release_callback, UserData};
 use super::conversation::wd_conversation;
 use super::handle::{
-    arc_handle, borrow_handle, borrowed_ptr, free_counted, handle_from, into_c, with_ref_lock,
-    CountedHandle, Out,
+    borrow_handle, borrowed_ptr, counted_handle, free_counted, handle_from, into_c, with_ref_lock,
+    Out,
 };
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
@@ -28,17 +27,7 @@ pub struct wd_outgoing_invite {
     _marker: PhantomData<(*mut u8, PhantomPinned)>,
 }
 
-arc_handle!(wd_outgoing_invite => OutgoingInvite.shared);
-
-impl CountedHandle for wd_outgoing_invite {
-    fn c_refs(handle: &OutgoingInvite) -> &AtomicUsize {
-        handle.c_refs()
-    }
-
-    fn clear_listener(handle: &OutgoingInvite) {
-        handle.clear_listener();
-    }
-}
+counted_handle!(wd_outgoing_invite => OutgoingInvite.shared);
 
 /// Kind of an outgoing invite event.
 #[repr(u32)]
