@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::callback::{call_guarded, wd_release_callback, UserData};
 use super::handle::{
-    arc_handle, borrowed_ptr, handle_from, into_c, into_c_uncounted, take_uncounted, Out,
+    arc_handle, borrowed_ptr, handle_from, into_c, into_c_uncounted, read_into, take_uncounted, Out,
 };
 use super::incoming::wd_incoming_invite;
 use super::outgoing::wd_outgoing_invite;
@@ -119,10 +119,7 @@ pub extern "C" fn wd_client_free(client: *mut wd_client) {
 #[no_mangle]
 pub extern "C" fn wd_client_uid(client: *const wd_client, out: *mut *const c_char) -> wd_result {
     ffi_boundary! {
-        let client = try_ffi!(handle_from(client, "client"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(client.uid_cstr().as_ptr());
-        wd_result::Ok
+        read_into(client, "client", out, |client| client.uid_cstr().as_ptr())
     }
 }
 
@@ -155,10 +152,7 @@ pub extern "C" fn wd_client_connection_state(
     out: *mut wd_connection_state,
 ) -> wd_result {
     ffi_boundary! {
-        let client = try_ffi!(handle_from(client, "client"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(client.connection_state().into());
-        wd_result::Ok
+        read_into(client, "client", out, |client| client.connection_state().into())
     }
 }
 

@@ -10,7 +10,7 @@ use wd_protocol::{MAX_MESSAGE_LEN, MAX_UID_LEN};
 
 use super::callback::{call_guarded, wd_release_callback, UserData};
 use super::handle::{
-    borrowed_ptr, counted_handle, free_counted, handle_from, into_c, with_ref_lock, Out,
+    borrowed_ptr, counted_handle, free_counted, handle_from, into_c, read_into, with_ref_lock, Out,
 };
 use super::outgoing::wd_outgoing_invite;
 use super::panic::ffi_boundary;
@@ -102,10 +102,7 @@ pub extern "C" fn wd_conversation_id(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        let conversation = try_ffi!(handle_from(conversation, "conversation"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(conversation.conversation_id_cstr().as_ptr());
-        wd_result::Ok
+        read_into(conversation, "conversation", out, |conversation| conversation.conversation_id_cstr().as_ptr())
     }
 }
 
@@ -118,10 +115,7 @@ pub extern "C" fn wd_conversation_mode(
     out: *mut wd_mode,
 ) -> wd_result {
     ffi_boundary! {
-        let conversation = try_ffi!(handle_from(conversation, "conversation"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(conversation.mode().into());
-        wd_result::Ok
+        read_into(conversation, "conversation", out, |conversation| conversation.mode().into())
     }
 }
 
@@ -176,10 +170,7 @@ pub extern "C" fn wd_conversation_participant_count(
     out: *mut usize,
 ) -> wd_result {
     ffi_boundary! {
-        let conversation = try_ffi!(handle_from(conversation, "conversation"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(conversation.participants().len());
-        wd_result::Ok
+        read_into(conversation, "conversation", out, |conversation| conversation.participants().len())
     }
 }
 
@@ -192,10 +183,7 @@ pub extern "C" fn wd_conversation_is_connected(
     out: *mut bool,
 ) -> wd_result {
     ffi_boundary! {
-        let conversation = try_ffi!(handle_from(conversation, "conversation"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(conversation.is_connected());
-        wd_result::Ok
+        read_into(conversation, "conversation", out, |conversation| conversation.is_connected())
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::callback::defer_releases;
-use super::result::{null_parameter, FfiResult};
+use super::result::{null_parameter, wd_result, FfiResult};
 
 /// Marks a [`Castable`] whose C pointers are `Arc::into_raw` of its
 /// [`Castable::RustType`].
@@ -167,6 +167,28 @@ pub(crate) fn borrow_handle<C: ArcHandle>(
     // SAFETY: `ptr` is a live reference made by `into_raw` (caller
     // contract); `ManuallyDrop` keeps us from ever releasing it.
     Ok(ManuallyDrop::new(unsafe { C::from_raw(ptr) }))
+}
+
+/// The body of every plain getter export: borrows the handle behind `ptr`
+/// (NULL_PARAMETER naming `name`), checks the out-parameter `out`, and
+/// writes `read(handle)` to it.
+pub(crate) fn read_into<C: ArcHandle, T>(
+    ptr: *const C,
+    name: &str,
+    out: *mut T,
+    read: impl FnOnce(&C::RustType) -> T,
+) -> wd_result {
+    let handle = match borrow_handle(ptr, name) {
+        Ok(handle) => handle,
+        Err(code) => return code,
+    };
+    match Out::new(out, "out") {
+        Ok(out) => {
+            out.set(read(&handle));
+            wd_result::Ok
+        }
+        Err(code) => code,
+    }
 }
 
 /// The C pointer for `handle`, without creating a reference (for passing

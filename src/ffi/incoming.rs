@@ -9,8 +9,7 @@ use wd_protocol::{MAX_SDP_LEN, MAX_USER_DATA_LEN};
 use super::callback::{call_guarded, wd_release_callback, UserData};
 use super::conversation::wd_conversation;
 use super::handle::{
-    borrow_handle, borrowed_ptr, counted_handle, free_counted, handle_from, into_c, with_ref_lock,
-    Out,
+    borrowed_ptr, counted_handle, free_counted, handle_from, into_c, read_into, with_ref_lock, Out,
 };
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
@@ -108,10 +107,7 @@ pub extern "C" fn wd_incoming_invite_from(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.caller_cstr().as_ptr());
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.caller_cstr().as_ptr())
     }
 }
 
@@ -126,10 +122,7 @@ pub extern "C" fn wd_incoming_invite_conversation_id(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.conversation_id_cstr().as_ptr());
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.conversation_id_cstr().as_ptr())
     }
 }
 
@@ -142,10 +135,7 @@ pub extern "C" fn wd_incoming_invite_mode(
     out: *mut wd_mode,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.mode().into());
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.mode().into())
     }
 }
 
@@ -160,10 +150,7 @@ pub extern "C" fn wd_incoming_invite_user_data(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.user_data_cstr().map_or(ptr::null(), |s| s.as_ptr()));
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.user_data_cstr().map_or(ptr::null(), |s| s.as_ptr()))
     }
 }
 
@@ -178,10 +165,7 @@ pub extern "C" fn wd_incoming_invite_offer(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.offer_cstr().map_or(ptr::null(), |s| s.as_ptr()));
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.offer_cstr().map_or(ptr::null(), |s| s.as_ptr()))
     }
 }
 
@@ -195,10 +179,7 @@ pub extern "C" fn wd_incoming_invite_status(
     out: *mut wd_incoming_status,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(borrow_handle(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.status().into());
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.status().into())
     }
 }
 
@@ -212,10 +193,7 @@ pub extern "C" fn wd_incoming_invite_failure_reason(
     out: *mut wd_failure_reason,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.failure_reason().into());
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.failure_reason().into())
     }
 }
 
@@ -229,10 +207,7 @@ pub extern "C" fn wd_incoming_invite_cancel_reason(
     out: *mut wd_cancel_reason,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.cancel_reason().into());
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.cancel_reason().into())
     }
 }
 

@@ -6,8 +6,7 @@ use std::marker::{PhantomData, PhantomPinned};
 use super::callback::{call_guarded, wd_release_callback, UserData};
 use super::conversation::wd_conversation;
 use super::handle::{
-    borrow_handle, borrowed_ptr, counted_handle, free_counted, handle_from, into_c, with_ref_lock,
-    Out,
+    borrowed_ptr, counted_handle, free_counted, handle_from, into_c, read_into, with_ref_lock, Out,
 };
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
@@ -120,10 +119,7 @@ pub extern "C" fn wd_outgoing_invite_status(
     out: *mut wd_outgoing_status,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(borrow_handle(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.status().into());
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.status().into())
     }
 }
 
@@ -138,10 +134,7 @@ pub extern "C" fn wd_outgoing_invite_to(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.to_cstr().as_ptr());
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.to_cstr().as_ptr())
     }
 }
 
@@ -156,10 +149,7 @@ pub extern "C" fn wd_outgoing_invite_conversation_id(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.conversation_id_cstr().as_ptr());
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.conversation_id_cstr().as_ptr())
     }
 }
 
@@ -173,10 +163,7 @@ pub extern "C" fn wd_outgoing_invite_failure_reason(
     out: *mut wd_failure_reason,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.failure_reason().into());
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.failure_reason().into())
     }
 }
 
@@ -190,10 +177,7 @@ pub extern "C" fn wd_outgoing_invite_reject_reason(
     out: *mut wd_reject_reason,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.reject_reason().into());
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.reject_reason().into())
     }
 }
 
@@ -210,10 +194,7 @@ pub extern "C" fn wd_outgoing_invite_cancel_reason(
     out: *mut wd_cancel_reason,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite, "invite"));
-        let out = try_ffi!(Out::new(out, "out"));
-        out.set(invite.cancel_reason().into());
-        wd_result::Ok
+        read_into(invite, "invite", out, |invite| invite.cancel_reason().into())
     }
 }
 
