@@ -10,6 +10,8 @@
 #   3. CMake find_package(WilddogVideo), shared target    (rpath by CMake)
 #   4. CMake find_package(WilddogVideo), static target
 #
+# It also holds the stripped shared library to its 2.5 MiB size budget.
+#
 # Needs cmake and pkg-config (scripts/setup-tools.sh installs them).
 # Prints "N passed, M failed" at the end; exits non-zero on any failure.
 set -euo pipefail
@@ -65,6 +67,13 @@ check "libwilddog_video.so -> .so.$major" \
 soname() { objdump -p "$1" 2>/dev/null | awk '$1 == "SONAME" {print $2}'; }
 check "soname is libwilddog_video.so.$major" \
   test "$(soname "$lib/libwilddog_video.so.$version")" = "libwilddog_video.so.$major"
+# The size budget (docs/BENCHMARKS.md): the stripped shared library, TLS
+# included, stays within 2.5 MiB. Sizes are deterministic for one
+# toolchain, so this is a build property, not a timing.
+strip -o "$work/stripped.so" "$lib/libwilddog_video.so.$version"
+size_bytes=$(stat -c %s "$work/stripped.so")
+echo "stripped libwilddog_video.so: $size_bytes bytes"
+check "stripped library within 2.5 MiB ($size_bytes bytes)" test "$size_bytes" -le $((5 * 1024 * 1024 / 2))
 check "installed header is the checked-in one" cmp -s include/wilddog_video.h "$prefix/include/wilddog_video.h"
 
 export PKG_CONFIG_PATH=$lib/pkgconfig
