@@ -527,7 +527,8 @@ typedef struct wd_incoming_invite wd_incoming_invite;
 typedef struct wd_outgoing_invite wd_outgoing_invite;
 
 /**
- * Called on the client's event thread (or inside `wd_client_dispatch`)
+ * Called on the client's event thread (or inside `wd_client_dispatch`,
+ * or on its I/O thread with `"dispatch": "io"`)
  * for every invite that arrives, in order. `invite` is a NEW reference
  * owned by the app: free it with `wd_incoming_invite_free` when done
  * (it stays valid after the callback returns). Invites that arrived
@@ -547,7 +548,8 @@ typedef void (*wd_invite_callback)(void *user_data, struct wd_incoming_invite *i
 typedef void (*wd_release_callback)(void *user_data);
 
 /**
- * Called on the client's event thread (or inside `wd_client_dispatch`)
+ * Called on the client's event thread (or inside `wd_client_dispatch`,
+ * or on its I/O thread with `"dispatch": "io"`)
  * for the connection's state: once with the current state when the
  * callback is set, then at every change, in order
  * (`CONNECTED` → `RECONNECTING` → `CONNECTED` …, `DISCONNECTED` last).
@@ -587,7 +589,8 @@ typedef struct wd_conversation_event {
 
 /**
  * Called with each event of a conversation, on the client's event thread
- * (or inside `wd_client_dispatch`), one callback at a time.
+ * (or inside `wd_client_dispatch`,
+ * or on its I/O thread with `"dispatch": "io"`), one callback at a time.
  * `conversation` is borrowed: valid during the call (even if the app
  * frees its last reference inside the callback); it equals the pointer
  * the app holds. `event` is valid during the call only.
@@ -623,7 +626,8 @@ typedef struct wd_incoming_event {
 
 /**
  * Called with the event of an incoming invite, on the client's event
- * thread (or inside `wd_client_dispatch`), one callback at a time.
+ * thread (or inside `wd_client_dispatch`,
+ * or on its I/O thread with `"dispatch": "io"`), one callback at a time.
  * `invite` is borrowed: valid during the call (even if the app frees its
  * last reference inside the callback); it equals the pointer the app
  * holds. `event` is valid during the call only.
@@ -684,7 +688,8 @@ typedef struct wd_outgoing_event {
 
 /**
  * Called with each event of an outgoing invite, on the client's event
- * thread (or inside `wd_client_dispatch`), one callback at a time.
+ * thread (or inside `wd_client_dispatch`,
+ * or on its I/O thread with `"dispatch": "io"`), one callback at a time.
  * `invite` is borrowed: valid during the call (even if the app frees its
  * last reference inside the callback); it equals the pointer the app
  * holds. `event` is valid during the call only.
@@ -703,13 +708,23 @@ extern "C" {
  *
  * `config_json` is a NUL-terminated UTF-8 JSON object of at most 256 KiB:
  * `{"url": "ws://host:port" or "wss://host:port", "token": "...",
- * "dispatch": "thread" | "manual", "connectTimeoutMs": n,
+ * "dispatch": "thread" | "manual" | "io", "connectTimeoutMs": n,
  * "confirmTimeoutMs": n, "urls": ["wss://a", "wss://b"], "heartbeatMs": n,
  * "deadAfterMs": n, "reconnect": true | false, "reconnectMinMs": n,
  * "reconnectMaxMs": n, "caFile": "/path/ca.pem", "caPem": "PEM text"}`;
  * `token` and `url` (or `urls`) are required. An unknown or ill-typed
  * field is `WD_RESULT_INVALID_ARGUMENT` naming the field in
  * `wd_last_error`. See the README for the defaults.
+ *
+ * `dispatch` says where callbacks run: `"thread"` (default) on the
+ * client's own event thread; `"manual"` inside `wd_client_dispatch`;
+ * `"io"` directly on the client's I/O thread, as soon as it has read
+ * what caused them, which saves two thread wake-ups per event. With
+ * `"io"` callbacks must not block (while one runs, the client reads,
+ * writes and heartbeats nothing); calling SDK functions from them is
+ * allowed, and what they send leaves at once. `wd_client_disconnect`
+ * called from such a callback returns at once; the connection closes
+ * when the callback returns.
  *
  * On `WD_RESULT_OK`, `*out` receives a new client that the app owns and
  * must free with `wd_client_free`. Other results: NULL_PARAMETER
@@ -735,8 +750,9 @@ wd_result wd_client_new(const char *config_json, struct wd_client **out);
  * can no longer reach the server.
  *
  * Blocks until the connection's I/O thread has ended. Callable from any
- * thread, including from inside a callback (the event thread then ends
- * after the callback returns). `client` must not be used afterwards.
+ * thread, including from inside a callback (the event thread, or with
+ * `"dispatch": "io"` the I/O thread, then ends after the callback
+ * returns). `client` must not be used afterwards.
  */
 void wd_client_free(struct wd_client *client);
 
@@ -801,7 +817,8 @@ wd_result wd_client_invite(struct wd_client *client,
  * `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`
  * (if `release` is not NULL) exactly once, when the callback is replaced
  * or cleared, or the client is freed. `cb` runs on the client's event
- * thread (or inside `wd_client_dispatch`), one callback at a time.
+ * thread (or inside `wd_client_dispatch`,
+ * or on its I/O thread with `"dispatch": "io"`), one callback at a time.
  *
  * NULL_PARAMETER if `client` is NULL. Callable from any thread, including
  * from inside callbacks.
@@ -831,8 +848,11 @@ wd_result wd_client_dispatch(struct wd_client *client, uint32_t timeout_ms, size
  * `WD_CONNECTION_STATE_DISCONNECTED`) until freed. Calling it again does
  * nothing.
  *
- * NULL_PARAMETER if `client` is NULL. Blocks until the I/O thread has
- * ended. Callable from any thread, including from inside callbacks.
+ * NULL_PARAMETER if `client` is NULL. Blocks until the connection has
+ * ended (every invite and conversation with it). Callable from any
+ * thread, including from inside callbacks; from a callback running on
+ * this client's I/O thread (`"dispatch": "io"`) it returns at once and
+ * the connection ends when the callback returns.
  */
 wd_result wd_client_disconnect(struct wd_client *client);
 
@@ -850,7 +870,8 @@ wd_result wd_client_disconnect(struct wd_client *client);
  * Ownership of `user_data` follows `wd_client_set_invite_callback`:
  * `release(user_data)` runs exactly once, when the callback is replaced or
  * cleared, or the client is freed. `cb` runs on the client's event thread
- * (or inside `wd_client_dispatch`), one callback at a time.
+ * (or inside `wd_client_dispatch`,
+ * or on its I/O thread with `"dispatch": "io"`), one callback at a time.
  *
  * NULL_PARAMETER if `client` is NULL. Callable from any thread, including
  * from inside callbacks.

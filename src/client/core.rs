@@ -2,17 +2,20 @@
 //! share: the engine behind one lock, the frames waiting to be written,
 //! and the live handles by engine key.
 
-use std::collections::{HashMap, VecDeque};
+use std::cell::Cell;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Instant;
 
 use mio::Waker;
-use wd_protocol::encode;
+use rustc_hash::FxHashMap as HashMap;
+use tungstenite::WebSocket;
 
 use super::conversation::ConversationShared;
 use super::events::{Deliver, Job, JobSender, Listener, Slot};
 use super::incoming::IncomingShared;
+use super::io::{self, Stream};
 use super::outgoing::OutgoingShared;
 use super::text::Text;
 use super::{
@@ -23,8 +26,17 @@ use crate::engine::{Engine, Event, Key};
 /// The engine and the objects that mirror its live state.
 pub(crate) struct EngineState {
     pub(crate) engine: Engine,
-    /// Encoded frames for the I/O thread to write, in order.
+    /// Encoded frames waiting to be written, in order. Whoever holds the
+    /// link (the I/O thread, or a calling thread that got it without
+    /// waiting) takes them out and writes them.
     pub(crate) outbox: VecDeque<String>,
+    /// Where the I/O thread last planned to wake up at the latest (its
+    /// next heartbeat, dead-link check or engine deadline); `None` while
+    /// it has no plan. A call that arms an earlier engine deadline wakes
+    /// it, any other does not.
+    pub(crate) io_wake: Option<Instant>,
+    /// Reused buffer for encoding frames.
+    scratch: Vec<u8>,
     outgoing: HashMap<Key, Arc<OutgoingShared>>,
     incoming: HashMap<Key, Arc<IncomingShared>>,
     conversations: HashMap<Key, Arc<ConversationShared>>,
@@ -33,8 +45,14 @@ pub(crate) struct EngineState {
 /// The shared heart of one client.
 pub(crate) struct Core {
     state: Mutex<EngineState>,
+    /// The WebSocket while a connection is open. Lock order: this before
+    /// `state`. No listener ever runs under it, and nobody waits for it
+    /// but the I/O thread: a calling thread only tries it.
+    link: Mutex<Option<WebSocket<Stream>>>,
     waker: Waker,
     jobs: JobSender,
+    /// Listeners run on the I/O thread (`DispatchMode::Io`).
+    inline: bool,
     connection: AtomicU8,
     /// Serializes connection state changes with their events.
     connection_events: Mutex<()>,
@@ -63,6 +81,7 @@ impl Core {
         engine: Engine,
         waker: Waker,
         jobs: JobSender,
+        inline: bool,
         uid: Text,
         device: String,
     ) -> Self {
@@ -70,12 +89,16 @@ impl Core {
             state: Mutex::new(EngineState {
                 engine,
                 outbox: VecDeque::new(),
-                outgoing: HashMap::new(),
-                incoming: HashMap::new(),
-                conversations: HashMap::new(),
+                io_wake: None,
+                scratch: Vec::new(),
+                outgoing: HashMap::default(),
+                incoming: HashMap::default(),
+                conversations: HashMap::default(),
             }),
+            link: Mutex::new(None),
             waker,
             jobs,
+            inline,
             connection: AtomicU8::new(ConnectionState::Connected as u8),
             connection_events: Mutex::new(()),
             uid,
@@ -88,6 +111,26 @@ impl Core {
     /// Locks the engine. No listener ever runs under this lock.
     pub(crate) fn lock(&self) -> MutexGuard<'_, EngineState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Locks the link (I/O thread only: callers use [`Core::send_now`]).
+    pub(crate) fn link(&self) -> MutexGuard<'_, Option<WebSocket<Stream>>> {
+        self.link.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks this thread as the I/O thread of this client.
+    pub(crate) fn enter_io_thread(&self) {
+        IO_CORE.with(|c| c.set(self as *const Core as usize));
+    }
+
+    /// Whether this thread is the I/O thread of this client.
+    pub(crate) fn on_io_thread(&self) -> bool {
+        IO_CORE.with(|c| c.get() == self as *const Core as usize)
+    }
+
+    /// Whether listeners run on the I/O thread.
+    pub(crate) fn inline_dispatch(&self) -> bool {
+        self.inline
     }
 
     /// Wakes the I/O thread so it writes queued frames and re-reads the
@@ -151,6 +194,11 @@ impl Core {
         // The receiver lives as long as the client; if it is gone nobody
         // can hear the event any more.
         let _ = self.jobs.send(Job::Wake(target));
+        // With inline dispatch the I/O thread drains the queue; it does so
+        // before it sleeps, so only another thread needs to wake it.
+        if self.inline && !self.on_io_thread() {
+            self.wake_io();
+        }
     }
 
     pub(crate) fn stop_events(&self) {
@@ -162,27 +210,64 @@ impl Core {
     /// engine input, with the lock held.
     pub(crate) fn pump(self: &Arc<Self>, st: &mut EngineState) {
         while let Some(msg) = st.engine.poll_transmit() {
-            st.outbox.push_back(encode(&msg));
+            st.scratch.clear();
+            // Serializing protocol messages cannot fail: every map key is
+            // a string and every value is plain data.
+            serde_json::to_writer(&mut st.scratch, &msg)
+                .expect("protocol messages always serialize");
+            let frame = std::str::from_utf8(&st.scratch).expect("serde_json writes UTF-8");
+            st.outbox.push_back(frame.to_owned());
         }
         while let Some(event) = st.engine.poll_event() {
             self.route(st, event);
         }
     }
 
-    /// Runs `f` on the engine with the current time, pumps, and wakes the
-    /// I/O thread.
+    /// Runs `f` on the engine with the current time, pumps, and sends the
+    /// frames it produced: on this thread when the link is free and the
+    /// socket takes them, else through the I/O thread. Wakes the I/O
+    /// thread only when that is needed for the frames or for an engine
+    /// deadline earlier than the one it sleeps towards.
     pub(crate) fn with_engine<T>(
         self: &Arc<Self>,
         f: impl FnOnce(&mut EngineState, Instant) -> T,
     ) -> T {
-        let out = {
+        let (out, frames, earlier) = {
             let mut st = self.lock();
             let out = f(&mut st, Instant::now());
             self.pump(&mut st);
-            out
+            let earlier = match (st.engine.poll_timeout(), st.io_wake) {
+                (Some(due), Some(planned)) => due < planned,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            (out, !st.outbox.is_empty(), earlier)
         };
-        self.wake_io();
+        if (frames && !self.send_now()) || earlier {
+            self.wake_io();
+        }
         out
+    }
+
+    /// Writes the outbox on this thread if the link can be had without
+    /// waiting; `true` when everything queued went out (nothing is left
+    /// for the I/O thread). Never called with the engine locked.
+    pub(crate) fn send_now(&self) -> bool {
+        let mut link = match self.link.try_lock() {
+            Ok(link) => link,
+            // Held by the I/O thread or another caller: the I/O thread
+            // writes what is queued once woken.
+            Err(TryLockError::WouldBlock) | Err(TryLockError::Poisoned(_)) => return false,
+        };
+        match link.as_mut() {
+            Some(ws) if ws.get_ref().writes_alone() => io::write_outbox(self, ws) == Ok(true),
+            _ => false,
+        }
+    }
+
+    /// Takes every queued frame out (under the engine lock).
+    pub(crate) fn take_outbox(&self) -> VecDeque<String> {
+        std::mem::take(&mut self.lock().outbox)
     }
 
     pub(crate) fn track_outgoing(st: &mut EngineState, key: Key, shared: Arc<OutgoingShared>) {
@@ -307,6 +392,11 @@ impl Core {
             self.post(h);
         }
     }
+}
+
+thread_local! {
+    /// The client whose I/O thread this is (its `Core`'s address), or 0.
+    static IO_CORE: Cell<usize> = const { Cell::new(0) };
 }
 
 impl Deliver for Core {

@@ -20,6 +20,7 @@ use wd_protocol::{
 };
 
 use super::core::Core;
+use super::events::{run_job, JobReceiver};
 use super::{ClientConfig, ConnectionState, Error};
 
 /// Why the I/O thread ends when the app closes the client.
@@ -40,6 +41,16 @@ impl Stream {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(s) => &mut s.sock,
+        }
+    }
+
+    /// Whether a write can go straight to the socket: always for plain
+    /// TCP, once the handshake is over for TLS (before, a write could
+    /// have to read).
+    pub(crate) fn writes_alone(&self) -> bool {
+        match self {
+            Stream::Plain(_) => true,
+            Stream::Tls(s) => !s.conn.is_handshaking(),
         }
     }
 }
@@ -294,8 +305,8 @@ impl Dialer {
     }
 
     /// Forgets a connection's socket.
-    fn release(&mut self, mut conn: Connection) {
-        let _ = self.poll.registry().deregister(conn.ws.get_mut().tcp());
+    fn release(&mut self, mut ws: WebSocket<Stream>) {
+        let _ = self.poll.registry().deregister(ws.get_mut().tcp());
     }
 }
 
@@ -450,28 +461,87 @@ pub(crate) fn backoff(min: Duration, max: Duration, attempt: u32) -> Duration {
     jitter(ceiling)
 }
 
+/// Listeners run on the I/O thread (`DispatchMode::Io`): the client's
+/// event queue, drained by the I/O thread whenever it is not holding a
+/// lock.
+pub(crate) struct Inline {
+    jobs: JobReceiver,
+    /// [`Job::Stop`](super::events::Job::Stop) was seen: the client was
+    /// dropped from a listener on this thread while the link was open.
+    stop_seen: bool,
+}
+
+impl Inline {
+    pub(crate) fn new(jobs: JobReceiver) -> Self {
+        Inline {
+            jobs,
+            stop_seen: false,
+        }
+    }
+
+    /// Runs every job queued now (and those they queue), in order.
+    fn drain(&mut self) {
+        while !self.stop_seen {
+            match self.jobs.try_recv() {
+                Ok(job) => self.stop_seen = !run_job(job),
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// After the link is gone for good: runs jobs until the client is
+    /// dropped. If it was dropped already, runs what the end of the link
+    /// queued (as the event thread would have before stopping).
+    fn until_stop(&mut self) {
+        if self.stop_seen {
+            while let Ok(job) = self.jobs.try_recv() {
+                if !run_job(job) {
+                    return;
+                }
+            }
+            return;
+        }
+        while let Ok(job) = self.jobs.recv() {
+            if !run_job(job) {
+                return;
+            }
+        }
+    }
+}
+
 /// The I/O thread: serves the connection; when it breaks, reconnects with
 /// backoff (if configured) until the app closes the client or the server
-/// refuses the token; then ends every invite and conversation.
+/// refuses the token; then ends every invite and conversation. `done`
+/// is dropped once the link is gone for good (before any inline job
+/// queue is served to its end).
 pub(crate) fn run(
     core: Arc<Core>,
     mut dialer: Dialer,
-    mut conn: Connection,
+    conn: Connection,
     closing: Arc<AtomicBool>,
+    mut inline: Option<Inline>,
+    done: crossbeam_channel::Sender<()>,
 ) {
+    core.enter_io_thread();
+    let Connection { mut ws, .. } = conn;
     loop {
-        let end = serve(&core, &mut dialer, &mut conn, &closing);
-        dialer.release(conn);
+        *core.link() = Some(ws);
+        let end = serve(&core, &mut dialer, &closing, inline.as_mut());
+        let old = core.link().take();
+        core.lock().io_wake = None;
+        if let Some(old) = old {
+            dialer.release(old);
+        }
         let why = match end {
             End::Closed => {
                 log::info!("disconnected: {CLIENT_CLOSED}");
-                return finish(&core);
+                break;
             }
             End::Lost(why) => why,
         };
         log::warn!("connection lost: {why}");
         if !dialer.config.reconnect {
-            return finish(&core);
+            break;
         }
         core.set_connection_state(ConnectionState::Reconnecting);
         {
@@ -480,9 +550,9 @@ pub(crate) fn run(
             st.outbox.clear();
             core.pump(&mut st);
         }
-        conn = match reconnect(&core, &mut dialer, &closing) {
+        let conn = match reconnect(&core, &mut dialer, &closing, inline.as_mut()) {
             Some(conn) => conn,
-            None => return finish(&core),
+            None => break,
         };
         core.set_device(&conn.device);
         {
@@ -491,6 +561,12 @@ pub(crate) fn run(
             core.pump(&mut st);
         }
         core.set_connection_state(ConnectionState::Connected);
+        ws = conn.ws;
+    }
+    finish(&core);
+    drop(done);
+    if let Some(inline) = &mut inline {
+        inline.until_stop();
     }
 }
 
@@ -506,7 +582,12 @@ fn finish(core: &Arc<Core>) {
 /// Tries to connect again, with backoff, until it works (`Some`), the app
 /// closes the client or the token is refused (`None`). Engine timers keep
 /// firing meanwhile.
-fn reconnect(core: &Arc<Core>, dialer: &mut Dialer, closing: &AtomicBool) -> Option<Connection> {
+fn reconnect(
+    core: &Arc<Core>,
+    dialer: &mut Dialer,
+    closing: &AtomicBool,
+    mut inline: Option<&mut Inline>,
+) -> Option<Connection> {
     let (min, max) = (dialer.config.reconnect_min, dialer.config.reconnect_max);
     let mut events = Events::with_capacity(4);
     for attempt in 0u32.. {
@@ -516,15 +597,19 @@ fn reconnect(core: &Arc<Core>, dialer: &mut Dialer, closing: &AtomicBool) -> Opt
                 return None;
             }
             fire_timers(core);
+            if let Some(inline) = inline.as_deref_mut() {
+                inline.drain();
+            }
             let now = Instant::now();
             if now >= until {
                 break;
             }
-            let next = core
-                .lock()
-                .engine
-                .poll_timeout()
-                .map_or(until, |t| t.min(until));
+            let next = {
+                let mut st = core.lock();
+                let next = st.engine.poll_timeout().map_or(until, |t| t.min(until));
+                st.io_wake = Some(next);
+                next
+            };
             if let Err(e) = dialer
                 .poll
                 .poll(&mut events, Some(next.saturating_duration_since(now)))
@@ -535,6 +620,9 @@ fn reconnect(core: &Arc<Core>, dialer: &mut Dialer, closing: &AtomicBool) -> Opt
                 }
             }
         }
+        // While dialing the thread does not watch the engine's deadlines;
+        // a call that arms one wakes it (which ends no attempt early).
+        core.lock().io_wake = None;
         match dialer.dial(Some(closing)) {
             Ok(conn) => return Some(conn),
             Err(Error::Unauthorized(why)) => {
@@ -548,32 +636,44 @@ fn reconnect(core: &Arc<Core>, dialer: &mut Dialer, closing: &AtomicBool) -> Opt
     None
 }
 
-/// Serves one connection until it breaks, goes silent for
-/// `dead_after`, or the app closes the client.
+/// Serves the connection in the client's link until it breaks, goes
+/// silent for `dead_after`, or the app closes the client.
 fn serve(
     core: &Arc<Core>,
     dialer: &mut Dialer,
-    conn: &mut Connection,
     closing: &AtomicBool,
+    mut inline: Option<&mut Inline>,
 ) -> End {
     let (heartbeat, dead_after) = (dialer.config.heartbeat, dialer.config.dead_after);
     let mut events = Events::with_capacity(16);
     let mut last_heard = Instant::now();
     let mut next_ping = last_heard + heartbeat;
+    let mut inbox = Vec::new();
     // Work first, then sleep: frames read along with `welcome` and the
     // engine's queries after a reconnection must not wait for an event.
     loop {
         if closing.load(Ordering::Acquire) {
-            let _ = conn.ws.close(None);
-            let _ = conn.ws.flush();
+            if let Some(ws) = core.link().as_mut() {
+                let _ = ws.close(None);
+                let _ = ws.flush();
+            }
             return End::Closed;
         }
-        match read_all(core, &mut conn.ws) {
+        let read = match core.link().as_mut() {
+            Some(ws) => read_all(core, ws, &mut inbox),
+            None => Err("the link is gone".into()),
+        };
+        match read {
             Ok(true) => last_heard = Instant::now(),
             Ok(false) => {}
             Err(why) => return End::Lost(why),
         }
         fire_timers(core);
+        // Listeners run here, with no lock held; what they send goes out
+        // from this thread at once (the link is free).
+        if let Some(inline) = inline.as_deref_mut() {
+            inline.drain();
+        }
         let now = Instant::now();
         if now >= last_heard + dead_after {
             return End::Lost(format!(
@@ -581,21 +681,31 @@ fn serve(
                 dead_after.as_millis()
             ));
         }
-        if now >= next_ping {
-            if let Err(why) = queue(&mut conn.ws, Message::Ping(Default::default())) {
+        {
+            let mut link = core.link();
+            let Some(ws) = link.as_mut() else {
+                return End::Lost("the link is gone".into());
+            };
+            if now >= next_ping {
+                if let Err(why) = queue(ws, Message::Ping(Default::default())) {
+                    return End::Lost(why);
+                }
+                next_ping = now + heartbeat;
+            }
+            if let Err(why) = write_outbox(core, ws) {
                 return End::Lost(why);
             }
-            next_ping = now + heartbeat;
         }
-        if let Err(why) = write_all(core, &mut conn.ws) {
-            return End::Lost(why);
-        }
-        let wake = core
-            .lock()
-            .engine
-            .poll_timeout()
-            .map_or(next_ping, |t| t.min(next_ping))
-            .min(last_heard + dead_after);
+        let wake = {
+            let mut st = core.lock();
+            let wake = st
+                .engine
+                .poll_timeout()
+                .map_or(next_ping, |t| t.min(next_ping))
+                .min(last_heard + dead_after);
+            st.io_wake = Some(wake);
+            wake
+        };
         if let Err(e) = dialer.poll.poll(
             &mut events,
             Some(wake.saturating_duration_since(Instant::now())),
@@ -607,11 +717,22 @@ fn serve(
     }
 }
 
-/// Reads every frame available now into the engine; `Ok(true)` if any
-/// frame (of any kind) arrived.
-fn read_all(core: &Arc<Core>, ws: &mut WebSocket<Stream>) -> Result<bool, String> {
+/// Most frames read before they are handed to the engine together.
+const READ_BATCH: usize = 64;
+
+/// Reads every frame available now and hands them to the engine, under
+/// one engine lock per batch; `Ok(true)` if any frame (of any kind)
+/// arrived. `inbox` is a reused buffer.
+fn read_all(
+    core: &Arc<Core>,
+    ws: &mut WebSocket<Stream>,
+    inbox: &mut Vec<ServerMessage>,
+) -> Result<bool, String> {
     let mut heard = false;
-    loop {
+    let result = loop {
+        if inbox.len() >= READ_BATCH {
+            handle_all(core, inbox);
+        }
         match ws.read() {
             Ok(Message::Text(text)) => {
                 heard = true;
@@ -619,11 +740,7 @@ fn read_all(core: &Arc<Core>, ws: &mut WebSocket<Stream>) -> Result<bool, String
                 // validates what it routes, so this is a version skew or
                 // a server bug, and one bad frame must not end the link.
                 match decode_server(&text) {
-                    Ok(msg) => {
-                        let mut st = core.lock();
-                        st.engine.handle_message(msg, Instant::now());
-                        core.pump(&mut st);
-                    }
+                    Ok(msg) => inbox.push(msg),
                     Err(e) => log::warn!(
                         "dropped an undecodable frame from the server ({} bytes): {e}",
                         text.len()
@@ -631,7 +748,7 @@ fn read_all(core: &Arc<Core>, ws: &mut WebSocket<Stream>) -> Result<bool, String
                 }
             }
             Ok(Message::Close(frame)) => {
-                return Err(match frame {
+                break Err(match frame {
                     Some(f) => format!(
                         "closed by the server (code {}: {})",
                         u16::from(f.code),
@@ -641,10 +758,26 @@ fn read_all(core: &Arc<Core>, ws: &mut WebSocket<Stream>) -> Result<bool, String
                 })
             }
             Ok(_) => heard = true,
-            Err(e) if is_would_block(&e) => return Ok(heard),
-            Err(e) => return Err(format!("reading: {e}")),
+            Err(e) if is_would_block(&e) => break Ok(heard),
+            Err(e) => break Err(format!("reading: {e}")),
         }
+    };
+    // Frames that arrived before a close or an error still count.
+    handle_all(core, inbox);
+    result
+}
+
+/// Hands the frames in `inbox` to the engine in order and pumps once.
+fn handle_all(core: &Arc<Core>, inbox: &mut Vec<ServerMessage>) {
+    if inbox.is_empty() {
+        return;
     }
+    let mut st = core.lock();
+    let now = Instant::now();
+    for msg in inbox.drain(..) {
+        st.engine.handle_message(msg, now);
+    }
+    core.pump(&mut st);
 }
 
 fn fire_timers(core: &Arc<Core>) {
@@ -656,16 +789,18 @@ fn fire_timers(core: &Arc<Core>) {
     }
 }
 
-/// Writes every queued frame; what the socket cannot take now stays in
-/// tungstenite's buffer and goes out when the socket is writable again.
-fn write_all(core: &Arc<Core>, ws: &mut WebSocket<Stream>) -> Result<(), String> {
-    let frames = std::mem::take(&mut core.lock().outbox);
-    for frame in frames {
+/// Writes every queued frame, in order, and flushes; `Ok(true)` when all
+/// of it reached the socket, `Ok(false)` when some waits in tungstenite's
+/// buffer for the socket to be writable again (the I/O thread then
+/// finishes it). The caller holds the link, so frames from different
+/// threads cannot interleave.
+pub(crate) fn write_outbox(core: &Core, ws: &mut WebSocket<Stream>) -> Result<bool, String> {
+    for frame in core.take_outbox() {
         queue(ws, Message::text(frame))?;
     }
     match ws.flush() {
-        Ok(()) => Ok(()),
-        Err(e) if is_would_block(&e) => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if is_would_block(&e) => Ok(false),
         Err(e) => Err(format!("writing: {e}")),
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Threading: every method may be called from any thread, including from
 //! inside a listener. Listeners run one at a time, on the event thread (or
-//! inside `dispatch`), never while the SDK holds a lock. Status getters
+//! inside `dispatch`, or on the I/O thread with [`DispatchMode::Io`]),
+//! never while the SDK holds a lock. Status getters
 //! reflect a change as soon as it happened, before its event is delivered.
 
 mod config;
@@ -75,6 +76,9 @@ pub(crate) struct ClientHandle {
     core: Arc<Core>,
     closing: Arc<AtomicBool>,
     io_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Disconnected once the link is gone for good and every invite and
+    /// conversation has ended.
+    link_done: crossbeam_channel::Receiver<()>,
     event_thread: Mutex<Option<(JoinHandle<()>, ThreadId)>>,
     /// Present in manual dispatch mode: the host drains it.
     manual: Option<Mutex<JobReceiver>>,
@@ -128,23 +132,31 @@ impl Client {
             confirm_timeout: config.confirm_timeout,
         });
         engine.handle_connected(&conn.uid, &conn.device);
+        let inline = config.dispatch == DispatchMode::Io;
         let core = Arc::new(Core::new(
             engine,
             waker,
             jobs,
+            inline,
             Text::from_checked(conn.uid.clone()),
             conn.device.clone(),
         ));
         let closing = Arc::new(AtomicBool::new(false));
+        let (done_tx, link_done) = crossbeam_channel::bounded(0);
+        let (io_jobs, job_rx) = if inline {
+            (Some(io::Inline::new(job_rx)), None)
+        } else {
+            (None, Some(job_rx))
+        };
         let io_thread = {
             let (core, closing) = (core.clone(), closing.clone());
             thread::Builder::new()
                 .name("wd-io".into())
-                .spawn(move || io::run(core, dialer, conn, closing))
+                .spawn(move || io::run(core, dialer, conn, closing, io_jobs, done_tx))
                 .map_err(|e| Error::Network(format!("starting the I/O thread: {e}")))?
         };
-        let (event_thread, manual) = match config.dispatch {
-            DispatchMode::Thread => {
+        let (event_thread, manual) = match (config.dispatch, job_rx) {
+            (DispatchMode::Thread, Some(job_rx)) => {
                 let t = thread::Builder::new()
                     .name("wd-events".into())
                     .spawn(move || {
@@ -158,13 +170,16 @@ impl Client {
                 let id = t.thread().id();
                 (Some((t, id)), None)
             }
-            DispatchMode::Manual => (None, Some(Mutex::new(job_rx))),
+            (DispatchMode::Manual, Some(job_rx)) => (None, Some(Mutex::new(job_rx))),
+            // The I/O thread serves the queue.
+            _ => (None, None),
         };
         Ok(Client {
             handle: Arc::new(ClientHandle {
                 core,
                 closing,
                 io_thread: Mutex::new(Some(io_thread)),
+                link_done,
                 event_thread: Mutex::new(event_thread),
                 manual,
             }),
@@ -248,8 +263,8 @@ impl Client {
 
     /// Manual dispatch mode: runs queued listeners on this thread, waiting
     /// up to `timeout` for the first; returns how many queue entries it
-    /// handled. [`Error::InvalidState`] in thread mode or from inside a
-    /// listener.
+    /// handled. [`Error::InvalidState`] in thread or I/O dispatch mode or
+    /// from inside a listener.
     pub fn dispatch(&self, timeout: Duration) -> Result<usize, Error> {
         let Some(manual) = &self.handle.manual else {
             return Err(Error::InvalidState {
@@ -283,8 +298,19 @@ impl Client {
         self.core().lock().engine.live_count()
     }
 
+    /// Whether the client has an engine deadline armed (an invite's
+    /// lifetime or an accept's confirmation). With nothing pending there
+    /// is none, and the I/O thread wakes only for heartbeats. A
+    /// diagnostic for idle checks.
+    pub fn has_engine_deadline(&self) -> bool {
+        self.core().lock().engine.poll_timeout().is_some()
+    }
+
     /// Closes the connection: every pending invite ends `failed(network)`
     /// (events still delivered), every conversation ends. Idempotent.
+    /// Blocks until that is done, except from a listener running on this
+    /// client's I/O thread ([`DispatchMode::Io`]), where it returns at once
+    /// and the connection closes when the listener returns.
     pub fn disconnect(&self) {
         self.handle.close();
     }
@@ -332,6 +358,15 @@ impl ClientHandle {
     fn close(&self) {
         self.closing.store(true, Ordering::Release);
         self.core.wake_io();
+        if self.core.inline_dispatch() {
+            // The I/O thread serves the event queue until the client is
+            // dropped; wait only for the link to end (unless this is the
+            // I/O thread itself, inside a listener).
+            if !self.core.on_io_thread() {
+                let _ = self.link_done.recv();
+            }
+            return;
+        }
         let io = self
             .io_thread
             .lock()
@@ -352,6 +387,19 @@ impl Drop for ClientHandle {
         drop(self.core.invites.discard_pending());
         self.core.states.slot.clear();
         self.core.stop_events();
+        if self.core.inline_dispatch() {
+            let io = self
+                .io_thread
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            // From a listener the I/O thread cannot wait for itself; it
+            // ends on its own after the listener returns.
+            if let Some(io) = io.filter(|_| !self.core.on_io_thread()) {
+                let _ = io.join();
+            }
+            return;
+        }
         let event_thread = self
             .event_thread
             .lock()

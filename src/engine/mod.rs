@@ -23,7 +23,9 @@ mod types;
 
 pub use types::*;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::time::{Duration, Instant};
 
 use wd_protocol::{
@@ -129,17 +131,17 @@ impl Engine {
             config,
             me: None,
             next_key: 1,
-            outgoing: HashMap::new(),
-            outgoing_by_id: HashMap::new(),
-            incoming: HashMap::new(),
-            incoming_by_id: HashMap::new(),
-            finished_incoming: HashSet::new(),
+            outgoing: HashMap::default(),
+            outgoing_by_id: HashMap::default(),
+            incoming: HashMap::default(),
+            incoming_by_id: HashMap::default(),
+            finished_incoming: HashSet::default(),
             finished_order: VecDeque::new(),
-            conversations: HashMap::new(),
-            conversations_by_id: HashMap::new(),
-            left_conversations: HashSet::new(),
+            conversations: HashMap::default(),
+            conversations_by_id: HashMap::default(),
+            left_conversations: HashSet::default(),
             left_order: VecDeque::new(),
-            decided: HashMap::new(),
+            decided: HashMap::default(),
             decided_order: VecDeque::new(),
             reconnecting: false,
             deferred_rejects: Vec::new(),

@@ -1,6 +1,8 @@
 //! One deadline per invite, ordered so the next one is found at once.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::time::Instant;
 
 use super::Key;

@@ -30,7 +30,8 @@ pub struct wd_client {
 
 arc_handle!(wd_client => Client.handle);
 
-/// Called on the client's event thread (or inside `wd_client_dispatch`)
+/// Called on the client's event thread (or inside `wd_client_dispatch`,
+/// or on its I/O thread with `"dispatch": "io"`)
 /// for every invite that arrives, in order. `invite` is a NEW reference
 /// owned by the app: free it with `wd_incoming_invite_free` when done
 /// (it stays valid after the callback returns). Invites that arrived
@@ -38,7 +39,8 @@ arc_handle!(wd_client => Client.handle);
 pub type wd_invite_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, invite: *mut wd_incoming_invite)>;
 
-/// Called on the client's event thread (or inside `wd_client_dispatch`)
+/// Called on the client's event thread (or inside `wd_client_dispatch`,
+/// or on its I/O thread with `"dispatch": "io"`)
 /// for the connection's state: once with the current state when the
 /// callback is set, then at every change, in order
 /// (`CONNECTED` → `RECONNECTING` → `CONNECTED` …, `DISCONNECTED` last).
@@ -56,13 +58,23 @@ pub type wd_connection_callback = Option<
 ///
 /// `config_json` is a NUL-terminated UTF-8 JSON object of at most 256 KiB:
 /// `{"url": "ws://host:port" or "wss://host:port", "token": "...",
-/// "dispatch": "thread" | "manual", "connectTimeoutMs": n,
+/// "dispatch": "thread" | "manual" | "io", "connectTimeoutMs": n,
 /// "confirmTimeoutMs": n, "urls": ["wss://a", "wss://b"], "heartbeatMs": n,
 /// "deadAfterMs": n, "reconnect": true | false, "reconnectMinMs": n,
 /// "reconnectMaxMs": n, "caFile": "/path/ca.pem", "caPem": "PEM text"}`;
 /// `token` and `url` (or `urls`) are required. An unknown or ill-typed
 /// field is `WD_RESULT_INVALID_ARGUMENT` naming the field in
 /// `wd_last_error`. See the README for the defaults.
+///
+/// `dispatch` says where callbacks run: `"thread"` (default) on the
+/// client's own event thread; `"manual"` inside `wd_client_dispatch`;
+/// `"io"` directly on the client's I/O thread, as soon as it has read
+/// what caused them, which saves two thread wake-ups per event. With
+/// `"io"` callbacks must not block (while one runs, the client reads,
+/// writes and heartbeats nothing); calling SDK functions from them is
+/// allowed, and what they send leaves at once. `wd_client_disconnect`
+/// called from such a callback returns at once; the connection closes
+/// when the callback returns.
 ///
 /// On `WD_RESULT_OK`, `*out` receives a new client that the app owns and
 /// must free with `wd_client_free`. Other results: NULL_PARAMETER
@@ -96,8 +108,9 @@ pub extern "C" fn wd_client_new(config_json: *const c_char, out: *mut *mut wd_cl
 /// can no longer reach the server.
 ///
 /// Blocks until the connection's I/O thread has ended. Callable from any
-/// thread, including from inside a callback (the event thread then ends
-/// after the callback returns). `client` must not be used afterwards.
+/// thread, including from inside a callback (the event thread, or with
+/// `"dispatch": "io"` the I/O thread, then ends after the callback
+/// returns). `client` must not be used afterwards.
 #[no_mangle]
 pub extern "C" fn wd_client_free(client: *mut wd_client) {
     ffi_boundary! {
@@ -200,7 +213,8 @@ pub extern "C" fn wd_client_invite(
 /// `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`
 /// (if `release` is not NULL) exactly once, when the callback is replaced
 /// or cleared, or the client is freed. `cb` runs on the client's event
-/// thread (or inside `wd_client_dispatch`), one callback at a time.
+/// thread (or inside `wd_client_dispatch`,
+/// or on its I/O thread with `"dispatch": "io"`), one callback at a time.
 ///
 /// NULL_PARAMETER if `client` is NULL. Callable from any thread, including
 /// from inside callbacks.
@@ -260,8 +274,11 @@ pub extern "C" fn wd_client_dispatch(
 /// `WD_CONNECTION_STATE_DISCONNECTED`) until freed. Calling it again does
 /// nothing.
 ///
-/// NULL_PARAMETER if `client` is NULL. Blocks until the I/O thread has
-/// ended. Callable from any thread, including from inside callbacks.
+/// NULL_PARAMETER if `client` is NULL. Blocks until the connection has
+/// ended (every invite and conversation with it). Callable from any
+/// thread, including from inside callbacks; from a callback running on
+/// this client's I/O thread (`"dispatch": "io"`) it returns at once and
+/// the connection ends when the callback returns.
 #[no_mangle]
 pub extern "C" fn wd_client_disconnect(client: *mut wd_client) -> wd_result {
     ffi_boundary! {
@@ -284,7 +301,8 @@ pub extern "C" fn wd_client_disconnect(client: *mut wd_client) -> wd_result {
 /// Ownership of `user_data` follows `wd_client_set_invite_callback`:
 /// `release(user_data)` runs exactly once, when the callback is replaced or
 /// cleared, or the client is freed. `cb` runs on the client's event thread
-/// (or inside `wd_client_dispatch`), one callback at a time.
+/// (or inside `wd_client_dispatch`,
+/// or on its I/O thread with `"dispatch": "io"`), one callback at a time.
 ///
 /// NULL_PARAMETER if `client` is NULL. Callable from any thread, including
 /// from inside callbacks.

@@ -73,7 +73,8 @@ pub struct wd_conversation_event {
 }
 
 /// Called with each event of a conversation, on the client's event thread
-/// (or inside `wd_client_dispatch`), one callback at a time.
+/// (or inside `wd_client_dispatch`,
+/// or on its I/O thread with `"dispatch": "io"`), one callback at a time.
 /// `conversation` is borrowed: valid during the call (even if the app
 /// frees its last reference inside the callback); it equals the pointer
 /// the app holds. `event` is valid during the call only.

@@ -97,7 +97,8 @@ impl From<&OutgoingEvent> for wd_outgoing_event {
 }
 
 /// Called with each event of an outgoing invite, on the client's event
-/// thread (or inside `wd_client_dispatch`), one callback at a time.
+/// thread (or inside `wd_client_dispatch`,
+/// or on its I/O thread with `"dispatch": "io"`), one callback at a time.
 /// `invite` is borrowed: valid during the call (even if the app frees its
 /// last reference inside the callback); it equals the pointer the app
 /// holds. `event` is valid during the call only.

@@ -38,10 +38,29 @@ enum Driver {
 }
 
 impl Driver {
-    fn name(self) -> &'static str {
+    fn name(self, dispatch: Dispatch) -> &'static str {
+        match (self, dispatch) {
+            (Driver::Raw, _) => "raw",
+            (Driver::Sdk, Dispatch::Thread) => "sdk",
+            (Driver::Sdk, Dispatch::Io) => "sdk/io",
+        }
+    }
+}
+
+/// Where the sdk driver's clients run their listeners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Dispatch {
+    /// On each client's event thread (the SDK's default).
+    Thread,
+    /// On each client's I/O thread (`"dispatch": "io"`).
+    Io,
+}
+
+impl Dispatch {
+    fn mode(self) -> wilddog_video::client::DispatchMode {
         match self {
-            Driver::Raw => "raw",
-            Driver::Sdk => "sdk",
+            Dispatch::Thread => wilddog_video::client::DispatchMode::Thread,
+            Dispatch::Io => wilddog_video::client::DispatchMode::Io,
         }
     }
 }
@@ -56,6 +75,10 @@ struct Cli {
     /// Caller/callee pairs (default: 16 raw, 4 sdk).
     #[arg(long)]
     pairs: Option<usize>,
+    /// Where the sdk driver's clients run listeners (reported as driver
+    /// `sdk` or `sdk/io`).
+    #[arg(long, value_enum, default_value = "thread")]
+    dispatch: Dispatch,
     /// Invites in flight per pair at maximum rate (default: 32 raw, 8 sdk).
     #[arg(long)]
     window: Option<usize>,
@@ -103,8 +126,9 @@ struct Cli {
     /// wake-ups of their threads over this many idle seconds.
     #[arg(long, value_name = "SECS")]
     idle_client: Option<f64>,
-    /// Short functional check (both drivers, 2 pairs, 1 s each, and the
-    /// sdk driver at 100/s): exits non-zero only on lost, doubled or
+    /// Short functional check (both drivers, 2 pairs, 1 s each, the sdk
+    /// driver at 100/s, and the sdk driver with listeners on the I/O
+    /// thread): exits non-zero only on lost, doubled or
     /// failed events, never on timing.
     #[arg(long)]
     smoke: bool,
@@ -137,6 +161,7 @@ impl Plan {
 
 struct RunSpec {
     driver: Driver,
+    dispatch: Dispatch,
     pairs: usize,
     window: usize,
     rate: Option<f64>,
@@ -183,7 +208,12 @@ fn run(target: &Target, spec: &RunSpec) -> Result<Report, String> {
             (r.counts, r.lost, r.latency, r.lag, None)
         }
         Driver::Sdk => {
-            let r = sdk::run(&target.ws_urls(), spec.pairs, on_ready)?;
+            let r = sdk::run(
+                &target.ws_urls(),
+                spec.pairs,
+                spec.dispatch.mode(),
+                on_ready,
+            )?;
             (r.counts, r.lost, r.latency, r.lag, Some(r.sdk_cpu))
         }
     };
@@ -207,7 +237,7 @@ fn run(target: &Target, spec: &RunSpec) -> Result<Report, String> {
         _ => None,
     };
     Ok(Report {
-        driver: spec.driver.name().to_owned(),
+        driver: spec.driver.name(spec.dispatch).to_owned(),
         server: target.kind().to_owned(),
         nodes: target.addrs().len(),
         pairs: spec.pairs,
@@ -358,6 +388,7 @@ fn run_cli(cli: &Cli, target: &Target, nofile: u64) -> ExitCode {
     let specs: Vec<RunSpec> = if cli.smoke {
         let base = |driver, rate| RunSpec {
             driver,
+            dispatch: Dispatch::Thread,
             pairs: cli.pairs.unwrap_or(2),
             window: cli.window.unwrap_or(4),
             rate,
@@ -369,11 +400,16 @@ fn run_cli(cli: &Cli, target: &Target, nofile: u64) -> ExitCode {
             base(Driver::Raw, None),
             base(Driver::Sdk, None),
             base(Driver::Sdk, Some(100.0)),
+            RunSpec {
+                dispatch: Dispatch::Io,
+                ..base(Driver::Sdk, None)
+            },
         ]
     } else {
         let raw = cli.driver == Driver::Raw;
         vec![RunSpec {
             driver: cli.driver,
+            dispatch: cli.dispatch,
             pairs: cli.pairs.unwrap_or(if raw { 16 } else { 4 }),
             window: cli.window.unwrap_or(if raw { 32 } else { 8 }),
             rate: cli.rate,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use hdrhistogram::Histogram;
 use wilddog_video::client::{
-    Client, ClientConfig, IncomingEvent, IncomingInvite, InviteOptions, OutgoingEvent,
+    Client, ClientConfig, DispatchMode, IncomingEvent, IncomingInvite, InviteOptions, OutgoingEvent,
 };
 
 use crate::procstat::{self, Cpu};
@@ -143,20 +143,20 @@ pub struct SdkResult {
     pub sdk_cpu: Cpu,
 }
 
-/// Connects `pairs` caller/callee clients (pair i's caller to
+/// Connects `pairs` caller/callee clients (listeners run where
+/// `dispatch` says) (pair i's caller to
 /// `urls[i % N]`, its callee to `urls[(i + 1) % N]`: with several nodes
 /// every invite crosses nodes), then runs the plan `on_ready` returns.
 pub fn run(
     urls: &[String],
     pairs: usize,
+    dispatch: DispatchMode,
     on_ready: impl FnOnce() -> Plan,
 ) -> Result<SdkResult, String> {
     let connect = |uid: String, node: usize| {
-        Client::connect(ClientConfig::new(
-            urls[node % urls.len()].clone(),
-            format!("dev:{uid}"),
-        ))
-        .map_err(|e| format!("connecting {uid}: {e}"))
+        let mut config = ClientConfig::new(urls[node % urls.len()].clone(), format!("dev:{uid}"));
+        config.dispatch = dispatch;
+        Client::connect(config).map_err(|e| format!("connecting {uid}: {e}"))
     };
     let mut callees = Vec::new();
     let mut all = Vec::new();

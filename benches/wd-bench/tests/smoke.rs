@@ -1,4 +1,5 @@
-//! The regression guard: a short run of both drivers against an
+//! The regression guard: a short run of both drivers (the sdk one under
+//! both dispatch modes) against an
 //! in-process server must complete every cycle exactly once. It fails only
 //! on functional errors (lost, doubled, unexpected or failed events),
 //! never on timing.
@@ -17,7 +18,9 @@ fn smoke_run_loses_and_doubles_nothing() {
         panic!("wd-bench --smoke --json printed no JSON ({e}):\n{stdout}\n{stderr}")
     });
     let runs = report["runs"].as_array().expect("runs");
-    assert_eq!(runs.len(), 3, "{report}");
+    assert_eq!(runs.len(), 4, "{report}");
+    // The last run has the SDK's listeners on its I/O threads.
+    assert_eq!(runs[3]["driver"], "sdk/io", "{report}");
     for run in runs {
         for field in ["failed", "lost", "doubled", "unexpected", "errors"] {
             assert_eq!(run[field], 0, "{field} in {run}");
