@@ -28,9 +28,10 @@
  *   are equal pointers.
  *
  * - Threads. Every function may be called from any thread, including from
- *   inside a callback. Callbacks run on the client's event thread (or inside
- *   wd_client_dispatch in manual dispatch mode), one at a time, never while
- *   the SDK holds a lock; a callback may call any function, including _free
+ *   inside a callback. Callbacks run on the client's event thread (inside
+ *   wd_client_dispatch in manual dispatch mode, on the client's I/O thread
+ *   in "io" dispatch mode, where they must not block), one at a time,
+ *   never while the SDK holds a lock; a callback may call any function, including _free
  *   on the handle it was given. A callback set after its event happened
  *   still hears it, once.
  *
