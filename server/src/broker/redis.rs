@@ -2,14 +2,15 @@
 //! channel per node, liveness by a heartbeat key with a TTL.
 
 use super::scripts;
-use crate::router::{Frame, MemoryRouter, Outbox, RouteError, Routed, Router};
+use crate::router::{Frame, MemoryRouter, Outbox, RouteError, Routed, Router, Then};
 use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubStream};
-use redis::{AsyncConnectionConfig, RedisResult, Script};
+use redis::{AsyncConnectionConfig, RedisResult, Script, Value};
 use serde::Deserialize;
 use std::io;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use wd_protocol::{encode, ServerMessage};
 
@@ -29,11 +30,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const STARTUP_WAIT: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
+/// Frames submitted and not yet sent to Redis, across all connections of
+/// the node. A connection that finds the queue full waits (and stops
+/// reading its socket) until there is room.
+const QUEUE: usize = 8192;
+
+/// Most frames sent to Redis as one pipeline.
+const BATCH: usize = 512;
+
 /// Routes through Redis. Create it with [`RedisRouter::connect`] and pass
 /// it to [`Server::bind_with_router`](crate::Server::bind_with_router).
 pub struct RedisRouter {
     inner: Arc<Inner>,
     supervisor: AbortHandle,
+    sender: AbortHandle,
 }
 
 impl std::fmt::Debug for RedisRouter {
@@ -48,6 +58,7 @@ impl std::fmt::Debug for RedisRouter {
 impl Drop for RedisRouter {
     fn drop(&mut self) {
         self.supervisor.abort();
+        self.sender.abort();
     }
 }
 
@@ -70,6 +81,28 @@ struct Inner {
     /// Serialises presence changes with a re-announce.
     presence: tokio::sync::Mutex<()>,
     scripts: Scripts,
+    /// Frames waiting to be sent, in submission order.
+    queue: mpsc::Sender<Job>,
+}
+
+/// One submitted frame.
+struct Job {
+    to: String,
+    device: Option<String>,
+    frame: Frame,
+    then: Then,
+}
+
+/// How one frame of a batch is routed.
+enum Plan {
+    /// A device of this node: handed over in-process.
+    Local,
+    /// Devices of another node: part of one `PUBLISH` to its channel
+    /// (`group`), carrying every such frame of the batch in order.
+    Publish { group: usize },
+    /// To a user, or changing `wd:pending`: one run of the deliver script
+    /// (command `cmd` of the pipeline).
+    Script { cmd: usize, invite: bool },
 }
 
 fn presence_key(uid: &str) -> String {
@@ -90,6 +123,41 @@ fn pending_key(node: &str) -> String {
 
 fn channel(node: &str) -> String {
     format!("wd:route:{node}")
+}
+
+/// Appends one frame to a channel message: `"<to>\n<device or
+/// empty>\n<length>\n<frame>"`, the frame's length in bytes, so that a
+/// message can carry several frames whatever their text.
+fn push_record(buf: &mut Vec<u8>, to: &str, device: Option<&str>, frame: &str) {
+    buf.extend_from_slice(to.as_bytes());
+    buf.push(b'\n');
+    buf.extend_from_slice(device.unwrap_or("").as_bytes());
+    buf.push(b'\n');
+    buf.extend_from_slice(frame.len().to_string().as_bytes());
+    buf.push(b'\n');
+    buf.extend_from_slice(frame.as_bytes());
+}
+
+/// Splits a channel message into its frames: (to, device, frame).
+fn records(mut payload: &[u8]) -> impl Iterator<Item = (&str, Option<&str>, &str)> {
+    std::iter::from_fn(move || {
+        let mut field = || {
+            let nl = payload.iter().position(|&b| b == b'\n')?;
+            let (head, rest) = payload.split_at(nl);
+            payload = &rest[1..];
+            std::str::from_utf8(head).ok()
+        };
+        let to = field()?;
+        let device = field()?;
+        let len: usize = field()?.parse().ok()?;
+        if len > payload.len() {
+            return None;
+        }
+        let (frame, rest) = payload.split_at(len);
+        payload = rest;
+        let frame = std::str::from_utf8(frame).ok()?;
+        Some((to, (!device.is_empty()).then_some(device), frame))
+    })
 }
 
 /// The node a device id (`"<node>.<counter>"`) belongs to.
@@ -183,6 +251,7 @@ impl RedisRouter {
             std::process::id(),
             u64::from_le_bytes(nonce)
         );
+        let (queue, jobs) = mpsc::channel(QUEUE);
         let inner = Arc::new(Inner {
             node: node.to_owned(),
             instance,
@@ -198,6 +267,7 @@ impl RedisRouter {
                 reap_own: Script::new(&scripts::reap_own()),
                 reap_dead: Script::new(&scripts::reap_dead()),
             },
+            queue,
         });
         let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
         let mut conn = loop {
@@ -251,7 +321,12 @@ impl RedisRouter {
         }
         tracing::info!(node, broker = url, "routing through the broker");
         let supervisor = tokio::spawn(inner.clone().supervise(stream)).abort_handle();
-        Ok(RedisRouter { inner, supervisor })
+        let sender = tokio::spawn(inner.clone().send_queued(jobs)).abort_handle();
+        Ok(RedisRouter {
+            inner,
+            supervisor,
+            sender,
+        })
     }
 
     /// Whether the broker is reachable right now.
@@ -300,6 +375,12 @@ impl Inner {
         tokio::time::timeout(RESPONSE_TIMEOUT, pubsub.subscribe(channel(&self.node)))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "subscribing timed out"))??;
+        // Batches call the deliver script by its hash (EVALSHA).
+        let _: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(scripts::DELIVER)
+            .query_async(&mut conn)
+            .await?;
         let _guard = self.presence.lock().await;
         self.announce(&mut conn).await?;
         self.set_conn(Some(conn));
@@ -428,18 +509,159 @@ impl Inner {
         });
     }
 
-    /// A frame another node published for a device of this node.
+    /// Frames another node published for devices of this node.
     fn on_route(&self, payload: &[u8]) {
-        let Ok(text) = std::str::from_utf8(payload) else {
+        for (to, device, frame) in records(payload) {
+            self.local.push(to, device, &Frame::from(frame.to_owned()));
+        }
+    }
+
+    /// Sends submitted frames to Redis: whatever is queued when the
+    /// previous batch is done goes as one pipeline (one round trip), then
+    /// the results are handed back in submission order.
+    async fn send_queued(self: Arc<Self>, mut rx: mpsc::Receiver<Job>) {
+        let mut jobs = Vec::with_capacity(BATCH);
+        while rx.recv_many(&mut jobs, BATCH).await > 0 {
+            self.send_batch(&mut jobs).await;
+        }
+    }
+
+    /// The result of a frame that could not go through Redis: an invite
+    /// fails as a whole; anything else still reaches the devices of this
+    /// node.
+    fn failed(&self, job: &Job, invite: bool, message: String) -> Result<usize, RouteError> {
+        let local = if invite {
+            0
+        } else {
+            self.local.push(&job.to, job.device.as_deref(), &job.frame)
+        };
+        Err(RouteError { local, message })
+    }
+
+    /// Routes one batch of frames with one pipeline. Frames for devices
+    /// of one other node are published together (one `PUBLISH`, one
+    /// wake-up of that node); a run of the deliver script for a frame
+    /// first publishes what was batched before it, so every node receives
+    /// the frames in submission order.
+    async fn send_batch(&self, jobs: &mut Vec<Job>) {
+        let Some(mut conn) = self.conn() else {
+            for job in jobs.drain(..) {
+                let invite = matches!(pending_op(&job.to, job.frame.as_str()), PendingOp::Add(_));
+                let result = self.failed(&job, invite, "not connected".to_owned());
+                (job.then)(result);
+            }
             return;
         };
-        let mut parts = text.splitn(3, '\n');
-        let (Some(to), Some(device), Some(frame)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return;
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        let mut cmds = 0usize;
+        let mut plans = Vec::with_capacity(jobs.len());
+        // Groups of the current run of publishable frames: node, message.
+        let mut open: Vec<(&str, Vec<u8>, usize)> = Vec::new();
+        // The pipeline command of each group, once published.
+        let mut group_cmd: Vec<usize> = Vec::new();
+        let flush = |open: &mut Vec<(&str, Vec<u8>, usize)>,
+                     pipe: &mut redis::Pipeline,
+                     cmds: &mut usize,
+                     group_cmd: &mut Vec<usize>| {
+            for (node, message, group) in open.drain(..) {
+                pipe.cmd("PUBLISH").arg(channel(node)).arg(message);
+                group_cmd[group] = *cmds;
+                *cmds += 1;
+            }
         };
-        let device = (!device.is_empty()).then_some(device);
-        self.local.push(to, device, &Frame::from(frame.to_owned()));
+        for job in jobs.iter() {
+            let device = job.device.as_deref();
+            let remote = device.and_then(node_of);
+            if remote == Some(self.node.as_str()) {
+                plans.push(Plan::Local);
+                continue;
+            }
+            let op = pending_op(&job.to, job.frame.as_str());
+            if let (PendingOp::None, Some(node)) = (&op, remote) {
+                let group = match open.iter().position(|(n, _, _)| *n == node) {
+                    Some(i) => open[i].2,
+                    None => {
+                        group_cmd.push(usize::MAX);
+                        open.push((node, Vec::new(), group_cmd.len() - 1));
+                        group_cmd.len() - 1
+                    }
+                };
+                let message = &mut open.iter_mut().find(|(_, _, g)| *g == group).unwrap().1;
+                push_record(message, &job.to, device, &job.frame);
+                plans.push(Plan::Publish { group });
+                continue;
+            }
+            flush(&mut open, &mut pipe, &mut cmds, &mut group_cmd);
+            let mut payload = Vec::new();
+            push_record(&mut payload, &job.to, device, &job.frame);
+            let (op, entry) = match &op {
+                PendingOp::None => ("", ""),
+                PendingOp::Add(e) => ("add", e.as_str()),
+                PendingOp::Del(e) => ("del", e.as_str()),
+            };
+            pipe.cmd("EVALSHA")
+                .arg(self.scripts.deliver.get_hash())
+                .arg(2)
+                .arg(presence_key(&job.to))
+                .arg(pending_key(&self.node))
+                .arg(&self.node)
+                .arg(device.unwrap_or(""))
+                .arg(payload)
+                .arg(op)
+                .arg(entry);
+            plans.push(Plan::Script {
+                cmd: cmds,
+                invite: op == "add",
+            });
+            cmds += 1;
+        }
+        flush(&mut open, &mut pipe, &mut cmds, &mut group_cmd);
+        let replies: RedisResult<Vec<Value>> = if cmds == 0 {
+            Ok(Vec::new())
+        } else {
+            pipe.query_async(&mut conn).await
+        };
+        let mut noscript = false;
+        for (job, plan) in jobs.drain(..).zip(plans) {
+            let reply = |cmd: usize| match &replies {
+                Ok(values) => match values.get(cmd) {
+                    Some(Value::Int(n)) => Ok(usize::try_from(*n).unwrap_or(0)),
+                    Some(Value::ServerError(e)) => Err(e.to_string()),
+                    other => Err(format!("unexpected reply {other:?}")),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            let result = match plan {
+                Plan::Local => Ok(self.local.push(&job.to, job.device.as_deref(), &job.frame)),
+                Plan::Publish { group } => match reply(group_cmd[group]) {
+                    // A dead node's subscription ended with its
+                    // connection, so PUBLISH counts 0.
+                    Ok(n) => Ok(n.min(1)),
+                    Err(e) => self.failed(&job, false, e),
+                },
+                Plan::Script { cmd, invite } => match reply(cmd) {
+                    Ok(n) => Ok(n + self.local.push(&job.to, job.device.as_deref(), &job.frame)),
+                    Err(e) => {
+                        noscript |= e.contains("NOSCRIPT");
+                        self.failed(&job, invite, e)
+                    }
+                },
+            };
+            (job.then)(result);
+        }
+        if noscript {
+            // Redis lost its scripts (SCRIPT FLUSH): load again for the
+            // next batch; the frames of this one failed typed.
+            let loaded: RedisResult<String> = redis::cmd("SCRIPT")
+                .arg("LOAD")
+                .arg(scripts::DELIVER)
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = loaded {
+                tracing::warn!(error = %e, "could not load the deliver script");
+            }
+        }
     }
 
     async fn deliver(
@@ -463,7 +685,8 @@ impl Inner {
         let Some(mut conn) = self.conn() else {
             return fail("not connected".to_owned());
         };
-        let payload = format!("{to}\n{}\n{}", device.unwrap_or(""), frame.as_str());
+        let mut payload = Vec::new();
+        push_record(&mut payload, to, device, frame.as_str());
         // One device of another node (ringing, accept, conversation
         // messages): publish straight to its node. A dead node's
         // subscription ended with its connection, so PUBLISH counts 0.
@@ -568,6 +791,29 @@ impl Router for RedisRouter {
         Routed::pending(self.inner.deliver(to, device, frame))
     }
 
+    fn submit<'a>(
+        &'a self,
+        to: String,
+        device: Option<String>,
+        frame: Frame,
+        then: Then,
+    ) -> Routed<'a, ()> {
+        let job = Job {
+            to,
+            device,
+            frame,
+            then,
+        };
+        match self.inner.queue.try_send(job) {
+            Ok(()) => Routed::ready(()),
+            Err(mpsc::error::TrySendError::Full(job)) => Routed::pending(async move {
+                let _ = self.inner.queue.send(job).await;
+            }),
+            // The sending task is gone only when the router is dropped.
+            Err(mpsc::error::TrySendError::Closed(_)) => Routed::ready(()),
+        }
+    }
+
     fn is_online<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<bool, RouteError>> {
         if self.inner.local.contains(uid) {
             return Routed::ready(Ok(true));
@@ -614,6 +860,28 @@ mod tests {
         let ringing = r#"{"type":"deliver","from":"bob","device":"n2.1","body":{"kind":"ringing","invite_id":"i-1"}}"#;
         assert!(matches!(pending_op("alice", ringing), PendingOp::None));
         assert!(matches!(pending_op("alice", "{}"), PendingOp::None));
+    }
+
+    #[test]
+    fn channel_messages_carry_several_frames_whatever_their_text() {
+        let mut message = Vec::new();
+        push_record(&mut message, "bob", Some("n2.1"), "{\"a\":\"x\"}");
+        push_record(&mut message, "bob", None, "{\n \"b\" : 1\n}\n");
+        push_record(&mut message, "carol", Some("n2.7"), "");
+        let got: Vec<_> = records(&message).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("bob", Some("n2.1"), "{\"a\":\"x\"}"),
+                ("bob", None, "{\n \"b\" : 1\n}\n"),
+                ("carol", Some("n2.7"), ""),
+            ]
+        );
+        // A truncated or garbled message yields the frames before the
+        // damage and nothing after it.
+        assert_eq!(records(&message[..message.len() - 3]).count(), 2);
+        assert_eq!(records(b"bob\n\nnope\n{}").count(), 0);
+        assert_eq!(records(b"bob\n\n99\n{}").count(), 0);
     }
 
     #[test]
