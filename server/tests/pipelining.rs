@@ -253,3 +253,48 @@ fn a_node_with_one_node_cluster_still_serves_local_devices_in_order() {
         assert_eq!(payload(&bob.expect_deliver().2), n);
     }
 }
+
+#[test]
+fn scripts_flushed_from_redis_fail_typed_then_routing_resumes() {
+    if !have_redis() {
+        return;
+    }
+    let (redis, nodes) = cluster(2);
+    let mut alice = Client::dev(&nodes[0].url, "alice");
+    let mut bob = Client::dev(&nodes[1].url, "bob");
+    redis.cli(&["SCRIPT", "FLUSH"]).expect("SCRIPT FLUSH");
+    // Each attempt: an invite to bob, then a numbered message from alice
+    // to herself that marks the end of the attempt's answers. The first
+    // invite after the flush fails `server_error` (never silence); the
+    // node then loads its script again and a later invite reaches bob.
+    for attempt in 0..10 {
+        let id = format!("i-{attempt}");
+        alice.invite("bob", &id);
+        alice.send_to("alice", None, message(attempt));
+        let mut failed = false;
+        loop {
+            match alice.recv() {
+                ServerMessage::InviteFailed { invite_id, reason } => {
+                    assert_eq!(invite_id, id);
+                    assert_eq!(reason, FailureReason::ServerError);
+                    failed = true;
+                }
+                // The marker, when its own batch failed, still reaches
+                // alice (a device of this node) followed by the error.
+                ServerMessage::Error { .. } => {}
+                ServerMessage::Deliver { body, .. } if payload(&body) == attempt => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(
+            failed || attempt > 0,
+            "the first invite after the flush fails typed"
+        );
+        if !failed {
+            let (_, _, body) = bob.expect_deliver();
+            assert_eq!(body.invite_id(), Some(id.as_str()));
+            return;
+        }
+    }
+    panic!("routing did not resume after the scripts were flushed");
+}

@@ -5,7 +5,7 @@ use super::scripts;
 use crate::router::{Frame, MemoryRouter, Outbox, RouteError, Routed, Router, Then};
 use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubStream};
-use redis::{AsyncConnectionConfig, RedisResult, Script, Value};
+use redis::{AsyncConnectionConfig, RedisResult, Script};
 use serde::Deserialize;
 use std::io;
 use std::sync::{Arc, RwLock};
@@ -64,6 +64,7 @@ impl Drop for RedisRouter {
 
 struct Scripts {
     deliver: Script,
+    deliver_batch: Script,
     online: Script,
     heartbeat: Script,
     announce: Script,
@@ -97,12 +98,14 @@ struct Job {
 enum Plan {
     /// A device of this node: handed over in-process.
     Local,
-    /// Devices of another node: part of one `PUBLISH` to its channel
-    /// (`group`), carrying every such frame of the batch in order.
-    Publish { group: usize },
-    /// To a user, or changing `wd:pending`: one run of the deliver script
-    /// (command `cmd` of the pipeline).
-    Script { cmd: usize, invite: bool },
+    /// Through the batch script, whose reply has its count at `index`;
+    /// `local` if devices of this node may get it too (a frame to a
+    /// user), `invite` if it is an invite (fails as a whole).
+    Remote {
+        index: usize,
+        local: bool,
+        invite: bool,
+    },
 }
 
 fn presence_key(uid: &str) -> String {
@@ -261,6 +264,7 @@ impl RedisRouter {
             presence: tokio::sync::Mutex::new(()),
             scripts: Scripts {
                 deliver: Script::new(scripts::DELIVER),
+                deliver_batch: Script::new(scripts::DELIVER_BATCH),
                 online: Script::new(scripts::ONLINE),
                 heartbeat: Script::new(scripts::HEARTBEAT),
                 announce: Script::new(&scripts::announce()),
@@ -375,12 +379,7 @@ impl Inner {
         tokio::time::timeout(RESPONSE_TIMEOUT, pubsub.subscribe(channel(&self.node)))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "subscribing timed out"))??;
-        // Batches call the deliver script by its hash (EVALSHA).
-        let _: String = redis::cmd("SCRIPT")
-            .arg("LOAD")
-            .arg(scripts::DELIVER)
-            .query_async(&mut conn)
-            .await?;
+        self.load_scripts(&mut conn).await?;
         let _guard = self.presence.lock().await;
         self.announce(&mut conn).await?;
         self.set_conn(Some(conn));
@@ -538,11 +537,9 @@ impl Inner {
         Err(RouteError { local, message })
     }
 
-    /// Routes one batch of frames with one pipeline. Frames for devices
-    /// of one other node are published together (one `PUBLISH`, one
-    /// wake-up of that node); a run of the deliver script for a frame
-    /// first publishes what was batched before it, so every node receives
-    /// the frames in submission order.
+    /// Routes one batch of frames with one run of the batch script (one
+    /// round trip): Redis publishes all of the batch's frames for one node
+    /// as one message (one wake-up of that node), in submission order.
     async fn send_batch(&self, jobs: &mut Vec<Job>) {
         let Some(mut conn) = self.conn() else {
             for job in jobs.drain(..) {
@@ -552,100 +549,62 @@ impl Inner {
             }
             return;
         };
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
-        let mut cmds = 0usize;
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.scripts.deliver_batch.get_hash())
+            .arg(1)
+            .arg(pending_key(&self.node))
+            .arg(&self.node);
+        let mut remote = 0usize;
         let mut plans = Vec::with_capacity(jobs.len());
-        // Groups of the current run of publishable frames: node, message.
-        let mut open: Vec<(&str, Vec<u8>, usize)> = Vec::new();
-        // The pipeline command of each group, once published.
-        let mut group_cmd: Vec<usize> = Vec::new();
-        let flush = |open: &mut Vec<(&str, Vec<u8>, usize)>,
-                     pipe: &mut redis::Pipeline,
-                     cmds: &mut usize,
-                     group_cmd: &mut Vec<usize>| {
-            for (node, message, group) in open.drain(..) {
-                pipe.cmd("PUBLISH").arg(channel(node)).arg(message);
-                group_cmd[group] = *cmds;
-                *cmds += 1;
-            }
-        };
+        let mut record = Vec::new();
         for job in jobs.iter() {
             let device = job.device.as_deref();
-            let remote = device.and_then(node_of);
-            if remote == Some(self.node.as_str()) {
+            let node = device.and_then(node_of);
+            if node == Some(self.node.as_str()) {
                 plans.push(Plan::Local);
                 continue;
             }
             let op = pending_op(&job.to, job.frame.as_str());
-            if let (PendingOp::None, Some(node)) = (&op, remote) {
-                let group = match open.iter().position(|(n, _, _)| *n == node) {
-                    Some(i) => open[i].2,
-                    None => {
-                        group_cmd.push(usize::MAX);
-                        open.push((node, Vec::new(), group_cmd.len() - 1));
-                        group_cmd.len() - 1
-                    }
-                };
-                let message = &mut open.iter_mut().find(|(_, _, g)| *g == group).unwrap().1;
-                push_record(message, &job.to, device, &job.frame);
-                plans.push(Plan::Publish { group });
-                continue;
-            }
-            flush(&mut open, &mut pipe, &mut cmds, &mut group_cmd);
-            let mut payload = Vec::new();
-            push_record(&mut payload, &job.to, device, &job.frame);
+            record.clear();
+            push_record(&mut record, &job.to, device, job.frame.as_str());
             let (op, entry) = match &op {
                 PendingOp::None => ("", ""),
                 PendingOp::Add(e) => ("add", e.as_str()),
                 PendingOp::Del(e) => ("del", e.as_str()),
             };
-            pipe.cmd("EVALSHA")
-                .arg(self.scripts.deliver.get_hash())
-                .arg(2)
-                .arg(presence_key(&job.to))
-                .arg(pending_key(&self.node))
-                .arg(&self.node)
+            cmd.arg(&job.to)
                 .arg(device.unwrap_or(""))
-                .arg(payload)
+                .arg(node.unwrap_or(""))
+                .arg(&record[..])
                 .arg(op)
                 .arg(entry);
-            plans.push(Plan::Script {
-                cmd: cmds,
+            plans.push(Plan::Remote {
+                index: remote,
+                local: node.is_none(),
                 invite: op == "add",
             });
-            cmds += 1;
+            remote += 1;
         }
-        flush(&mut open, &mut pipe, &mut cmds, &mut group_cmd);
-        let replies: RedisResult<Vec<Value>> = if cmds == 0 {
+        let counts: RedisResult<Vec<usize>> = if remote == 0 {
             Ok(Vec::new())
         } else {
-            pipe.query_async(&mut conn).await
+            cmd.query_async(&mut conn).await
         };
-        let mut noscript = false;
+        let noscript = matches!(&counts, Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript));
         for (job, plan) in jobs.drain(..).zip(plans) {
-            let reply = |cmd: usize| match &replies {
-                Ok(values) => match values.get(cmd) {
-                    Some(Value::Int(n)) => Ok(usize::try_from(*n).unwrap_or(0)),
-                    Some(Value::ServerError(e)) => Err(e.to_string()),
-                    other => Err(format!("unexpected reply {other:?}")),
-                },
-                Err(e) => Err(e.to_string()),
-            };
+            let local = |job: &Job| self.local.push(&job.to, job.device.as_deref(), &job.frame);
             let result = match plan {
-                Plan::Local => Ok(self.local.push(&job.to, job.device.as_deref(), &job.frame)),
-                Plan::Publish { group } => match reply(group_cmd[group]) {
-                    // A dead node's subscription ended with its
-                    // connection, so PUBLISH counts 0.
-                    Ok(n) => Ok(n.min(1)),
-                    Err(e) => self.failed(&job, false, e),
-                },
-                Plan::Script { cmd, invite } => match reply(cmd) {
-                    Ok(n) => Ok(n + self.local.push(&job.to, job.device.as_deref(), &job.frame)),
-                    Err(e) => {
-                        noscript |= e.contains("NOSCRIPT");
-                        self.failed(&job, invite, e)
+                Plan::Local => Ok(local(&job)),
+                Plan::Remote {
+                    index,
+                    local: also_local,
+                    invite,
+                } => match &counts {
+                    Ok(counts) => {
+                        let n = counts.get(index).copied().unwrap_or(0);
+                        Ok(if also_local { n + local(&job) } else { n })
                     }
+                    Err(e) => self.failed(&job, invite, e.to_string()),
                 },
             };
             (job.then)(result);
@@ -653,15 +612,20 @@ impl Inner {
         if noscript {
             // Redis lost its scripts (SCRIPT FLUSH): load again for the
             // next batch; the frames of this one failed typed.
-            let loaded: RedisResult<String> = redis::cmd("SCRIPT")
-                .arg("LOAD")
-                .arg(scripts::DELIVER)
-                .query_async(&mut conn)
-                .await;
-            if let Err(e) = loaded {
+            if let Err(e) = self.load_scripts(&mut conn).await {
                 tracing::warn!(error = %e, "could not load the deliver script");
             }
         }
+    }
+
+    /// Loads the scripts batches call by hash (EVALSHA).
+    async fn load_scripts(&self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
+        let _: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(scripts::DELIVER_BATCH)
+            .query_async(conn)
+            .await?;
+        Ok(())
     }
 
     async fn deliver(

@@ -68,6 +68,91 @@ end
 return count
 "#;
 
+/// KEYS[1] this node's pending set; ARGV[1] this node, then six
+/// arguments per frame: recipient uid, device filter ("" = all), the node
+/// of that device if it names another node ("" = look the user up),
+/// channel record, pending op ("", "add", "del"), pending entry.
+///
+/// Routes a whole batch of frames in one call: each frame goes to the
+/// live nodes holding its recipient's devices (other than this one), and
+/// every node gets ONE message with all of the batch's frames for it, in
+/// batch order. Returns, per frame, how many devices the subscribed nodes
+/// hold (1 for a frame to one device of a subscribed node).
+pub(crate) const DELIVER_BATCH: &str = r#"
+local self = ARGV[1]
+local live, msgs, order, targets = {}, {}, {}, {}
+local function alive(node)
+  local a = live[node]
+  if a == nil then
+    a = redis.call('EXISTS', 'wd:node:' .. node) == 1
+    live[node] = a
+  end
+  return a
+end
+local function add(node, rec)
+  local m = msgs[node]
+  if m == nil then
+    m = {}
+    msgs[node] = m
+    order[#order + 1] = node
+  end
+  m[#m + 1] = rec
+end
+local n = (#ARGV - 1) / 6
+for f = 0, n - 1 do
+  local b = 2 + f * 6
+  local to, want, node, rec = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local t = {}
+  if node ~= '' then
+    if alive(node) then
+      add(node, rec)
+      t[1] = node
+      t[2] = 1
+    end
+  else
+    local entries = redis.call('HGETALL', 'wd:presence:' .. to)
+    local per, seen = {}, {}
+    for i = 1, #entries, 2 do
+      local dev, nd = entries[i], entries[i + 1]
+      if nd ~= self and (want == '' or want == dev) then
+        if per[nd] == nil then
+          per[nd] = 0
+          seen[#seen + 1] = nd
+        end
+        per[nd] = per[nd] + 1
+      end
+    end
+    for _, nd in ipairs(seen) do
+      if alive(nd) then
+        add(nd, rec)
+        t[#t + 1] = nd
+        t[#t + 1] = per[nd]
+      end
+    end
+  end
+  targets[f + 1] = t
+end
+local subscribed = {}
+for _, nd in ipairs(order) do
+  subscribed[nd] = redis.call('PUBLISH', 'wd:route:' .. nd, table.concat(msgs[nd])) > 0
+end
+local out = {}
+for f = 0, n - 1 do
+  local t, count = targets[f + 1], 0
+  for i = 1, #t, 2 do
+    if subscribed[t[i]] then count = count + t[i + 1] end
+  end
+  out[f + 1] = count
+  local op, entry = ARGV[2 + f * 6 + 4], ARGV[2 + f * 6 + 5]
+  if op == 'add' and count > 0 then
+    redis.call('SADD', KEYS[1], entry)
+  elseif op == 'del' then
+    redis.call('SREM', KEYS[1], entry)
+  end
+end
+return out
+"#;
+
 /// KEYS[1] presence of a user; ARGV[1] this node. 1 if a device of the
 /// user is on another live node.
 pub(crate) const ONLINE: &str = r#"
