@@ -2,7 +2,7 @@
 //! checks and routes what the client sends, the write loop that drains its
 //! outgoing queue, and the cleanup when it goes away.
 
-use crate::limits::{decode_frame, FrameError, MessageBucket};
+use crate::limits::{decode_frame, decode_frame_raw, Decoded, FrameError, MessageBucket};
 use crate::metrics::{message_kind, outcome_labels, Limit};
 use crate::router::{Frame, Outbox, OutboxReceiver, Then};
 use crate::Shared;
@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use wd_protocol::{
     encode, ClientMessage, DecodeError, ErrorCode, FailureReason, PeerMessage, ServerMessage,
-    PROTOCOL_VERSION,
+    MAX_FRAME_LEN, PROTOCOL_VERSION,
 };
 
 /// Frames (and messages) larger than this make the WebSocket layer close
@@ -145,6 +145,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
             tracing::info!(uid = %uid, device = %device, peer = ?peer, "connected");
             let mut conn = Connection {
                 shared: shared.clone(),
+                deliver_prefix: deliver_prefix(&uid, &device),
                 outbox,
                 uid,
                 device,
@@ -391,6 +392,9 @@ struct Connection {
     outbox: Outbox,
     uid: String,
     device: String,
+    /// `{"type":"deliver","from":…,"device":…,"body":` for this
+    /// connection: a delivery is this, the sender's body text and `}`.
+    deliver_prefix: String,
     pending: Pending,
     bad_frames: u32,
     /// Frames this connection may still send now.
@@ -512,10 +516,12 @@ impl Connection {
     }
 
     async fn on_text(&mut self, text: &str) -> Option<End> {
-        let decoded = decode_frame(text, self.shared.config.max_json_depth);
+        let decoded = decode_frame_raw(text, self.shared.config.max_json_depth);
         if !self.bucket.allow() {
             let invite_id = match &decoded {
-                Ok(ClientMessage::Send { body, .. }) => body
+                Ok(
+                    Decoded::Send { body, .. } | Decoded::Other(ClientMessage::Send { body, .. }),
+                ) => body
                     .invite_id()
                     .filter(|_| matches!(body, PeerMessage::Invite { .. })),
                 _ => None,
@@ -524,11 +530,20 @@ impl Connection {
             return None;
         }
         match decoded {
-            Ok(ClientMessage::Send { to, device, body }) => {
-                self.route(to, device, body).await;
+            Ok(Decoded::Send {
+                to,
+                device,
+                body,
+                raw_body,
+            }) => {
+                self.route(to, device, body, Some(raw_body)).await;
                 None
             }
-            Ok(ClientMessage::Hello { .. }) => {
+            Ok(Decoded::Other(ClientMessage::Send { to, device, body })) => {
+                self.route(to, device, body, None).await;
+                None
+            }
+            Ok(Decoded::Other(ClientMessage::Hello { .. })) => {
                 self.error(ErrorCode::Protocol, "hello was already received");
                 Some(End::Close(CloseCode::Policy, "second hello"))
             }
@@ -562,7 +577,16 @@ impl Connection {
         invite_failed(&self.shared, &self.outbox, invite_id, reason);
     }
 
-    async fn route(&mut self, to: String, device: Option<String>, body: PeerMessage) {
+    /// Routes `body` to `to`. `raw_body`, the body as the client wrote it
+    /// (already decoded into `body` and validated), is forwarded as it is
+    /// instead of encoding `body` again.
+    async fn route(
+        &mut self,
+        to: String,
+        device: Option<String>,
+        body: PeerMessage,
+        raw_body: Option<&str>,
+    ) {
         let shared = &*self.shared;
         let invite = match &body {
             PeerMessage::Invite { invite_id, .. } => {
@@ -613,11 +637,22 @@ impl Connection {
             }
             _ => None,
         };
-        let frame = Frame::from(encode(&ServerMessage::Deliver {
-            from: self.uid.clone(),
-            device: self.device.clone(),
-            body,
-        }));
+        let frame = match raw_body {
+            Some(raw) if self.deliver_prefix.len() + raw.len() < MAX_FRAME_LEN => {
+                let mut text = String::with_capacity(self.deliver_prefix.len() + raw.len() + 1);
+                text.push_str(&self.deliver_prefix);
+                text.push_str(raw);
+                text.push('}');
+                Frame::from(text)
+            }
+            // A body padded up to the frame limit is sent in its shortest
+            // form, so the delivery stays within the limit.
+            _ => Frame::from(encode(&ServerMessage::Deliver {
+                from: self.uid.clone(),
+                device: self.device.clone(),
+                body,
+            })),
+        };
         let then: Then = {
             let shared = self.shared.clone();
             let outbox = self.outbox.clone();
@@ -681,6 +716,16 @@ impl Connection {
             router.submit(to, None, frame, Box::new(|_| {})).await;
         }
     }
+}
+
+/// The start of every `deliver` frame from `uid`'s device `device`, up
+/// to the body.
+fn deliver_prefix(uid: &str, device: &str) -> String {
+    format!(
+        "{{\"type\":\"deliver\",\"from\":{},\"device\":{},\"body\":",
+        serde_json::to_string(uid).expect("strings serialize"),
+        serde_json::to_string(device).expect("strings serialize"),
+    )
 }
 
 fn invite_failed(shared: &Shared, outbox: &Outbox, invite_id: &str, reason: FailureReason) {

@@ -4,10 +4,9 @@
 //! broker-backed router (Redis pub/sub, NATS) can replace the in-memory
 //! [`MemoryRouter`] when users outgrow one node.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::future::Future;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
@@ -194,7 +193,7 @@ pub type Then = Box<dyn FnOnce(Result<usize, RouteError>) + Send>;
 const SHARDS: usize = 16;
 
 type Devices = Vec<(Box<str>, Outbox)>;
-type Shard = RwLock<HashMap<Box<str>, Devices>>;
+type Shard = RwLock<FxHashMap<Box<str>, Devices>>;
 
 /// The single-node router: a sharded map from uid to its devices.
 #[derive(Debug)]
@@ -212,13 +211,17 @@ impl MemoryRouter {
     /// An empty router.
     pub fn new() -> Self {
         MemoryRouter {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(FxHashMap::default()))
+                .collect(),
         }
     }
 
     fn shard(&self, uid: &str) -> &Shard {
-        let mut h = DefaultHasher::new();
-        uid.hash(&mut h);
+        // A fast hash: uids are authenticated, and a shard only spreads
+        // lock contention.
+        let mut h = rustc_hash::FxBuildHasher.build_hasher();
+        h.write(uid.as_bytes());
         &self.shards[(h.finish() as usize) % SHARDS]
     }
 
