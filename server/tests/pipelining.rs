@@ -89,7 +89,7 @@ fn an_invite_followed_at_once_by_its_cancel_ends_canceled_on_both_sides() {
     if !have_redis() {
         return;
     }
-    let (_redis, nodes) = cluster(2);
+    let (redis, nodes) = cluster(2);
     let mut alice = Client::dev(&nodes[0].url, "alice");
     let mut bob = Client::dev(&nodes[1].url, "bob");
     for i in 0..50 {
@@ -118,6 +118,17 @@ fn an_invite_followed_at_once_by_its_cancel_ends_canceled_on_both_sides() {
     // next frame it gets is bob's answer sent after all of them.
     bob.send_to("alice", Some(&alice.device.clone()), message(7));
     assert_eq!(payload(&alice.expect_deliver().2), 7);
+    // Every invite ended, whether its cancel came in its batch or a later
+    // one: nothing is left pending for caller_gone. (The script that
+    // published each cancel changed the record in the same step.)
+    assert_eq!(redis.cli(&["SCARD", "wd:pending:n1"]).as_deref(), Some("0"));
+    // And an invite without an outcome is recorded.
+    alice.invite("bob", "open");
+    bob.expect_deliver();
+    assert_eq!(
+        redis.cli(&["SMEMBERS", "wd:pending:n1"]).as_deref(),
+        Some(format!("alice {} bob open", alice.device).as_str())
+    );
 }
 
 #[test]

@@ -76,11 +76,14 @@ return count
 /// Routes a whole batch of frames in one call: each frame goes to the
 /// live nodes holding its recipient's devices (other than this one), and
 /// every node gets ONE message with all of the batch's frames for it, in
-/// batch order. Returns, per frame, how many devices the subscribed nodes
-/// hold (1 for a frame to one device of a subscribed node).
+/// batch order. Each user is looked up and each node's heartbeat checked
+/// once per batch, and the pending records change with one `SADD` and one
+/// `SREM`: a batch costs a few Redis calls, not several per frame.
+/// Returns, per frame, how many devices the subscribed nodes hold (1 for
+/// a frame to one device of a subscribed node).
 pub(crate) const DELIVER_BATCH: &str = r#"
 local self = ARGV[1]
-local live, msgs, order, targets = {}, {}, {}, {}
+local live, presence, msgs, order, targets = {}, {}, {}, {}, {}
 local function alive(node)
   local a = live[node]
   if a == nil then
@@ -88,6 +91,14 @@ local function alive(node)
     live[node] = a
   end
   return a
+end
+local function devices(uid)
+  local e = presence[uid]
+  if e == nil then
+    e = redis.call('HGETALL', 'wd:presence:' .. uid)
+    presence[uid] = e
+  end
+  return e
 end
 local function add(node, rec)
   local m = msgs[node]
@@ -110,7 +121,7 @@ for f = 0, n - 1 do
       t[2] = 1
     end
   else
-    local entries = redis.call('HGETALL', 'wd:presence:' .. to)
+    local entries = devices(to)
     local per, seen = {}, {}
     for i = 1, #entries, 2 do
       local dev, nd = entries[i], entries[i + 1]
@@ -136,6 +147,9 @@ local subscribed = {}
 for _, nd in ipairs(order) do
   subscribed[nd] = redis.call('PUBLISH', 'wd:route:' .. nd, table.concat(msgs[nd])) > 0
 end
+-- Pending records: the last change of an entry in the batch wins, as if
+-- applied one by one; then one SADD and one SREM for the batch.
+local final, changed = {}, {}
 local out = {}
 for f = 0, n - 1 do
   local t, count = targets[f + 1], 0
@@ -144,12 +158,17 @@ for f = 0, n - 1 do
   end
   out[f + 1] = count
   local op, entry = ARGV[2 + f * 6 + 4], ARGV[2 + f * 6 + 5]
-  if op == 'add' and count > 0 then
-    redis.call('SADD', KEYS[1], entry)
-  elseif op == 'del' then
-    redis.call('SREM', KEYS[1], entry)
+  if (op == 'add' and count > 0) or op == 'del' then
+    if final[entry] == nil then changed[#changed + 1] = entry end
+    final[entry] = op
   end
 end
+local adds, dels = {}, {}
+for _, entry in ipairs(changed) do
+  if final[entry] == 'add' then adds[#adds + 1] = entry else dels[#dels + 1] = entry end
+end
+if #adds > 0 then redis.call('SADD', KEYS[1], unpack(adds)) end
+if #dels > 0 then redis.call('SREM', KEYS[1], unpack(dels)) end
 return out
 "#;
 
