@@ -83,7 +83,7 @@ return count
 /// a frame to one device of a subscribed node).
 pub(crate) const DELIVER_BATCH: &str = r#"
 local self = ARGV[1]
-local live, presence, msgs, order, targets = {}, {}, {}, {}, {}
+local live, presence, msgs, order = {}, {}, {}, {}
 local function alive(node)
   local a = live[node]
   if a == nil then
@@ -109,39 +109,46 @@ local function add(node, rec)
   end
   m[#m + 1] = rec
 end
+local routes, one, many = {}, {}, {}
 local n = (#ARGV - 1) / 6
 for f = 0, n - 1 do
   local b = 2 + f * 6
   local to, want, node, rec = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
-  local t = {}
   if node ~= '' then
     if alive(node) then
       add(node, rec)
-      t[1] = node
-      t[2] = 1
+      one[f + 1] = node
     end
   else
-    local entries = devices(to)
-    local per, seen = {}, {}
-    for i = 1, #entries, 2 do
-      local dev, nd = entries[i], entries[i + 1]
-      if nd ~= self and (want == '' or want == dev) then
-        if per[nd] == nil then
-          per[nd] = 0
-          seen[#seen + 1] = nd
+    -- The live nodes (and device counts) a user's frames go to, worked
+    -- out once per batch for each user and device filter.
+    local key = to .. '\n' .. want
+    local r = routes[key]
+    if r == nil then
+      local entries = devices(to)
+      local per, seen = {}, {}
+      for i = 1, #entries, 2 do
+        local dev, nd = entries[i], entries[i + 1]
+        if nd ~= self and (want == '' or want == dev) then
+          if per[nd] == nil then
+            per[nd] = 0
+            seen[#seen + 1] = nd
+          end
+          per[nd] = per[nd] + 1
         end
-        per[nd] = per[nd] + 1
       end
-    end
-    for _, nd in ipairs(seen) do
-      if alive(nd) then
-        add(nd, rec)
-        t[#t + 1] = nd
-        t[#t + 1] = per[nd]
+      r = {}
+      for _, nd in ipairs(seen) do
+        if alive(nd) then
+          r[#r + 1] = nd
+          r[#r + 1] = per[nd]
+        end
       end
+      routes[key] = r
     end
+    for i = 1, #r, 2 do add(r[i], rec) end
+    many[f + 1] = r
   end
-  targets[f + 1] = t
 end
 local subscribed = {}
 for _, nd in ipairs(order) do
@@ -152,9 +159,14 @@ end
 local final, changed = {}, {}
 local out = {}
 for f = 0, n - 1 do
-  local t, count = targets[f + 1], 0
-  for i = 1, #t, 2 do
-    if subscribed[t[i]] then count = count + t[i + 1] end
+  local count = 0
+  local single, t = one[f + 1], many[f + 1]
+  if single then
+    if subscribed[single] then count = 1 end
+  elseif t then
+    for i = 1, #t, 2 do
+      if subscribed[t[i]] then count = count + t[i + 1] end
+    end
   end
   out[f + 1] = count
   local op, entry = ARGV[2 + f * 6 + 4], ARGV[2 + f * 6 + 5]
