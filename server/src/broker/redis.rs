@@ -557,6 +557,13 @@ impl Inner {
         let mut remote = 0usize;
         let mut plans = Vec::with_capacity(jobs.len());
         let mut record = Vec::new();
+        // The same batch as one message per node, in case every frame is
+        // for one device of another node and changes no pending record
+        // (ringing, accept, conversation messages): then plain PUBLISHes
+        // do, without running the script.
+        let mut publish_only = true;
+        let mut groups: Vec<(&str, Vec<u8>)> = Vec::new();
+        let mut group_of: Vec<usize> = Vec::new();
         for job in jobs.iter() {
             let device = job.device.as_deref();
             let node = device.and_then(node_of);
@@ -572,6 +579,20 @@ impl Inner {
                 PendingOp::Add(e) => ("add", e.as_str()),
                 PendingOp::Del(e) => ("del", e.as_str()),
             };
+            match node {
+                Some(node) if publish_only && op.is_empty() => {
+                    let g = match groups.iter().position(|(n, _)| *n == node) {
+                        Some(g) => g,
+                        None => {
+                            groups.push((node, Vec::new()));
+                            groups.len() - 1
+                        }
+                    };
+                    groups[g].1.extend_from_slice(&record);
+                    group_of.push(g);
+                }
+                _ => publish_only = false,
+            }
             cmd.arg(&job.to)
                 .arg(device.unwrap_or(""))
                 .arg(node.unwrap_or(""))
@@ -587,6 +608,20 @@ impl Inner {
         }
         let counts: RedisResult<Vec<usize>> = if remote == 0 {
             Ok(Vec::new())
+        } else if publish_only {
+            let mut pipe = redis::pipe();
+            for (node, message) in &groups {
+                pipe.cmd("PUBLISH").arg(channel(node)).arg(&message[..]);
+            }
+            // A dead node's subscription ended with its connection, so
+            // PUBLISH counts 0 for it.
+            let subscribers: RedisResult<Vec<usize>> = pipe.query_async(&mut conn).await;
+            subscribers.map(|per_group| {
+                group_of
+                    .iter()
+                    .map(|&g| per_group.get(g).copied().unwrap_or(0).min(1))
+                    .collect()
+            })
         } else {
             cmd.query_async(&mut conn).await
         };
