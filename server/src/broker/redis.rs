@@ -7,6 +7,7 @@ use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubStream};
 use redis::{AsyncConnectionConfig, RedisResult, Script};
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::io;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -172,24 +173,27 @@ fn node_of(device: &str) -> Option<&str> {
 /// pending (for `caller_gone` if this node dies), outcomes and
 /// `caller_gone` end that record.
 #[derive(Deserialize)]
-struct Peek {
-    #[serde(rename = "type")]
-    ty: String,
-    #[serde(default)]
-    from: String,
-    #[serde(default)]
-    device: String,
-    #[serde(default)]
-    invite_id: Option<String>,
-    #[serde(default)]
-    body: Option<PeekBody>,
+struct Peek<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Cow<'a, str>,
+    #[serde(default, borrow)]
+    from: Cow<'a, str>,
+    #[serde(default, borrow)]
+    device: Cow<'a, str>,
+    #[serde(default, borrow)]
+    invite_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    body: Option<PeekBody<'a>>,
 }
 
+/// Borrowed wherever the text has no escapes, so that looking at a frame
+/// allocates nothing.
 #[derive(Deserialize)]
-struct PeekBody {
-    kind: String,
-    #[serde(default)]
-    invite_id: Option<String>,
+struct PeekBody<'a> {
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    invite_id: Option<Cow<'a, str>>,
 }
 
 enum PendingOp {
@@ -202,12 +206,12 @@ fn pending_op(to: &str, frame: &str) -> PendingOp {
     if !frame.contains("\"invite_id\"") {
         return PendingOp::None;
     }
-    let Ok(p) = serde_json::from_str::<Peek>(frame) else {
+    let Ok(p) = serde_json::from_str::<Peek<'_>>(frame) else {
         return PendingOp::None;
     };
     let entry = |id: &str| format!("{} {} {} {}", p.from, p.device, to, id);
-    match (p.ty.as_str(), &p.body, &p.invite_id) {
-        ("deliver", Some(b), _) => match (b.kind.as_str(), &b.invite_id) {
+    match (&*p.ty, &p.body, &p.invite_id) {
+        ("deliver", Some(b), _) => match (&*b.kind, &b.invite_id) {
             ("invite", Some(id)) => PendingOp::Add(entry(id)),
             ("outcome", Some(id)) => PendingOp::Del(entry(id)),
             _ => PendingOp::None,
