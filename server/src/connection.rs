@@ -2,15 +2,15 @@
 //! checks and routes what the client sends, the write loop that drains its
 //! outgoing queue, and the cleanup when it goes away.
 
-use crate::limits::{decode_frame, FrameError, MessageBucket};
+use crate::limits::{decode_frame, decode_frame_raw, Decoded, FrameError, MessageBucket};
 use crate::metrics::{message_kind, outcome_labels, Limit};
-use crate::router::{Frame, Outbox, OutboxReceiver};
+use crate::router::{Frame, Outbox, OutboxReceiver, Then};
 use crate::Shared;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use wd_protocol::{
     encode, ClientMessage, DecodeError, ErrorCode, FailureReason, PeerMessage, ServerMessage,
-    PROTOCOL_VERSION,
+    MAX_FRAME_LEN, PROTOCOL_VERSION,
 };
 
 /// Frames (and messages) larger than this make the WebSocket layer close
@@ -145,10 +145,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
             tracing::info!(uid = %uid, device = %device, peer = ?peer, "connected");
             let mut conn = Connection {
                 shared: shared.clone(),
+                deliver_prefix: deliver_prefix(&uid, &device),
                 outbox,
                 uid,
                 device,
-                pending: HashMap::new(),
+                pending: Arc::default(),
                 bad_frames: 0,
                 bucket: MessageBucket::new(
                     shared.config.message_rate_per_sec,
@@ -376,15 +377,25 @@ fn hello_without_token(text: &str) -> bool {
     }
 }
 
+/// Invites a connection sent that have no outcome yet, (to, invite_id),
+/// and when they were routed. Shared with the routing results of its
+/// invites, which remove an invite that reached no device.
+type Pending = Arc<Mutex<HashMap<(String, String), Instant>>>;
+
+fn lock(pending: &Pending) -> MutexGuard<'_, HashMap<(String, String), Instant>> {
+    pending.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// An authenticated connection.
 struct Connection {
     shared: Arc<Shared>,
     outbox: Outbox,
     uid: String,
     device: String,
-    /// Invites this connection sent that have no outcome yet, (to,
-    /// invite_id), and when they were routed.
-    pending: HashMap<(String, String), Instant>,
+    /// `{"type":"deliver","from":…,"device":…,"body":` for this
+    /// connection: a delivery is this, the sender's body text and `}`.
+    deliver_prefix: String,
+    pending: Pending,
     bad_frames: u32,
     /// Frames this connection may still send now.
     bucket: MessageBucket,
@@ -505,10 +516,12 @@ impl Connection {
     }
 
     async fn on_text(&mut self, text: &str) -> Option<End> {
-        let decoded = decode_frame(text, self.shared.config.max_json_depth);
+        let decoded = decode_frame_raw(text, self.shared.config.max_json_depth);
         if !self.bucket.allow() {
             let invite_id = match &decoded {
-                Ok(ClientMessage::Send { body, .. }) => body
+                Ok(
+                    Decoded::Send { body, .. } | Decoded::Other(ClientMessage::Send { body, .. }),
+                ) => body
                     .invite_id()
                     .filter(|_| matches!(body, PeerMessage::Invite { .. })),
                 _ => None,
@@ -517,11 +530,20 @@ impl Connection {
             return None;
         }
         match decoded {
-            Ok(ClientMessage::Send { to, device, body }) => {
-                self.route(to, device, body).await;
+            Ok(Decoded::Send {
+                to,
+                device,
+                body,
+                raw_body,
+            }) => {
+                self.route(to, device, body, Some(raw_body)).await;
                 None
             }
-            Ok(ClientMessage::Hello { .. }) => {
+            Ok(Decoded::Other(ClientMessage::Send { to, device, body })) => {
+                self.route(to, device, body, None).await;
+                None
+            }
+            Ok(Decoded::Other(ClientMessage::Hello { .. })) => {
                 self.error(ErrorCode::Protocol, "hello was already received");
                 Some(End::Close(CloseCode::Policy, "second hello"))
             }
@@ -552,19 +574,19 @@ impl Connection {
     }
 
     fn invite_failed(&self, invite_id: &str, reason: FailureReason) {
-        self.shared
-            .metrics
-            .invite_outcome("failed", reason.as_str());
-        push(
-            &self.outbox,
-            &ServerMessage::InviteFailed {
-                invite_id: invite_id.to_owned(),
-                reason,
-            },
-        );
+        invite_failed(&self.shared, &self.outbox, invite_id, reason);
     }
 
-    async fn route(&mut self, to: String, device: Option<String>, body: PeerMessage) {
+    /// Routes `body` to `to`. `raw_body`, the body as the client wrote it
+    /// (already decoded into `body` and validated), is forwarded as it is
+    /// instead of encoding `body` again.
+    async fn route(
+        &mut self,
+        to: String,
+        device: Option<String>,
+        body: PeerMessage,
+        raw_body: Option<&str>,
+    ) {
         let shared = &*self.shared;
         let invite = match &body {
             PeerMessage::Invite { invite_id, .. } => {
@@ -573,8 +595,9 @@ impl Connection {
                     return;
                 }
                 let key = (to.clone(), invite_id.clone());
-                let limit = if self.pending.len() >= shared.config.max_pending_invites
-                    && !self.pending.contains_key(&key)
+                let mut pending = lock(&self.pending);
+                let limit = if pending.len() >= shared.config.max_pending_invites
+                    && !pending.contains_key(&key)
                 {
                     Some(Limit::PendingInvites)
                 } else if !shared.limiter.allow(&self.uid) {
@@ -583,16 +606,21 @@ impl Connection {
                     None
                 };
                 if let Some(limit) = limit {
+                    drop(pending);
                     shared.metrics.limit(limit);
                     self.invite_failed(invite_id, FailureReason::RateLimited);
                     return;
                 }
+                // Counted as pending from now on (for the limit and for
+                // `caller_gone`); the routing result takes it back if the
+                // invite reached no device.
+                pending.insert(key.clone(), Instant::now());
                 Some(key)
             }
             PeerMessage::Outcome { invite_id, outcome } => {
                 let (label, reason) = outcome_labels(outcome);
                 shared.metrics.invite_outcome(label, reason);
-                if let Some(sent) = self.pending.remove(&(to.clone(), invite_id.clone())) {
+                if let Some(sent) = lock(&self.pending).remove(&(to.clone(), invite_id.clone())) {
                     shared.metrics.invite_latency(label, sent.elapsed());
                 }
                 None
@@ -600,59 +628,83 @@ impl Connection {
             _ => None,
         };
         let kind = message_kind(&body);
-        // [SDK reconnect] Which invite a `query` asks about (see below).
-        let query = match &body {
-            PeerMessage::Query { invite_id } => Some(invite_id.clone()),
-            _ => None,
-        };
-        let frame = Frame::from(encode(&ServerMessage::Deliver {
-            from: self.uid.clone(),
-            device: self.device.clone(),
-            body,
-        }));
-        let delivered = match shared.router.deliver(&to, device.as_deref(), &frame).await {
-            Ok(n) => n,
-            Err(e) => {
-                // The broker is unreachable: say so instead of staying silent.
-                tracing::warn!(uid = %self.uid, error = %e, "routing through the broker failed");
-                shared.metrics.routed(kind, e.local);
-                match invite {
-                    Some(key) => self.invite_failed(&key.1, FailureReason::ServerError),
-                    None => self.error(ErrorCode::Internal, e.to_string()),
-                }
-                return;
-            }
-        };
-        shared.metrics.routed(kind, delivered);
         // [SDK reconnect] A `query` (an invitee that reconnected asking its
         // caller's device about an invite) to a device that is not
         // connected is answered `undeliverable`: the caller is gone.
-        if let (Some(invite_id), Some(device), 0) = (query, device, delivered) {
-            push(
-                &self.outbox,
-                &ServerMessage::Undeliverable {
-                    to,
-                    device,
-                    invite_id: Some(invite_id),
-                },
-            );
-            return;
-        }
-        if let Some(key) = invite {
-            if delivered == 0 {
-                self.invite_failed(&key.1, FailureReason::Offline);
-            } else {
-                self.pending.insert(key, Instant::now());
+        let query = match (&body, &device) {
+            (PeerMessage::Query { invite_id }, Some(device)) => {
+                Some((to.clone(), device.clone(), invite_id.clone()))
             }
-        }
+            _ => None,
+        };
+        let frame = match raw_body {
+            Some(raw) if self.deliver_prefix.len() + raw.len() < MAX_FRAME_LEN => {
+                let mut text = String::with_capacity(self.deliver_prefix.len() + raw.len() + 1);
+                text.push_str(&self.deliver_prefix);
+                text.push_str(raw);
+                text.push('}');
+                Frame::from(text)
+            }
+            // A body padded up to the frame limit is sent in its shortest
+            // form, so the delivery stays within the limit.
+            _ => Frame::from(encode(&ServerMessage::Deliver {
+                from: self.uid.clone(),
+                device: self.device.clone(),
+                body,
+            })),
+        };
+        let then: Then = {
+            let shared = self.shared.clone();
+            let outbox = self.outbox.clone();
+            let pending = self.pending.clone();
+            Box::new(move |result| {
+                let delivered = match result {
+                    Ok(n) => n,
+                    Err(e) => {
+                        // The broker is unreachable: say so instead of
+                        // staying silent.
+                        tracing::warn!(error = %e, "routing through the broker failed");
+                        shared.metrics.routed(kind, e.local);
+                        match invite {
+                            Some(key) => {
+                                lock(&pending).remove(&key);
+                                invite_failed(&shared, &outbox, &key.1, FailureReason::ServerError);
+                            }
+                            None => error(&shared, &outbox, ErrorCode::Internal, e.to_string()),
+                        }
+                        return;
+                    }
+                };
+                shared.metrics.routed(kind, delivered);
+                if delivered > 0 {
+                    return;
+                }
+                if let Some((to, device, invite_id)) = query {
+                    push(
+                        &outbox,
+                        &ServerMessage::Undeliverable {
+                            to,
+                            device,
+                            invite_id: Some(invite_id),
+                        },
+                    );
+                } else if let Some(key) = invite {
+                    lock(&pending).remove(&key);
+                    invite_failed(&shared, &outbox, &key.1, FailureReason::Offline);
+                }
+            })
+        };
+        shared.router.submit(to, device, frame, then).await;
     }
 
     /// Forgets this device and tells the invitees of its pending invites
-    /// that the caller is gone.
+    /// that the caller is gone. `caller_gone` is submitted behind every
+    /// frame this connection routed, so it never overtakes its invite.
     async fn cleanup(&mut self) {
         let router = &self.shared.router;
         router.unregister(&self.uid, &self.device).await;
-        for ((to, invite_id), _) in self.pending.drain() {
+        let pending: Vec<_> = lock(&self.pending).drain().collect();
+        for ((to, invite_id), _) in pending {
             self.shared
                 .metrics
                 .invite_outcome("failed", FailureReason::CallerGone.as_str());
@@ -661,7 +713,28 @@ impl Connection {
                 device: self.device.clone(),
                 invite_id,
             }));
-            let _ = router.deliver(&to, None, &frame).await;
+            router.submit(to, None, frame, Box::new(|_| {})).await;
         }
     }
+}
+
+/// The start of every `deliver` frame from `uid`'s device `device`, up
+/// to the body.
+fn deliver_prefix(uid: &str, device: &str) -> String {
+    format!(
+        "{{\"type\":\"deliver\",\"from\":{},\"device\":{},\"body\":",
+        serde_json::to_string(uid).expect("strings serialize"),
+        serde_json::to_string(device).expect("strings serialize"),
+    )
+}
+
+fn invite_failed(shared: &Shared, outbox: &Outbox, invite_id: &str, reason: FailureReason) {
+    shared.metrics.invite_outcome("failed", reason.as_str());
+    push(
+        outbox,
+        &ServerMessage::InviteFailed {
+            invite_id: invite_id.to_owned(),
+            reason,
+        },
+    );
 }

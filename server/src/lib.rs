@@ -35,7 +35,7 @@ pub use auth::{mint_token, verify_token, AuthError, Authenticator};
 pub use config::ServerConfig;
 pub use connection::HARD_FRAME_CAP;
 pub use metrics::Metrics;
-pub use router::{Frame, MemoryRouter, Outbox, RouteError, Routed, Router};
+pub use router::{Frame, MemoryRouter, Outbox, RouteError, Routed, Router, Then};
 pub use settings::Settings;
 pub use tls::TlsConfig;
 

@@ -6,10 +6,12 @@
 //! (size, nesting depth, then [`wd_protocol::decode_client`]); it is pure
 //! so that it can be fuzzed (`fuzz/fuzz_targets/server_frame.rs`).
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
-use wd_protocol::{decode_client, ClientMessage, DecodeError, MAX_FRAME_LEN};
+use wd_protocol::{decode_client, ClientMessage, DecodeError, PeerMessage, MAX_FRAME_LEN};
 
 /// Default deepest JSON nesting a frame may have (objects and arrays). A
 /// valid protocol message nests 3 deep; 16 leaves room for extensions.
@@ -89,6 +91,88 @@ pub fn decode_frame(text: &str, max_depth: usize) -> Result<ClientMessage, Frame
         DecodeError::TooLarge(n) => FrameError::TooLarge(n),
         e => FrameError::Decode(e),
     })
+}
+
+/// A frame [`decode_frame_raw`] decoded.
+#[derive(Debug)]
+pub enum Decoded<'a> {
+    /// A valid `send`, its body also kept as the client's JSON text.
+    Send {
+        /// Recipient user id.
+        to: String,
+        /// Recipient device, if one.
+        device: Option<String>,
+        /// The body, decoded and validated.
+        body: PeerMessage,
+        /// The body exactly as the client wrote it: one JSON object that
+        /// decodes to `body`.
+        raw_body: &'a str,
+    },
+    /// Any other valid message (`hello`).
+    Other(ClientMessage),
+}
+
+/// What a `send` frame looks like on the wire, with its body kept as text.
+#[derive(Deserialize)]
+struct WireSend<'a> {
+    #[serde(rename = "type")]
+    ty: &'a str,
+    to: String,
+    #[serde(default)]
+    device: Option<String>,
+    #[serde(borrow)]
+    body: &'a RawValue,
+}
+
+/// Like [`decode_frame`], but a `send` keeps its body's JSON text too, so
+/// that the server can forward it without encoding it again.
+///
+/// A `send` is decoded into a flat struct with the body as raw JSON, then
+/// the body is decoded and the whole message validated exactly as
+/// [`decode_frame`] does. Anything that path does not accept (every other
+/// message, every invalid frame, any unusual spelling such as an escaped
+/// `"type"` or a repeated field) falls back to [`decode_frame`], so the
+/// answer (the message, or the error) is always the one it gives.
+pub fn decode_frame_raw(text: &str, max_depth: usize) -> Result<Decoded<'_>, FrameError> {
+    if text.len() > MAX_FRAME_LEN {
+        return Err(FrameError::TooLarge(text.len()));
+    }
+    if nesting_exceeds(text.as_bytes(), max_depth) {
+        return Err(FrameError::TooDeep(max_depth));
+    }
+    if let Some(send) = decode_send(text) {
+        return Ok(send);
+    }
+    decode_client(text)
+        .map(Decoded::Other)
+        .map_err(|e| match e {
+            DecodeError::TooLarge(n) => FrameError::TooLarge(n),
+            e => FrameError::Decode(e),
+        })
+}
+
+fn decode_send(text: &str) -> Option<Decoded<'_>> {
+    let wire: WireSend<'_> = serde_json::from_str(text).ok()?;
+    if wire.ty != "send" {
+        return None;
+    }
+    let raw_body = wire.body.get();
+    let body: PeerMessage = serde_json::from_str(raw_body).ok()?;
+    let msg = ClientMessage::Send {
+        to: wire.to,
+        device: wire.device,
+        body,
+    };
+    msg.validate().ok()?;
+    match msg {
+        ClientMessage::Send { to, device, body } => Some(Decoded::Send {
+            to,
+            device,
+            body,
+            raw_body,
+        }),
+        ClientMessage::Hello { .. } => None,
+    }
 }
 
 /// The message token bucket of one connection: `burst` frames at once,
@@ -182,6 +266,64 @@ mod tests {
         assert!(nesting_exceeds(br#"{"a":"\\"[[}"#, 2));
         let deep = "[".repeat(100_000);
         assert!(nesting_exceeds(deep.as_bytes(), 16));
+    }
+
+    /// `decode_frame_raw` gives what `decode_frame` gives, for every
+    /// frame; for a `send` also the body text, which decodes to the body.
+    #[test]
+    fn raw_decoding_agrees_with_decode_frame() {
+        let long = format!(
+            r#"{{"type":"send","to":"bob","body":{{"kind":"message","conversation_id":"c","payload":"{}"}}}}"#,
+            "x".repeat(wd_protocol::MAX_MESSAGE_LEN + 1)
+        );
+        let frames = [
+            r#"{"type":"send","to":"bob","body":{"kind":"ringing","invite_id":"i"}}"#,
+            "{ \"type\" : \"send\",\n \"to\":\"bob\", \"device\":\"n1.2\",\n \"body\" :\n {\n \"invite_id\":\"i\",\"kind\":\"ringing\" , \"extra\":[1,{\"x\":null}]\n }\n}",
+            r#"{"type":"send","to":"bob","device":null,"body":{"kind":"message","conversation_id":"c","payload":"\u00e9\n\"\\ \ud83d\ude00"}}"#,
+            r#"{"body":{"kind":"ringing","invite_id":"i"},"to":"bob","type":"send"}"#,
+            r#"{"type":"s\u0065nd","to":"bob","body":{"kind":"ringing","invite_id":"i"}}"#,
+            r#"{"type":"send","to":"bob","to":"eve","body":{"kind":"ringing","invite_id":"i"}}"#,
+            r#"{"type":"send","type":"hello","to":"bob","body":{"kind":"ringing","invite_id":"i"}}"#,
+            r#"{"type":"send","to":"bob","body":{"kind":"ringing","invite_id":"i","invite_id":"j"}}"#,
+            r#"{"type":"send","to":"bob","body":{"kind":"ringing","invite_id":""}}"#,
+            r#"{"type":"send","to":"bob","body":{"kind":"message","conversation_id":"c","payload":"a\u0000b"}}"#,
+            r#"{"type":"send","to":"bob","body":{"kind":"ringing","invite_id":"\ud800"}}"#,
+            r#"{"type":"send","to":"b o b","body":{"kind":"ringing","invite_id":"i"}}"#,
+            r#"{"type":"send","to":"bob","device":"","body":{"kind":"ringing","invite_id":"i"}}"#,
+            r#"{"type":"send","to":"bob","body":"{\"kind\":\"ringing\"}"}"#,
+            r#"{"type":"send","to":"bob","body":[1]}"#,
+            r#"{"type":"send","to":"bob","body":{"kind":"nope"}}"#,
+            r#"{"type":"send","to":"bob"}"#,
+            r#"{"type":"send","to":"bob","body":{"kind":"ringing","invite_id":"i"}} trailing"#,
+            r#"{"type":"hello","protocol":1,"token":"dev:a"}"#,
+            r#"{"type":"hello","protocol":1,"token":"dev:a","to":"bob","body":{}}"#,
+            "",
+            "null",
+            "{",
+            &long,
+        ];
+        for frame in frames {
+            let slow = decode_frame(frame, DEFAULT_MAX_JSON_DEPTH);
+            let fast = decode_frame_raw(frame, DEFAULT_MAX_JSON_DEPTH);
+            match (slow, fast) {
+                (
+                    Ok(ClientMessage::Send { to, device, body }),
+                    Ok(Decoded::Send {
+                        to: t,
+                        device: d,
+                        body: b,
+                        raw_body,
+                    }),
+                ) => {
+                    assert_eq!((&to, &device, &body), (&t, &d, &b), "{frame}");
+                    let again: PeerMessage = serde_json::from_str(raw_body).unwrap();
+                    assert_eq!(again, body, "{frame}");
+                }
+                (Ok(slow), Ok(Decoded::Other(fast))) => assert_eq!(slow, fast, "{frame}"),
+                (Err(slow), Err(fast)) => assert_eq!(slow.to_string(), fast.to_string(), "{frame}"),
+                (slow, fast) => panic!("{frame}: {slow:?} but {fast:?}"),
+            }
+        }
     }
 
     #[test]

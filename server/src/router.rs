@@ -4,10 +4,9 @@
 //! broker-backed router (Redis pub/sub, NATS) can replace the in-memory
 //! [`MemoryRouter`] when users outgrow one node.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::future::Future;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
@@ -126,8 +125,9 @@ impl std::error::Error for RouteError {}
 /// a broker-backed router ([`crate::broker::RedisRouter`]) serves devices
 /// of its own node in-process and asks the broker about the others, so
 /// that `offline` (a delivery count of 0) is decided across all nodes at
-/// the moment of the invite. A connection awaits each call before it reads
-/// its next frame, which keeps the frames of one sender in order.
+/// the moment of the invite. A connection hands its frames to
+/// [`submit`](Router::submit), which keeps the frames of one sender in
+/// order without waiting for the broker between them.
 pub trait Router: Send + Sync + 'static {
     /// Records that device `device` of user `uid` is connected and receives
     /// its frames through `outbox`. `welcome` is queued on `outbox` before
@@ -157,12 +157,43 @@ pub trait Router: Send + Sync + 'static {
 
     /// Whether any device of `uid` is connected (on any node).
     fn is_online<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<bool, RouteError>>;
+
+    /// Queues `frame` for `to` (or only its device `device`) behind every
+    /// frame submitted before it, and calls `then` with what
+    /// [`deliver`](Router::deliver) would have returned once it is routed.
+    /// The returned future completes when the frame is queued, not when it
+    /// is delivered: a connection submits its frames in the order it read
+    /// them and reads on without waiting for a broker, while frames and
+    /// the calls of `then` keep that order. The queue is bounded: when it
+    /// is full, the future waits for room, so a sender that floods stops
+    /// being read instead of growing memory.
+    ///
+    /// The default awaits [`deliver`](Router::deliver) (one frame at a
+    /// time); [`MemoryRouter`] delivers at once and
+    /// [`crate::broker::RedisRouter`] sends everything queued as one Redis
+    /// pipeline.
+    fn submit<'a>(
+        &'a self,
+        to: String,
+        device: Option<String>,
+        frame: Frame,
+        then: Then,
+    ) -> Routed<'a, ()> {
+        Routed::pending(async move {
+            let result = self.deliver(&to, device.as_deref(), &frame).await;
+            then(result);
+        })
+    }
 }
+
+/// What the sender's side does with the result of a frame given to
+/// [`Router::submit`]: called exactly once, in submission order.
+pub type Then = Box<dyn FnOnce(Result<usize, RouteError>) + Send>;
 
 const SHARDS: usize = 16;
 
 type Devices = Vec<(Box<str>, Outbox)>;
-type Shard = RwLock<HashMap<Box<str>, Devices>>;
+type Shard = RwLock<FxHashMap<Box<str>, Devices>>;
 
 /// The single-node router: a sharded map from uid to its devices.
 #[derive(Debug)]
@@ -180,13 +211,17 @@ impl MemoryRouter {
     /// An empty router.
     pub fn new() -> Self {
         MemoryRouter {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(FxHashMap::default()))
+                .collect(),
         }
     }
 
     fn shard(&self, uid: &str) -> &Shard {
-        let mut h = DefaultHasher::new();
-        uid.hash(&mut h);
+        // A fast hash: uids are authenticated, and a shard only spreads
+        // lock contention.
+        let mut h = rustc_hash::FxBuildHasher.build_hasher();
+        h.write(uid.as_bytes());
         &self.shards[(h.finish() as usize) % SHARDS]
     }
 
@@ -292,6 +327,17 @@ impl Router for MemoryRouter {
 
     fn is_online<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<bool, RouteError>> {
         Routed::ready(Ok(self.contains(uid)))
+    }
+
+    fn submit<'a>(
+        &'a self,
+        to: String,
+        device: Option<String>,
+        frame: Frame,
+        then: Then,
+    ) -> Routed<'a, ()> {
+        then(Ok(self.push(&to, device.as_deref(), &frame)));
+        Routed::ready(())
     }
 }
 

@@ -255,3 +255,41 @@ fn a_client_that_does_not_read_is_closed() {
         "bob got all {got} frames but should have been cut off"
     );
 }
+
+/// The server forwards a body as the sender wrote it: whitespace, field
+/// order, escapes and unknown fields reach the recipient as one valid
+/// `deliver` whose body decodes to what the sender meant, and a body
+/// padded up to the frame limit is delivered in its shortest form.
+#[test]
+fn bodies_are_forwarded_as_written_and_still_decode() {
+    let server = dev_server();
+    let mut alice = Client::dev(&server.url(), "alice");
+    let mut bob = Client::dev(&server.url(), "bob");
+    let bodies = [
+        "{\n  \"payload\" : \"line\\nbreak \\u00e9 \\ud83d\\ude00 \\\" \\\\ }{\",\n  \"kind\":\"message\",\n  \"conversation_id\":\"c\", \"unknown\": {\"x\":[1,2,{}]}\n}",
+        r#"{"kind":"message","conversation_id":"c","payload":"}],\"type\":\"welcome\"","from":"mallory","device":"x.1"}"#,
+    ];
+    for body in bodies {
+        alice.send_text(format!(r#"{{"type":"send","to":"bob","body":{body}}}"#));
+        let (from, device, got) = bob.expect_deliver();
+        assert_eq!(
+            (from.as_str(), device.as_str()),
+            ("alice", alice.device.as_str())
+        );
+        let meant: PeerMessage = serde_json::from_str(body).unwrap();
+        assert_eq!(got, meant);
+    }
+    // Padding with an unknown field up to the frame limit.
+    let pad = "x".repeat(wd_protocol::MAX_FRAME_LEN - 200);
+    alice.send_text(format!(
+        r#"{{"type":"send","to":"bob","body":{{"kind":"message","conversation_id":"c","payload":"p","pad":"{pad}"}}}}"#
+    ));
+    let (_, _, got) = bob.expect_deliver();
+    assert_eq!(
+        got,
+        PeerMessage::Message {
+            conversation_id: "c".into(),
+            payload: "p".into()
+        }
+    );
+}

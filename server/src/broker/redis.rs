@@ -2,14 +2,16 @@
 //! channel per node, liveness by a heartbeat key with a TTL.
 
 use super::scripts;
-use crate::router::{Frame, MemoryRouter, Outbox, RouteError, Routed, Router};
+use crate::router::{Frame, MemoryRouter, Outbox, RouteError, Routed, Router, Then};
 use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubStream};
 use redis::{AsyncConnectionConfig, RedisResult, Script};
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::io;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use wd_protocol::{encode, ServerMessage};
 
@@ -29,11 +31,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const STARTUP_WAIT: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
+/// Frames submitted and not yet sent to Redis, across all connections of
+/// the node. A connection that finds the queue full waits (and stops
+/// reading its socket) until there is room.
+const QUEUE: usize = 8192;
+
+/// Most frames sent to Redis as one pipeline.
+const BATCH: usize = 512;
+
 /// Routes through Redis. Create it with [`RedisRouter::connect`] and pass
 /// it to [`Server::bind_with_router`](crate::Server::bind_with_router).
 pub struct RedisRouter {
     inner: Arc<Inner>,
     supervisor: AbortHandle,
+    sender: AbortHandle,
 }
 
 impl std::fmt::Debug for RedisRouter {
@@ -48,11 +59,13 @@ impl std::fmt::Debug for RedisRouter {
 impl Drop for RedisRouter {
     fn drop(&mut self) {
         self.supervisor.abort();
+        self.sender.abort();
     }
 }
 
 struct Scripts {
     deliver: Script,
+    deliver_batch: Script,
     online: Script,
     heartbeat: Script,
     announce: Script,
@@ -70,6 +83,30 @@ struct Inner {
     /// Serialises presence changes with a re-announce.
     presence: tokio::sync::Mutex<()>,
     scripts: Scripts,
+    /// Frames waiting to be sent, in submission order.
+    queue: mpsc::Sender<Job>,
+}
+
+/// One submitted frame.
+struct Job {
+    to: String,
+    device: Option<String>,
+    frame: Frame,
+    then: Then,
+}
+
+/// How one frame of a batch is routed.
+enum Plan {
+    /// A device of this node: handed over in-process.
+    Local,
+    /// Through the batch script, whose reply has its count at `index`;
+    /// `local` if devices of this node may get it too (a frame to a
+    /// user), `invite` if it is an invite (fails as a whole).
+    Remote {
+        index: usize,
+        local: bool,
+        invite: bool,
+    },
 }
 
 fn presence_key(uid: &str) -> String {
@@ -92,6 +129,41 @@ fn channel(node: &str) -> String {
     format!("wd:route:{node}")
 }
 
+/// Appends one frame to a channel message: `"<to>\n<device or
+/// empty>\n<length>\n<frame>"`, the frame's length in bytes, so that a
+/// message can carry several frames whatever their text.
+fn push_record(buf: &mut Vec<u8>, to: &str, device: Option<&str>, frame: &str) {
+    buf.extend_from_slice(to.as_bytes());
+    buf.push(b'\n');
+    buf.extend_from_slice(device.unwrap_or("").as_bytes());
+    buf.push(b'\n');
+    buf.extend_from_slice(frame.len().to_string().as_bytes());
+    buf.push(b'\n');
+    buf.extend_from_slice(frame.as_bytes());
+}
+
+/// Splits a channel message into its frames: (to, device, frame).
+fn records(mut payload: &[u8]) -> impl Iterator<Item = (&str, Option<&str>, &str)> {
+    std::iter::from_fn(move || {
+        let mut field = || {
+            let nl = payload.iter().position(|&b| b == b'\n')?;
+            let (head, rest) = payload.split_at(nl);
+            payload = &rest[1..];
+            std::str::from_utf8(head).ok()
+        };
+        let to = field()?;
+        let device = field()?;
+        let len: usize = field()?.parse().ok()?;
+        if len > payload.len() {
+            return None;
+        }
+        let (frame, rest) = payload.split_at(len);
+        payload = rest;
+        let frame = std::str::from_utf8(frame).ok()?;
+        Some((to, (!device.is_empty()).then_some(device), frame))
+    })
+}
+
 /// The node a device id (`"<node>.<counter>"`) belongs to.
 fn node_of(device: &str) -> Option<&str> {
     device.rsplit_once('.').map(|(node, _)| node)
@@ -101,24 +173,27 @@ fn node_of(device: &str) -> Option<&str> {
 /// pending (for `caller_gone` if this node dies), outcomes and
 /// `caller_gone` end that record.
 #[derive(Deserialize)]
-struct Peek {
-    #[serde(rename = "type")]
-    ty: String,
-    #[serde(default)]
-    from: String,
-    #[serde(default)]
-    device: String,
-    #[serde(default)]
-    invite_id: Option<String>,
-    #[serde(default)]
-    body: Option<PeekBody>,
+struct Peek<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Cow<'a, str>,
+    #[serde(default, borrow)]
+    from: Cow<'a, str>,
+    #[serde(default, borrow)]
+    device: Cow<'a, str>,
+    #[serde(default, borrow)]
+    invite_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    body: Option<PeekBody<'a>>,
 }
 
+/// Borrowed wherever the text has no escapes, so that looking at a frame
+/// allocates nothing.
 #[derive(Deserialize)]
-struct PeekBody {
-    kind: String,
-    #[serde(default)]
-    invite_id: Option<String>,
+struct PeekBody<'a> {
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    invite_id: Option<Cow<'a, str>>,
 }
 
 enum PendingOp {
@@ -131,12 +206,12 @@ fn pending_op(to: &str, frame: &str) -> PendingOp {
     if !frame.contains("\"invite_id\"") {
         return PendingOp::None;
     }
-    let Ok(p) = serde_json::from_str::<Peek>(frame) else {
+    let Ok(p) = serde_json::from_str::<Peek<'_>>(frame) else {
         return PendingOp::None;
     };
     let entry = |id: &str| format!("{} {} {} {}", p.from, p.device, to, id);
-    match (p.ty.as_str(), &p.body, &p.invite_id) {
-        ("deliver", Some(b), _) => match (b.kind.as_str(), &b.invite_id) {
+    match (&*p.ty, &p.body, &p.invite_id) {
+        ("deliver", Some(b), _) => match (&*b.kind, &b.invite_id) {
             ("invite", Some(id)) => PendingOp::Add(entry(id)),
             ("outcome", Some(id)) => PendingOp::Del(entry(id)),
             _ => PendingOp::None,
@@ -183,6 +258,7 @@ impl RedisRouter {
             std::process::id(),
             u64::from_le_bytes(nonce)
         );
+        let (queue, jobs) = mpsc::channel(QUEUE);
         let inner = Arc::new(Inner {
             node: node.to_owned(),
             instance,
@@ -192,12 +268,14 @@ impl RedisRouter {
             presence: tokio::sync::Mutex::new(()),
             scripts: Scripts {
                 deliver: Script::new(scripts::DELIVER),
+                deliver_batch: Script::new(scripts::DELIVER_BATCH),
                 online: Script::new(scripts::ONLINE),
                 heartbeat: Script::new(scripts::HEARTBEAT),
                 announce: Script::new(&scripts::announce()),
                 reap_own: Script::new(&scripts::reap_own()),
                 reap_dead: Script::new(&scripts::reap_dead()),
             },
+            queue,
         });
         let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
         let mut conn = loop {
@@ -251,7 +329,12 @@ impl RedisRouter {
         }
         tracing::info!(node, broker = url, "routing through the broker");
         let supervisor = tokio::spawn(inner.clone().supervise(stream)).abort_handle();
-        Ok(RedisRouter { inner, supervisor })
+        let sender = tokio::spawn(inner.clone().send_queued(jobs)).abort_handle();
+        Ok(RedisRouter {
+            inner,
+            supervisor,
+            sender,
+        })
     }
 
     /// Whether the broker is reachable right now.
@@ -300,6 +383,7 @@ impl Inner {
         tokio::time::timeout(RESPONSE_TIMEOUT, pubsub.subscribe(channel(&self.node)))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "subscribing timed out"))??;
+        self.load_scripts(&mut conn).await?;
         let _guard = self.presence.lock().await;
         self.announce(&mut conn).await?;
         self.set_conn(Some(conn));
@@ -428,18 +512,159 @@ impl Inner {
         });
     }
 
-    /// A frame another node published for a device of this node.
+    /// Frames another node published for devices of this node.
     fn on_route(&self, payload: &[u8]) {
-        let Ok(text) = std::str::from_utf8(payload) else {
+        for (to, device, frame) in records(payload) {
+            self.local.push(to, device, &Frame::from(frame.to_owned()));
+        }
+    }
+
+    /// Sends submitted frames to Redis: whatever is queued when the
+    /// previous batch is done goes as one pipeline (one round trip), then
+    /// the results are handed back in submission order.
+    async fn send_queued(self: Arc<Self>, mut rx: mpsc::Receiver<Job>) {
+        let mut jobs = Vec::with_capacity(BATCH);
+        while rx.recv_many(&mut jobs, BATCH).await > 0 {
+            self.send_batch(&mut jobs).await;
+        }
+    }
+
+    /// The result of a frame that could not go through Redis: an invite
+    /// fails as a whole; anything else still reaches the devices of this
+    /// node.
+    fn failed(&self, job: &Job, invite: bool, message: String) -> Result<usize, RouteError> {
+        let local = if invite {
+            0
+        } else {
+            self.local.push(&job.to, job.device.as_deref(), &job.frame)
+        };
+        Err(RouteError { local, message })
+    }
+
+    /// Routes one batch of frames with one run of the batch script (one
+    /// round trip): Redis publishes all of the batch's frames for one node
+    /// as one message (one wake-up of that node), in submission order.
+    async fn send_batch(&self, jobs: &mut Vec<Job>) {
+        let Some(mut conn) = self.conn() else {
+            for job in jobs.drain(..) {
+                let invite = matches!(pending_op(&job.to, job.frame.as_str()), PendingOp::Add(_));
+                let result = self.failed(&job, invite, "not connected".to_owned());
+                (job.then)(result);
+            }
             return;
         };
-        let mut parts = text.splitn(3, '\n');
-        let (Some(to), Some(device), Some(frame)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return;
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.scripts.deliver_batch.get_hash())
+            .arg(1)
+            .arg(pending_key(&self.node))
+            .arg(&self.node);
+        let mut remote = 0usize;
+        let mut plans = Vec::with_capacity(jobs.len());
+        let mut record = Vec::new();
+        // The same batch as one message per node, in case every frame is
+        // for one device of another node and changes no pending record
+        // (ringing, accept, conversation messages): then plain PUBLISHes
+        // do, without running the script.
+        let mut publish_only = true;
+        let mut groups: Vec<(&str, Vec<u8>)> = Vec::new();
+        let mut group_of: Vec<usize> = Vec::new();
+        for job in jobs.iter() {
+            let device = job.device.as_deref();
+            let node = device.and_then(node_of);
+            if node == Some(self.node.as_str()) {
+                plans.push(Plan::Local);
+                continue;
+            }
+            let op = pending_op(&job.to, job.frame.as_str());
+            record.clear();
+            push_record(&mut record, &job.to, device, job.frame.as_str());
+            let (op, entry) = match &op {
+                PendingOp::None => ("", ""),
+                PendingOp::Add(e) => ("add", e.as_str()),
+                PendingOp::Del(e) => ("del", e.as_str()),
+            };
+            match node {
+                Some(node) if publish_only && op.is_empty() => {
+                    let g = match groups.iter().position(|(n, _)| *n == node) {
+                        Some(g) => g,
+                        None => {
+                            groups.push((node, Vec::new()));
+                            groups.len() - 1
+                        }
+                    };
+                    groups[g].1.extend_from_slice(&record);
+                    group_of.push(g);
+                }
+                _ => publish_only = false,
+            }
+            cmd.arg(&job.to)
+                .arg(device.unwrap_or(""))
+                .arg(node.unwrap_or(""))
+                .arg(&record[..])
+                .arg(op)
+                .arg(entry);
+            plans.push(Plan::Remote {
+                index: remote,
+                local: node.is_none(),
+                invite: op == "add",
+            });
+            remote += 1;
+        }
+        let counts: RedisResult<Vec<usize>> = if remote == 0 {
+            Ok(Vec::new())
+        } else if publish_only {
+            let mut pipe = redis::pipe();
+            for (node, message) in &groups {
+                pipe.cmd("PUBLISH").arg(channel(node)).arg(&message[..]);
+            }
+            // A dead node's subscription ended with its connection, so
+            // PUBLISH counts 0 for it.
+            let subscribers: RedisResult<Vec<usize>> = pipe.query_async(&mut conn).await;
+            subscribers.map(|per_group| {
+                group_of
+                    .iter()
+                    .map(|&g| per_group.get(g).copied().unwrap_or(0).min(1))
+                    .collect()
+            })
+        } else {
+            cmd.query_async(&mut conn).await
         };
-        let device = (!device.is_empty()).then_some(device);
-        self.local.push(to, device, &Frame::from(frame.to_owned()));
+        let noscript = matches!(&counts, Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript));
+        for (job, plan) in jobs.drain(..).zip(plans) {
+            let local = |job: &Job| self.local.push(&job.to, job.device.as_deref(), &job.frame);
+            let result = match plan {
+                Plan::Local => Ok(local(&job)),
+                Plan::Remote {
+                    index,
+                    local: also_local,
+                    invite,
+                } => match &counts {
+                    Ok(counts) => {
+                        let n = counts.get(index).copied().unwrap_or(0);
+                        Ok(if also_local { n + local(&job) } else { n })
+                    }
+                    Err(e) => self.failed(&job, invite, e.to_string()),
+                },
+            };
+            (job.then)(result);
+        }
+        if noscript {
+            // Redis lost its scripts (SCRIPT FLUSH): load again for the
+            // next batch; the frames of this one failed typed.
+            if let Err(e) = self.load_scripts(&mut conn).await {
+                tracing::warn!(error = %e, "could not load the deliver script");
+            }
+        }
+    }
+
+    /// Loads the scripts batches call by hash (EVALSHA).
+    async fn load_scripts(&self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
+        let _: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(scripts::DELIVER_BATCH)
+            .query_async(conn)
+            .await?;
+        Ok(())
     }
 
     async fn deliver(
@@ -463,7 +688,8 @@ impl Inner {
         let Some(mut conn) = self.conn() else {
             return fail("not connected".to_owned());
         };
-        let payload = format!("{to}\n{}\n{}", device.unwrap_or(""), frame.as_str());
+        let mut payload = Vec::new();
+        push_record(&mut payload, to, device, frame.as_str());
         // One device of another node (ringing, accept, conversation
         // messages): publish straight to its node. A dead node's
         // subscription ended with its connection, so PUBLISH counts 0.
@@ -568,6 +794,29 @@ impl Router for RedisRouter {
         Routed::pending(self.inner.deliver(to, device, frame))
     }
 
+    fn submit<'a>(
+        &'a self,
+        to: String,
+        device: Option<String>,
+        frame: Frame,
+        then: Then,
+    ) -> Routed<'a, ()> {
+        let job = Job {
+            to,
+            device,
+            frame,
+            then,
+        };
+        match self.inner.queue.try_send(job) {
+            Ok(()) => Routed::ready(()),
+            Err(mpsc::error::TrySendError::Full(job)) => Routed::pending(async move {
+                let _ = self.inner.queue.send(job).await;
+            }),
+            // The sending task is gone only when the router is dropped.
+            Err(mpsc::error::TrySendError::Closed(_)) => Routed::ready(()),
+        }
+    }
+
     fn is_online<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<bool, RouteError>> {
         if self.inner.local.contains(uid) {
             return Routed::ready(Ok(true));
@@ -614,6 +863,28 @@ mod tests {
         let ringing = r#"{"type":"deliver","from":"bob","device":"n2.1","body":{"kind":"ringing","invite_id":"i-1"}}"#;
         assert!(matches!(pending_op("alice", ringing), PendingOp::None));
         assert!(matches!(pending_op("alice", "{}"), PendingOp::None));
+    }
+
+    #[test]
+    fn channel_messages_carry_several_frames_whatever_their_text() {
+        let mut message = Vec::new();
+        push_record(&mut message, "bob", Some("n2.1"), "{\"a\":\"x\"}");
+        push_record(&mut message, "bob", None, "{\n \"b\" : 1\n}\n");
+        push_record(&mut message, "carol", Some("n2.7"), "");
+        let got: Vec<_> = records(&message).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("bob", Some("n2.1"), "{\"a\":\"x\"}"),
+                ("bob", None, "{\n \"b\" : 1\n}\n"),
+                ("carol", Some("n2.7"), ""),
+            ]
+        );
+        // A truncated or garbled message yields the frames before the
+        // damage and nothing after it.
+        assert_eq!(records(&message[..message.len() - 3]).count(), 2);
+        assert_eq!(records(b"bob\n\nnope\n{}").count(), 0);
+        assert_eq!(records(b"bob\n\n99\n{}").count(), 0);
     }
 
     #[test]

@@ -68,6 +68,122 @@ end
 return count
 "#;
 
+/// KEYS[1] this node's pending set; ARGV[1] this node, then six
+/// arguments per frame: recipient uid, device filter ("" = all), the node
+/// of that device if it names another node ("" = look the user up),
+/// channel record, pending op ("", "add", "del"), pending entry.
+///
+/// Routes a whole batch of frames in one call: each frame goes to the
+/// live nodes holding its recipient's devices (other than this one), and
+/// every node gets ONE message with all of the batch's frames for it, in
+/// batch order. Each user is looked up and each node's heartbeat checked
+/// once per batch, and the pending records change with one `SADD` and one
+/// `SREM`: a batch costs a few Redis calls, not several per frame.
+/// Returns, per frame, how many devices the subscribed nodes hold (1 for
+/// a frame to one device of a subscribed node).
+pub(crate) const DELIVER_BATCH: &str = r#"
+local self = ARGV[1]
+local live, presence, msgs, order = {}, {}, {}, {}
+local function alive(node)
+  local a = live[node]
+  if a == nil then
+    a = redis.call('EXISTS', 'wd:node:' .. node) == 1
+    live[node] = a
+  end
+  return a
+end
+local function devices(uid)
+  local e = presence[uid]
+  if e == nil then
+    e = redis.call('HGETALL', 'wd:presence:' .. uid)
+    presence[uid] = e
+  end
+  return e
+end
+local function add(node, rec)
+  local m = msgs[node]
+  if m == nil then
+    m = {}
+    msgs[node] = m
+    order[#order + 1] = node
+  end
+  m[#m + 1] = rec
+end
+local routes, one, many = {}, {}, {}
+local n = (#ARGV - 1) / 6
+for f = 0, n - 1 do
+  local b = 2 + f * 6
+  local to, want, node, rec = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  if node ~= '' then
+    if alive(node) then
+      add(node, rec)
+      one[f + 1] = node
+    end
+  else
+    -- The live nodes (and device counts) a user's frames go to, worked
+    -- out once per batch for each user and device filter.
+    local key = to .. '\n' .. want
+    local r = routes[key]
+    if r == nil then
+      local entries = devices(to)
+      local per, seen = {}, {}
+      for i = 1, #entries, 2 do
+        local dev, nd = entries[i], entries[i + 1]
+        if nd ~= self and (want == '' or want == dev) then
+          if per[nd] == nil then
+            per[nd] = 0
+            seen[#seen + 1] = nd
+          end
+          per[nd] = per[nd] + 1
+        end
+      end
+      r = {}
+      for _, nd in ipairs(seen) do
+        if alive(nd) then
+          r[#r + 1] = nd
+          r[#r + 1] = per[nd]
+        end
+      end
+      routes[key] = r
+    end
+    for i = 1, #r, 2 do add(r[i], rec) end
+    many[f + 1] = r
+  end
+end
+local subscribed = {}
+for _, nd in ipairs(order) do
+  subscribed[nd] = redis.call('PUBLISH', 'wd:route:' .. nd, table.concat(msgs[nd])) > 0
+end
+-- Pending records: the last change of an entry in the batch wins, as if
+-- applied one by one; then one SADD and one SREM for the batch.
+local final, changed = {}, {}
+local out = {}
+for f = 0, n - 1 do
+  local count = 0
+  local single, t = one[f + 1], many[f + 1]
+  if single then
+    if subscribed[single] then count = 1 end
+  elseif t then
+    for i = 1, #t, 2 do
+      if subscribed[t[i]] then count = count + t[i + 1] end
+    end
+  end
+  out[f + 1] = count
+  local op, entry = ARGV[2 + f * 6 + 4], ARGV[2 + f * 6 + 5]
+  if (op == 'add' and count > 0) or op == 'del' then
+    if final[entry] == nil then changed[#changed + 1] = entry end
+    final[entry] = op
+  end
+end
+local adds, dels = {}, {}
+for _, entry in ipairs(changed) do
+  if final[entry] == 'add' then adds[#adds + 1] = entry else dels[#dels + 1] = entry end
+end
+if #adds > 0 then redis.call('SADD', KEYS[1], unpack(adds)) end
+if #dels > 0 then redis.call('SREM', KEYS[1], unpack(dels)) end
+return out
+"#;
+
 /// KEYS[1] presence of a user; ARGV[1] this node. 1 if a device of the
 /// user is on another live node.
 pub(crate) const ONLINE: &str = r#"
