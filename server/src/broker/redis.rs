@@ -3,6 +3,7 @@
 
 use super::scripts;
 use crate::router::{Frame, MemoryRouter, Outbox, RouteError, Routed, Router, Then};
+use futures_util::stream::FuturesOrdered;
 use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubStream};
 use redis::{AsyncConnectionConfig, RedisResult, Script};
@@ -38,6 +39,13 @@ const QUEUE: usize = 8192;
 
 /// Most frames sent to Redis as one pipeline.
 const BATCH: usize = 512;
+
+/// Most batches sent to Redis and not yet answered. Redis runs the
+/// commands of one connection in the order they arrive, so a batch need
+/// not wait for the one before it to be answered: a frame that arrives
+/// while a batch is in flight (an accept right behind its ringing) leaves
+/// at once instead of one round trip later.
+const IN_FLIGHT: usize = 4;
 
 /// Routes through Redis. Create it with [`RedisRouter::connect`] and pass
 /// it to [`Server::bind_with_router`](crate::Server::bind_with_router).
@@ -107,6 +115,16 @@ enum Plan {
         local: bool,
         invite: bool,
     },
+}
+
+/// A batch sent to Redis (or that could not be): its frames, what each
+/// one's result is made of, and Redis's answer.
+struct Sent {
+    jobs: Vec<Job>,
+    /// `None` when there was no connection to Redis.
+    plans: Option<Vec<Plan>>,
+    counts: RedisResult<Vec<usize>>,
+    conn: Option<MultiplexedConnection>,
 }
 
 fn presence_key(uid: &str) -> String {
@@ -519,13 +537,29 @@ impl Inner {
         }
     }
 
-    /// Sends submitted frames to Redis: whatever is queued when the
-    /// previous batch is done goes as one pipeline (one round trip), then
-    /// the results are handed back in submission order.
+    /// Sends submitted frames to Redis: whatever is queued goes as one
+    /// pipeline (one round trip), with up to [`IN_FLIGHT`] batches sent
+    /// before the first is answered; the results are handed back in
+    /// submission order.
     async fn send_queued(self: Arc<Self>, mut rx: mpsc::Receiver<Job>) {
-        let mut jobs = Vec::with_capacity(BATCH);
-        while rx.recv_many(&mut jobs, BATCH).await > 0 {
-            self.send_batch(&mut jobs).await;
+        let mut in_flight = FuturesOrdered::new();
+        let mut open = true;
+        while open || !in_flight.is_empty() {
+            let mut jobs = Vec::new();
+            tokio::select! {
+                biased;
+                Some(sent) = in_flight.next(), if !in_flight.is_empty() => self.complete(sent).await,
+                n = rx.recv_many(&mut jobs, BATCH), if open && in_flight.len() < IN_FLIGHT => {
+                    if n == 0 {
+                        open = false;
+                    } else {
+                        // Futures in a `FuturesOrdered` are first polled in
+                        // the order they are pushed, so the batches reach
+                        // the connection's queue, and Redis, in order.
+                        in_flight.push_back(self.clone().send_batch(jobs));
+                    }
+                }
+            }
         }
     }
 
@@ -544,14 +578,16 @@ impl Inner {
     /// Routes one batch of frames with one run of the batch script (one
     /// round trip): Redis publishes all of the batch's frames for one node
     /// as one message (one wake-up of that node), in submission order.
-    async fn send_batch(&self, jobs: &mut Vec<Job>) {
+    /// The answer is handed back to [`Inner::complete`], which runs
+    /// the frames' callbacks.
+    async fn send_batch(self: Arc<Self>, jobs: Vec<Job>) -> Sent {
         let Some(mut conn) = self.conn() else {
-            for job in jobs.drain(..) {
-                let invite = matches!(pending_op(&job.to, job.frame.as_str()), PendingOp::Add(_));
-                let result = self.failed(&job, invite, "not connected".to_owned());
-                (job.then)(result);
-            }
-            return;
+            return Sent {
+                jobs,
+                plans: None,
+                counts: Ok(Vec::new()),
+                conn: None,
+            };
         };
         let mut cmd = redis::cmd("EVALSHA");
         cmd.arg(self.scripts.deliver_batch.get_hash())
@@ -629,8 +665,33 @@ impl Inner {
         } else {
             cmd.query_async(&mut conn).await
         };
+        Sent {
+            jobs,
+            plans: Some(plans),
+            counts,
+            conn: Some(conn),
+        }
+    }
+
+    /// Hands each frame of a batch Redis answered (or that could not be
+    /// sent) its result, in submission order.
+    async fn complete(&self, sent: Sent) {
+        let Sent {
+            jobs,
+            plans,
+            counts,
+            conn,
+        } = sent;
+        let (Some(plans), Some(mut conn)) = (plans, conn) else {
+            for job in jobs {
+                let invite = matches!(pending_op(&job.to, job.frame.as_str()), PendingOp::Add(_));
+                let result = self.failed(&job, invite, "not connected".to_owned());
+                (job.then)(result);
+            }
+            return;
+        };
         let noscript = matches!(&counts, Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript));
-        for (job, plan) in jobs.drain(..).zip(plans) {
+        for (job, plan) in jobs.into_iter().zip(plans) {
             let local = |job: &Job| self.local.push(&job.to, job.device.as_deref(), &job.frame);
             let result = match plan {
                 Plan::Local => Ok(local(&job)),
