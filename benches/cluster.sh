@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Runs wd-bench against one wd-signal node (in memory) and against two
+# nodes routing through Redis, alternating, with fresh processes per call,
+# and prints one line per run. Used for the Scale-out figures in
+# docs/BENCHMARKS.md.
+#
+#   benches/cluster.sh [ROUNDS] [RUN...]
+#
+# RUN is one of: raw-4x64 raw-32x8 sdk sdk-io (default: all four), each
+# measured on one node and on two nodes. Needs release builds
+# (cargo build --release -p wd-bench -p wd-signal) and redis-server.
+# TOKIO_WORKER_THREADS, if set, is passed to the nodes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=./target/release/wd-bench
+S=./target/release/wd-signal
+R=100000000
+ROUNDS=${1:-2}
+shift || true
+RUNS=("$@")
+[ ${#RUNS[@]} -gt 0 ] || RUNS=(raw-4x64 raw-32x8 sdk sdk-io)
+work=$(mktemp -d "${TMPDIR:-/tmp}/wd-cluster.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
+pids+=($!)
+until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
+
+start() { # start NAME [ARGS...]: starts a node in the background
+  local name=$1; shift
+  WD_SIGNAL_MESSAGE_RATE=0 $S --dev --listen 127.0.0.1:0 --invite-rate $R --invite-burst $R \
+    --log-level error --node "$name" "$@" >"$work/$name.out" 2>&1 &
+  pids+=($!)
+}
+url() { # url NAME: the node's address, from its first stdout line
+  local line=
+  until case $line in "listening on "*) true ;; *) false ;; esac; do
+    sleep 0.05
+    line=$(head -n1 "$work/$1.out" 2>/dev/null || true)
+  done
+  echo "${line#listening on }"
+}
+start solo; P1=$!
+start n1 --broker "redis://127.0.0.1:$port"; PA=$!
+start n2 --broker "redis://127.0.0.1:$port"; PC=$!
+U1=$(url solo); A=$(url n1); C=$(url n2)
+
+args() { # args RUN
+  case $1 in
+    raw-4x64) echo "--driver raw --pairs 4 --window 64" ;;
+    raw-32x8) echo "--driver raw --pairs 32 --window 8" ;;
+    sdk) echo "--driver sdk --rate 200" ;;
+    sdk-io) echo "--driver sdk --dispatch io --rate 200" ;;
+    *) echo "unknown run $1" >&2; exit 2 ;;
+  esac
+}
+report() { # report LABEL: one line from wd-bench's JSON
+  python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read().strip().splitlines()[-1])
+print(sys.argv[1], "cycles/s", d["invites_per_sec"], "p50_us", d["p50_us"], "p99_us", d["p99_us"],
+      "failed", d["failed"], "server_cpu_s", d["server_cpu_s"], "other_cpu_s", round(d.get("other_cpu_s", 0), 2))
+' "$1"
+}
+for round in $(seq "$ROUNDS"); do
+  for run in "${RUNS[@]}"; do
+    # shellcheck disable=SC2046
+    $B --url "$U1" --server-pid "$P1" $(args "$run") --duration 5 --json | report "round $round $run one-node"
+    # shellcheck disable=SC2046
+    $B --url "$A" --url "$C" --server-pid "$PA" --server-pid "$PC" $(args "$run") --duration 5 --json \
+      | report "round $round $run two-nodes"
+  done
+done
