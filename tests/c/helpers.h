@@ -34,9 +34,15 @@ static inline const char *server_url(void)
  * object (e.g. ",\"dispatch\":\"manual\"") or NULL. Exits on failure. */
 static inline wd_client *connect_as(const char *uid, const char *extra)
 {
+    /* WD_DISPATCH (set by run-tests.sh) runs the same test with callbacks
+     * in another dispatch mode, for clients the test does not configure. */
+    char dispatch[64] = "";
+    const char *mode = getenv("WD_DISPATCH");
+    if (!extra && mode && *mode)
+        snprintf(dispatch, sizeof dispatch, ",\"dispatch\":\"%s\"", mode);
     char config[512];
     snprintf(config, sizeof config, "{\"url\":\"%s\",\"token\":\"dev:%s\"%s}", server_url(),
-             uid, extra ? extra : "");
+             uid, extra ? extra : dispatch);
     wd_client *client = NULL;
     wd_result r = wd_client_new(config, &client);
     if (r != WD_RESULT_OK) {

@@ -14,7 +14,10 @@ wd_server_start WD_SECRET_URL --secret s3cret || exit 1
 WD_SECRET_TOKEN=$("$WD_SIGNAL" token --uid alice --secret s3cret) || exit 1
 export WD_SECRET_TOKEN
 
-TESTS=(${WD_TESTS:-test_null test_args test_state test_callbacks test_conversation})
+# NAME@MODE runs NAME with WD_DISPATCH=MODE: its clients' callbacks then
+# run in that dispatch mode ("io": on the client's I/O thread).
+TESTS=(${WD_TESTS:-test_null test_args test_state test_callbacks test_conversation
+       test_state@io test_callbacks@io test_conversation@io})
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 VALGRIND=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
@@ -25,13 +28,16 @@ failed=()
 for mode in "$@"; do
     for t in "${TESTS[@]}"; do
         echo "=== $mode: $t"
+        bin=${t%@*}
+        dispatch=
+        [[ $t == *@* ]] && dispatch=${t#*@}
         case $mode in
-            asan) cmd=("build/asan/$t") ;;
-            valgrind) cmd=("${VALGRIND[@]}" "build/plain/$t") ;;
+            asan) cmd=("build/asan/$bin") ;;
+            valgrind) cmd=("${VALGRIND[@]}" "build/plain/$bin") ;;
             *) echo "unknown mode $mode" >&2; exit 2 ;;
         esac
         start=${EPOCHREALTIME/./}
-        if "${cmd[@]}"; then status=ok; else status=FAILED; failed+=("$mode:$t"); fi
+        if WD_DISPATCH=$dispatch "${cmd[@]}"; then status=ok; else status=FAILED; failed+=("$mode:$t"); fi
         printf '=== %s: %s %s (%d ms)\n' "$mode" "$t" "$status" \
             $(( (${EPOCHREALTIME/./} - start) / 1000 ))
     done
