@@ -11,6 +11,7 @@ use std::time::Instant;
 use mio::Waker;
 use rustc_hash::FxHashMap as HashMap;
 use tungstenite::WebSocket;
+use wd_protocol::encode;
 
 use super::conversation::ConversationShared;
 use super::events::{Deliver, Job, JobSender, Listener, Slot};
@@ -35,8 +36,6 @@ pub(crate) struct EngineState {
     /// it has no plan. A call that arms an earlier engine deadline wakes
     /// it, any other does not.
     pub(crate) io_wake: Option<Instant>,
-    /// Reused buffer for encoding frames.
-    scratch: Vec<u8>,
     outgoing: HashMap<Key, Arc<OutgoingShared>>,
     incoming: HashMap<Key, Arc<IncomingShared>>,
     conversations: HashMap<Key, Arc<ConversationShared>>,
@@ -90,7 +89,6 @@ impl Core {
                 engine,
                 outbox: VecDeque::new(),
                 io_wake: None,
-                scratch: Vec::new(),
                 outgoing: HashMap::default(),
                 incoming: HashMap::default(),
                 conversations: HashMap::default(),
@@ -210,13 +208,7 @@ impl Core {
     /// engine input, with the lock held.
     pub(crate) fn pump(self: &Arc<Self>, st: &mut EngineState) {
         while let Some(msg) = st.engine.poll_transmit() {
-            st.scratch.clear();
-            // Serializing protocol messages cannot fail: every map key is
-            // a string and every value is plain data.
-            serde_json::to_writer(&mut st.scratch, &msg)
-                .expect("protocol messages always serialize");
-            let frame = std::str::from_utf8(&st.scratch).expect("serde_json writes UTF-8");
-            st.outbox.push_back(frame.to_owned());
+            st.outbox.push_back(encode(&msg));
         }
         while let Some(event) = st.engine.poll_event() {
             self.route(st, event);
