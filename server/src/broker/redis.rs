@@ -121,11 +121,14 @@ enum Plan {
 /// one's result is made of, and Redis's answer.
 struct Sent {
     jobs: Vec<Job>,
-    /// `None` when there was no connection to Redis.
-    plans: Option<Vec<Plan>>,
-    counts: RedisResult<Vec<usize>>,
-    conn: Option<MultiplexedConnection>,
+    /// What each frame's result is made of, Redis's answer, and the
+    /// connection it came on; `None` when there was no connection.
+    answer: Option<Answer>,
 }
+
+/// A sent batch's plans (one per frame), Redis's delivery counts and the
+/// connection they came on.
+type Answer = (Vec<Plan>, RedisResult<Vec<usize>>, MultiplexedConnection);
 
 fn presence_key(uid: &str) -> String {
     format!("wd:presence:{uid}")
@@ -582,12 +585,7 @@ impl Inner {
     /// the frames' callbacks.
     async fn send_batch(self: Arc<Self>, jobs: Vec<Job>) -> Sent {
         let Some(mut conn) = self.conn() else {
-            return Sent {
-                jobs,
-                plans: None,
-                counts: Ok(Vec::new()),
-                conn: None,
-            };
+            return Sent { jobs, answer: None };
         };
         let mut cmd = redis::cmd("EVALSHA");
         cmd.arg(self.scripts.deliver_batch.get_hash())
@@ -667,22 +665,15 @@ impl Inner {
         };
         Sent {
             jobs,
-            plans: Some(plans),
-            counts,
-            conn: Some(conn),
+            answer: Some((plans, counts, conn)),
         }
     }
 
     /// Hands each frame of a batch Redis answered (or that could not be
     /// sent) its result, in submission order.
     async fn complete(&self, sent: Sent) {
-        let Sent {
-            jobs,
-            plans,
-            counts,
-            conn,
-        } = sent;
-        let (Some(plans), Some(mut conn)) = (plans, conn) else {
+        let Sent { jobs, answer } = sent;
+        let Some((plans, counts, mut conn)) = answer else {
             for job in jobs {
                 let invite = matches!(pending_op(&job.to, job.frame.as_str()), PendingOp::Add(_));
                 let result = self.failed(&job, invite, "not connected".to_owned());
