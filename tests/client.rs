@@ -477,28 +477,6 @@ fn callbacks_may_cancel_and_drop_their_own_handles() {
 }
 
 #[test]
-fn a_callback_may_drop_the_client_itself() {
-    let srv = server();
-    let alice = connect(&srv, "alice");
-    let (tx, rx) = unbounded();
-    let out = alice
-        .invite_to_conversation(InviteOptions::new("nobody"))
-        .unwrap();
-    let holder = Arc::new(Mutex::new(Some(alice)));
-    let h = holder.clone();
-    out.set_listener(move |_, ev| {
-        let client = h.lock().unwrap().take();
-        drop(client); // the last Client: shuts down from its own event thread
-        let _ = tx.send(ev.clone());
-    });
-    assert_eq!(
-        next(&rx, "event"),
-        OutgoingEvent::Failed(FailureReason::Offline)
-    );
-    assert!(holder.lock().unwrap().is_none());
-}
-
-#[test]
 fn manual_dispatch_runs_listeners_on_the_calling_thread() {
     let srv = server();
     let mut cfg = ClientConfig::new(srv.url(), "dev:alice");

@@ -169,11 +169,10 @@ fn reject_cancel_and_timeout_from_listeners_in_both_modes() {
     }
 }
 
-/// A listener on the I/O thread may disconnect its own client (the link
-/// closes once it returns) and drop it (the I/O thread then ends on its
-/// own).
+/// A listener on the I/O thread may disconnect its own client: the link
+/// closes once it returns.
 #[test]
-fn io_listener_may_disconnect_and_drop_its_client() {
+fn io_listener_may_disconnect_its_client() {
     let srv = server();
     let alice = connect_mode(&srv, "alice", DispatchMode::Io);
     let (state_tx, state_rx) = unbounded();
@@ -202,24 +201,32 @@ fn io_listener_may_disconnect_and_drop_its_client() {
         ConnectionState::Disconnected
     );
     drop(holder.lock().unwrap().take());
+}
 
-    let bob = connect_mode(&srv, "bob", DispatchMode::Io);
-    let (tx, rx) = unbounded();
-    let out = bob
-        .invite_to_conversation(InviteOptions::new("nobody"))
-        .unwrap();
-    let holder = Arc::new(Mutex::new(Some(bob)));
-    let h = holder.clone();
-    out.set_listener(move |_, ev| {
-        // The last `Client`: shuts down from its own I/O thread.
-        drop(h.lock().unwrap().take());
-        let _ = tx.send(ev.clone());
-    });
-    assert_eq!(
-        next(&rx, "event"),
-        OutgoingEvent::Failed(FailureReason::Offline)
-    );
-    assert!(holder.lock().unwrap().is_none());
+/// In every mode a listener may drop the last `Client`: it then shuts down
+/// from its own event or I/O thread, after the listener returns.
+#[test]
+fn a_listener_may_drop_its_own_client() {
+    for mode in MODES {
+        let srv = server();
+        let alice = connect_mode(&srv, "alice", mode);
+        let (tx, rx) = unbounded();
+        let out = alice
+            .invite_to_conversation(InviteOptions::new("nobody"))
+            .unwrap();
+        let holder = Arc::new(Mutex::new(Some(alice)));
+        let h = holder.clone();
+        out.set_listener(move |_, ev| {
+            drop(h.lock().unwrap().take());
+            let _ = tx.send(ev.clone());
+        });
+        assert_eq!(
+            next(&rx, "event"),
+            OutgoingEvent::Failed(FailureReason::Offline),
+            "{mode:?}"
+        );
+        assert!(holder.lock().unwrap().is_none(), "{mode:?}");
+    }
 }
 
 /// Many threads invite on one client at once (so frames are written by
