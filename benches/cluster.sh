@@ -9,7 +9,7 @@
 # RUN is one of: raw-4x64 raw-32x8 sdk sdk-io (default: all four), each
 # measured on one node and on two nodes. Needs release builds
 # (cargo build --release -p wd-bench -p wd-signal) and redis-server.
-# TOKIO_WORKER_THREADS, if set, is passed to the nodes.
+# WD_SIGNAL_WORKERS, if set, is passed to the nodes (their runtime threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=./target/release/wd-bench

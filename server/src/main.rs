@@ -132,6 +132,11 @@ struct ServeArgs {
     /// none, route in memory].
     #[arg(long, env = "WD_SIGNAL_BROKER", value_name = "URL")]
     broker: Option<String>,
+    /// Runtime threads; 0: one per CPU; 1: a single-threaded runtime, which
+    /// answers soonest when the node shares its CPUs (docs/operations.md)
+    /// [default: 0].
+    #[arg(long, env = "WD_SIGNAL_WORKERS", value_name = "N")]
+    workers: Option<usize>,
 }
 
 impl ServeArgs {
@@ -161,6 +166,7 @@ impl ServeArgs {
             max_devices: self.max_devices,
             max_json_depth: self.max_json_depth,
             broker: self.broker.clone(),
+            workers: self.workers,
         }
     }
 }
@@ -226,6 +232,21 @@ fn init_logging(resolved: &Resolved) {
     }
 }
 
+/// One thread: a single-threaded runtime, so a frame is read, routed and
+/// written without waking another thread. More: a work-stealing runtime.
+fn build_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    }
+}
+
 fn serve(args: ServeArgs) -> ExitCode {
     let resolved = match resolve(&args) {
         Ok(r) => r,
@@ -239,16 +260,14 @@ fn serve(args: ServeArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&resolved);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match build_runtime(resolved.workers) {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the runtime");
             return ExitCode::FAILURE;
         }
     };
+    let workers = resolved.workers;
     let config = resolved.server;
     let scheme = if config.tls.is_some() { "wss" } else { "ws" };
     let result = runtime.block_on(async move {
@@ -258,6 +277,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         tracing::info!(
             listen = %addr,
             metrics = metrics.map(tracing::field::display),
+            workers,
             version = env!("CARGO_PKG_VERSION"),
             "wd-signal serving"
         );

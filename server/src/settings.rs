@@ -27,6 +27,7 @@
 //! max_devices = 16             # connections per uid; 0: no limit
 //! max_json_depth = 16          # nesting of arrays/objects in a frame
 //! broker = "redis://127.0.0.1:6379"  # several nodes routing through Redis (docs/SCALING.md)
+//! workers = 0                  # runtime threads; 0: one per CPU; 1: a single-threaded runtime
 //! log_format = "text"          # or "json"
 //! log_level = "info"           # an EnvFilter directive, e.g. "wd_signal=debug,info"
 //! ```
@@ -39,6 +40,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ServerConfig;
 use crate::tls::TlsConfig;
+
+/// Most runtime threads `workers` may ask for.
+pub const MAX_WORKERS: usize = 1024;
 
 /// How the binary writes its logs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +117,9 @@ pub struct Settings {
     pub max_json_depth: Option<usize>,
     /// Redis URL that several nodes route through.
     pub broker: Option<String>,
+    /// Runtime threads serving connections; 0: one per CPU; 1: one
+    /// single-threaded runtime (no hand-over between threads).
+    pub workers: Option<usize>,
 }
 
 /// The merged, checked settings.
@@ -126,6 +133,8 @@ pub struct Resolved {
     pub log_level: Option<String>,
     /// The TLS certificate and key files, if TLS is on.
     pub tls_files: Option<(PathBuf, PathBuf)>,
+    /// Runtime threads (at least 1; 1 means a single-threaded runtime).
+    pub workers: usize,
 }
 
 /// The effective configuration as `--print-config` shows it: every key,
@@ -159,6 +168,7 @@ struct Effective<'a> {
     max_json_depth: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     broker: Option<&'a str>,
+    workers: usize,
 }
 
 impl Settings {
@@ -199,6 +209,7 @@ impl Settings {
             max_devices: self.max_devices.or(lower.max_devices),
             max_json_depth: self.max_json_depth.or(lower.max_json_depth),
             broker: self.broker.or(lower.broker),
+            workers: self.workers.or(lower.workers),
         }
     }
 
@@ -251,11 +262,19 @@ impl Settings {
                 .parse(filter)
                 .map_err(|e| format!("log_level {filter:?}: {e}"))?;
         }
+        let workers = match self.workers {
+            None | Some(0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            Some(n) if n > MAX_WORKERS => {
+                return Err(format!("workers must be at most {MAX_WORKERS}, got {n}"))
+            }
+            Some(n) => n,
+        };
         Ok(Resolved {
             server,
             log_format: self.log_format.unwrap_or_default(),
             log_level: self.log_level,
             tls_files: self.tls_cert.zip(self.tls_key),
+            workers,
         })
     }
 }
@@ -289,6 +308,7 @@ impl Resolved {
             max_devices: s.max_devices_per_uid,
             max_json_depth: s.max_json_depth,
             broker: s.broker.as_deref(),
+            workers: self.workers,
         };
         toml::to_string(&effective).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
     }
@@ -341,6 +361,30 @@ mod tests {
         assert!(e.contains("log_level"), "{e}");
         let e = Settings::default().resolve().unwrap_err();
         assert!(e.contains("secret"), "{e}");
+        let e = Settings::from_toml("workers = -1").unwrap_err();
+        assert!(e.contains("workers") || e.contains("invalid"), "{e}");
+        let e = Settings {
+            dev: Some(true),
+            workers: Some(MAX_WORKERS + 1),
+            ..Settings::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(e.contains("workers"), "{e}");
+    }
+
+    #[test]
+    fn workers_default_to_one_per_cpu() {
+        let dev = |workers| Settings {
+            dev: Some(true),
+            workers,
+            ..Settings::default()
+        };
+        let cpus = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(dev(None).resolve().unwrap().workers, cpus);
+        assert_eq!(dev(Some(0)).resolve().unwrap().workers, cpus);
+        assert_eq!(dev(Some(1)).resolve().unwrap().workers, 1);
+        assert_eq!(dev(Some(3)).resolve().unwrap().workers, 3);
     }
 
     #[test]

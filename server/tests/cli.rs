@@ -38,11 +38,19 @@ fn refuses_to_start_without_secret() {
     assert!(err.contains("secret"), "{err}");
 }
 
+/// Starts the binary with `--workers WORKERS`, logs in through it, checks
+/// its thread count, and stops it with SIGTERM.
 #[cfg(unix)]
-#[test]
-fn serves_prints_address_and_exits_on_sigterm() {
+fn serve_and_stop(workers: &str, threads: impl Fn(usize) -> bool) {
     let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--node", "cli"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--node",
+            "cli",
+            "--workers",
+            workers,
+        ])
         .env("WD_SIGNAL_SECRET", "from-env")
         .stdout(Stdio::piped())
         .spawn()
@@ -60,6 +68,10 @@ fn serves_prints_address_and_exits_on_sigterm() {
     let token = wd_signal::mint_token(b"from-env", "alice", wd_signal::auth::now_unix() + 60);
     let mut alice = Client::login(&url, &token);
     assert!(alice.device.starts_with("cli."));
+    let count = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .unwrap()
+        .count();
+    assert!(threads(count), "--workers {workers}: {count} threads");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -68,4 +80,17 @@ fn serves_prints_address_and_exits_on_sigterm() {
     alice.expect_closed();
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn serves_prints_address_and_exits_on_sigterm() {
+    // The main thread and two runtime workers.
+    serve_and_stop("2", |threads| threads >= 3);
+}
+
+#[cfg(unix)]
+#[test]
+fn one_worker_serves_on_the_main_thread_alone() {
+    serve_and_stop("1", |threads| threads == 1);
 }
