@@ -72,7 +72,7 @@ impl Drop for RedisRouter {
 }
 
 struct Scripts {
-    deliver: Script,
+    deliver_one: Script,
     deliver_batch: Script,
     online: Script,
     heartbeat: Script,
@@ -288,7 +288,7 @@ impl RedisRouter {
             conn: RwLock::new(None),
             presence: tokio::sync::Mutex::new(()),
             scripts: Scripts {
-                deliver: Script::new(scripts::DELIVER),
+                deliver_one: Script::new(scripts::DELIVER_ONE),
                 deliver_batch: Script::new(scripts::DELIVER_BATCH),
                 online: Script::new(scripts::ONLINE),
                 heartbeat: Script::new(scripts::HEARTBEAT),
@@ -587,8 +587,19 @@ impl Inner {
         let Some(mut conn) = self.conn() else {
             return Sent { jobs, answer: None };
         };
+        // A batch of one remote frame (the usual case on a quiet node) runs
+        // the one-frame script: same arguments and reply, less work.
+        let remote_frames = jobs
+            .iter()
+            .filter(|job| job.device.as_deref().and_then(node_of) != Some(self.node.as_str()))
+            .count();
+        let script = if remote_frames == 1 {
+            &self.scripts.deliver_one
+        } else {
+            &self.scripts.deliver_batch
+        };
         let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(self.scripts.deliver_batch.get_hash())
+        cmd.arg(script.get_hash())
             .arg(1)
             .arg(pending_key(&self.node))
             .arg(&self.node);
@@ -711,11 +722,11 @@ impl Inner {
 
     /// Loads the scripts batches call by hash (EVALSHA).
     async fn load_scripts(&self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
-        let _: String = redis::cmd("SCRIPT")
-            .arg("LOAD")
-            .arg(scripts::DELIVER_BATCH)
-            .query_async(conn)
-            .await?;
+        let mut pipe = redis::pipe();
+        for script in [scripts::DELIVER_ONE, scripts::DELIVER_BATCH] {
+            pipe.cmd("SCRIPT").arg("LOAD").arg(script);
+        }
+        let _: Vec<String> = pipe.query_async(conn).await?;
         Ok(())
     }
 
@@ -761,18 +772,25 @@ impl Inner {
             PendingOp::Add(e) => ("add", e.as_str()),
             PendingOp::Del(e) => ("del", e.as_str()),
         };
-        let remote: RedisResult<usize> = self
+        let remote: RedisResult<Vec<usize>> = self
             .scripts
-            .deliver
-            .key(presence_key(to))
+            .deliver_one
             .key(pending_key(&self.node))
             .arg(&self.node)
+            .arg(to)
             .arg(device.unwrap_or(""))
+            .arg(
+                device
+                    .and_then(node_of)
+                    .filter(|node| *node != self.node)
+                    .unwrap_or(""),
+            )
             .arg(payload)
             .arg(op)
             .arg(entry)
             .invoke_async(&mut conn)
             .await;
+        let remote = remote.map(|counts| counts.first().copied().unwrap_or(0));
         match remote {
             Ok(remote) => Ok(remote + self.local.push(to, device, frame)),
             Err(e) => fail(e.to_string()),

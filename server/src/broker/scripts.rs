@@ -33,39 +33,46 @@ local function reap(node, out)
 end
 "#;
 
-/// KEYS[1] presence of the recipient, KEYS[2] this node's pending set;
-/// ARGV: this node, device filter ("" = all), payload, pending op
-/// ("", "add", "del"), pending entry. Publishes once per live node that
-/// has matching devices (not this one) and returns how many devices the
-/// subscribed nodes hold.
-pub(crate) const DELIVER: &str = r#"
-local entries = redis.call('HGETALL', KEYS[1])
-local self, want = ARGV[1], ARGV[2]
-local per, order = {}, {}
-for i = 1, #entries, 2 do
-  local dev, node = entries[i], entries[i + 1]
-  if node ~= self and (want == '' or want == dev) then
-    if per[node] == nil then
-      per[node] = 0
-      order[#order + 1] = node
-    end
-    per[node] = per[node] + 1
-  end
-end
+/// The batch script's work for a batch of ONE frame, with the same keys,
+/// arguments and reply: it skips the per-batch bookkeeping (tables of
+/// routes, messages per node, the final pending changes), which is most of
+/// a script run's time in Redis when frames come one at a time, as an
+/// invite on a quiet node does.
+pub(crate) const DELIVER_ONE: &str = r#"
+local self, to, want, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local count = 0
-for _, node in ipairs(order) do
-  if redis.call('EXISTS', 'wd:node:' .. node) == 1 then
-    if redis.call('PUBLISH', 'wd:route:' .. node, ARGV[3]) > 0 then
-      count = count + per[node]
+if node ~= '' then
+  if redis.call('EXISTS', 'wd:node:' .. node) == 1
+      and redis.call('PUBLISH', 'wd:route:' .. node, ARGV[5]) > 0 then
+    count = 1
+  end
+else
+  local entries = redis.call('HGETALL', 'wd:presence:' .. to)
+  local per, order = {}, {}
+  for i = 1, #entries, 2 do
+    local dev, nd = entries[i], entries[i + 1]
+    if nd ~= self and (want == '' or want == dev) then
+      if per[nd] == nil then
+        per[nd] = 0
+        order[#order + 1] = nd
+      end
+      per[nd] = per[nd] + 1
+    end
+  end
+  for _, nd in ipairs(order) do
+    if redis.call('EXISTS', 'wd:node:' .. nd) == 1
+        and redis.call('PUBLISH', 'wd:route:' .. nd, ARGV[5]) > 0 then
+      count = count + per[nd]
     end
   end
 end
-if ARGV[4] == 'add' and count > 0 then
-  redis.call('SADD', KEYS[2], ARGV[5])
-elseif ARGV[4] == 'del' then
-  redis.call('SREM', KEYS[2], ARGV[5])
+local op = ARGV[6]
+if op == 'add' and count > 0 then
+  redis.call('SADD', KEYS[1], ARGV[7])
+elseif op == 'del' then
+  redis.call('SREM', KEYS[1], ARGV[7])
 end
-return count
+return {count}
 "#;
 
 /// KEYS[1] this node's pending set; ARGV[1] this node, then six
