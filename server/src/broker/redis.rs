@@ -288,8 +288,8 @@ impl RedisRouter {
             conn: RwLock::new(None),
             presence: tokio::sync::Mutex::new(()),
             scripts: Scripts {
-                deliver_one: Script::new(scripts::DELIVER_ONE),
-                deliver_batch: Script::new(scripts::DELIVER_BATCH),
+                deliver_one: Script::new(&scripts::deliver_one()),
+                deliver_batch: Script::new(&scripts::deliver_batch()),
                 online: Script::new(scripts::ONLINE),
                 heartbeat: Script::new(scripts::HEARTBEAT),
                 announce: Script::new(&scripts::announce()),
@@ -723,7 +723,7 @@ impl Inner {
     /// Loads the scripts batches call by hash (EVALSHA).
     async fn load_scripts(&self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
         let mut pipe = redis::pipe();
-        for script in [scripts::DELIVER_ONE, scripts::DELIVER_BATCH] {
+        for script in [scripts::deliver_one(), scripts::deliver_batch()] {
             pipe.cmd("SCRIPT").arg("LOAD").arg(script);
         }
         let _: Vec<String> = pipe.query_async(conn).await?;

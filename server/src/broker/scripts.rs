@@ -33,21 +33,11 @@ local function reap(node, out)
 end
 "#;
 
-/// The batch script's work for a batch of ONE frame, with the same keys,
-/// arguments and reply: it skips the per-batch bookkeeping (tables of
-/// routes, messages per node, the final pending changes), which is most of
-/// a script run's time in Redis when frames come one at a time, as an
-/// invite on a quiet node does.
-pub(crate) const DELIVER_ONE: &str = r#"
-local self, to, want, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local count = 0
-if node ~= '' then
-  if redis.call('EXISTS', 'wd:node:' .. node) == 1
-      and redis.call('PUBLISH', 'wd:route:' .. node, ARGV[5]) > 0 then
-    count = 1
-  end
-else
-  local entries = redis.call('HGETALL', 'wd:presence:' .. to)
+/// The nodes other than `self` holding devices in a presence hash's
+/// `entries` (those named `want`; "" = all), in first-seen order, and how
+/// many devices each holds.
+const PER_NODE_FN: &str = r#"
+local function per_node(entries, self, want)
   local per, order = {}, {}
   for i = 1, #entries, 2 do
     local dev, nd = entries[i], entries[i + 1]
@@ -59,6 +49,28 @@ else
       per[nd] = per[nd] + 1
     end
   end
+  return per, order
+end
+"#;
+
+/// The batch script's work for a batch of ONE frame, with the same keys,
+/// arguments and reply: it skips the per-batch bookkeeping (tables of
+/// routes, messages per node, the final pending changes), which is most of
+/// a script run's time in Redis when frames come one at a time, as an
+/// invite on a quiet node does.
+pub(crate) fn deliver_one() -> String {
+    format!(
+        "{PER_NODE_FN}{}",
+        r#"
+local self, to, want, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local count = 0
+if node ~= '' then
+  if redis.call('EXISTS', 'wd:node:' .. node) == 1
+      and redis.call('PUBLISH', 'wd:route:' .. node, ARGV[5]) > 0 then
+    count = 1
+  end
+else
+  local per, order = per_node(redis.call('HGETALL', 'wd:presence:' .. to), self, want)
   for _, nd in ipairs(order) do
     if redis.call('EXISTS', 'wd:node:' .. nd) == 1
         and redis.call('PUBLISH', 'wd:route:' .. nd, ARGV[5]) > 0 then
@@ -73,7 +85,9 @@ elseif op == 'del' then
   redis.call('SREM', KEYS[1], ARGV[7])
 end
 return {count}
-"#;
+"#
+    )
+}
 
 /// KEYS[1] this node's pending set; ARGV[1] this node, then six
 /// arguments per frame: recipient uid, device filter ("" = all), the node
@@ -88,7 +102,10 @@ return {count}
 /// `SREM`: a batch costs a few Redis calls, not several per frame.
 /// Returns, per frame, how many devices the subscribed nodes hold (1 for
 /// a frame to one device of a subscribed node).
-pub(crate) const DELIVER_BATCH: &str = r#"
+pub(crate) fn deliver_batch() -> String {
+    format!(
+        "{PER_NODE_FN}{}",
+        r#"
 local self = ARGV[1]
 local live, presence, msgs, order = {}, {}, {}, {}
 local function alive(node)
@@ -132,18 +149,7 @@ for f = 0, n - 1 do
     local key = to .. '\n' .. want
     local r = routes[key]
     if r == nil then
-      local entries = devices(to)
-      local per, seen = {}, {}
-      for i = 1, #entries, 2 do
-        local dev, nd = entries[i], entries[i + 1]
-        if nd ~= self and (want == '' or want == dev) then
-          if per[nd] == nil then
-            per[nd] = 0
-            seen[#seen + 1] = nd
-          end
-          per[nd] = per[nd] + 1
-        end
-      end
+      local per, seen = per_node(devices(to), self, want)
       r = {}
       for _, nd in ipairs(seen) do
         if alive(nd) then
@@ -189,7 +195,9 @@ end
 if #adds > 0 then redis.call('SADD', KEYS[1], unpack(adds)) end
 if #dels > 0 then redis.call('SREM', KEYS[1], unpack(dels)) end
 return out
-"#;
+"#
+    )
+}
 
 /// KEYS[1] presence of a user; ARGV[1] this node. 1 if a device of the
 /// user is on another live node.
