@@ -11,7 +11,7 @@ use common::*;
 use crossbeam_channel::unbounded;
 use wilddog_video::client::{
     Client, ClientConfig, ConnectionState, DispatchMode, IncomingEvent, InviteOptions,
-    OutgoingEvent,
+    OutgoingEvent, OutgoingInvite,
 };
 use wilddog_video::engine::OutgoingStatus;
 use wilddog_video::protocol::{CancelReason, FailureReason, RejectReason};
@@ -169,6 +169,31 @@ fn reject_cancel_and_timeout_from_listeners_in_both_modes() {
     }
 }
 
+/// The client held where its own invite's listener can reach it, the
+/// invite (to a user who is not online, so it ends `offline`), and that
+/// listener's events; the listener runs `act` on the holder before it
+/// passes each event on.
+fn invite_nobody_from_listener(
+    client: Client,
+    act: impl Fn(&Mutex<Option<Client>>) + Send + 'static,
+) -> (
+    OutgoingInvite,
+    Arc<Mutex<Option<Client>>>,
+    crossbeam_channel::Receiver<OutgoingEvent>,
+) {
+    let (tx, rx) = unbounded();
+    let out = client
+        .invite_to_conversation(InviteOptions::new("nobody"))
+        .unwrap();
+    let holder = Arc::new(Mutex::new(Some(client)));
+    let held = holder.clone();
+    out.set_listener(move |_, ev| {
+        act(&held);
+        let _ = tx.send(ev.clone());
+    });
+    (out, holder, rx)
+}
+
 /// A listener on the I/O thread may disconnect its own client: the link
 /// closes once it returns.
 #[test]
@@ -180,17 +205,10 @@ fn io_listener_may_disconnect_its_client() {
         let _ = state_tx.send(s);
     });
     assert_eq!(next(&state_rx, "current state"), ConnectionState::Connected);
-    let (tx, rx) = unbounded();
-    let out = alice
-        .invite_to_conversation(InviteOptions::new("nobody"))
-        .unwrap();
-    let holder = Arc::new(Mutex::new(Some(alice)));
-    let h = holder.clone();
-    out.set_listener(move |_, ev| {
-        if let Some(client) = h.lock().unwrap().as_ref() {
+    let (_out, holder, rx) = invite_nobody_from_listener(alice, |held| {
+        if let Some(client) = held.lock().unwrap().as_ref() {
             client.disconnect();
         }
-        let _ = tx.send(ev.clone());
     });
     assert_eq!(
         next(&rx, "event"),
@@ -210,16 +228,8 @@ fn a_listener_may_drop_its_own_client() {
     for mode in MODES {
         let srv = server();
         let alice = connect_mode(&srv, "alice", mode);
-        let (tx, rx) = unbounded();
-        let out = alice
-            .invite_to_conversation(InviteOptions::new("nobody"))
-            .unwrap();
-        let holder = Arc::new(Mutex::new(Some(alice)));
-        let h = holder.clone();
-        out.set_listener(move |_, ev| {
-            drop(h.lock().unwrap().take());
-            let _ = tx.send(ev.clone());
-        });
+        let (_out, holder, rx) =
+            invite_nobody_from_listener(alice, |held| drop(held.lock().unwrap().take()));
         assert_eq!(
             next(&rx, "event"),
             OutgoingEvent::Failed(FailureReason::Offline),
