@@ -172,6 +172,46 @@ fn answers_reach_the_sender_in_order_while_routing_is_pipelined() {
 }
 
 #[test]
+fn a_query_to_a_gone_device_of_another_node_is_answered_undeliverable_once() {
+    if !have_redis() {
+        return;
+    }
+    let (_redis, nodes) = cluster(2);
+    let mut alice = Client::dev(&nodes[0].url, "alice");
+    let mut bob = Client::dev(&nodes[1].url, "bob");
+    let query = |id: &str| PeerMessage::Query {
+        invite_id: id.into(),
+    };
+    // A device id of n2 that is not connected. n2 is alive and subscribed,
+    // so n1 counts the frame as delivered: the answer comes from n2.
+    let gone = "n2.999999";
+    alice.send_to("bob", Some(gone), query("q1"));
+    match alice.recv() {
+        ServerMessage::Undeliverable {
+            to,
+            device,
+            invite_id,
+        } => {
+            assert_eq!(to, "bob");
+            assert_eq!(device, gone);
+            assert_eq!(invite_id.as_deref(), Some("q1"));
+        }
+        other => panic!("expected undeliverable, got {other:?}"),
+    }
+    // A query to bob's connected device reaches it and is not answered
+    // by the server.
+    let bob_device = bob.device.clone();
+    alice.send_to("bob", Some(&bob_device), query("q2"));
+    let (from, _, body) = bob.expect_deliver();
+    assert_eq!(from, "alice");
+    assert_eq!(body, query("q2"));
+    // Exactly one answer each: the next frame alice gets is the message
+    // bob sends after both queries.
+    bob.send_to("alice", Some(&alice.device.clone()), message(3));
+    assert_eq!(payload(&alice.expect_deliver().2), 3);
+}
+
+#[test]
 fn many_connections_batched_together_all_complete_their_cycles() {
     if !have_redis() {
         return;

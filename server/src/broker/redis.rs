@@ -242,6 +242,31 @@ fn pending_op(to: &str, frame: &str) -> PendingOp {
     }
 }
 
+/// A routed `query`: who asked, from which device, about which invite.
+#[derive(Debug, PartialEq)]
+struct Query {
+    from: String,
+    device: String,
+    invite_id: String,
+}
+
+/// The `query` a routed frame carries, if it is one.
+fn query_of(frame: &str) -> Option<Query> {
+    if !frame.contains("\"query\"") {
+        return None;
+    }
+    let p = serde_json::from_str::<Peek<'_>>(frame).ok()?;
+    let body = p.body?;
+    if p.ty != "deliver" || body.kind != "query" {
+        return None;
+    }
+    Some(Query {
+        from: p.from.into_owned(),
+        device: p.device.into_owned(),
+        invite_id: body.invite_id?.into_owned(),
+    })
+}
+
 fn broker_error(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("broker: {e}"))
 }
@@ -534,10 +559,34 @@ impl Inner {
     }
 
     /// Frames another node published for devices of this node.
-    fn on_route(&self, payload: &[u8]) {
+    ///
+    /// A `query` for one device that is no longer here is answered
+    /// `undeliverable`, as a single node answers it: the sending node saw
+    /// this node subscribed and counted the frame delivered, so only this
+    /// node can tell that the device is gone.
+    fn on_route(self: &Arc<Self>, payload: &[u8]) {
         for (to, device, frame) in records(payload) {
-            self.local.push(to, device, &Frame::from(frame.to_owned()));
+            let taken = self.local.push(to, device, &Frame::from(frame.to_owned()));
+            if let (0, Some(device)) = (taken, device) {
+                if let Some(query) = query_of(frame) {
+                    self.clone().bounce(to, device, query);
+                }
+            }
         }
+    }
+
+    /// Tells the sender of `query` that `device` of `to` is not connected.
+    fn bounce(self: Arc<Self>, to: &str, device: &str, query: Query) {
+        let frame = Frame::from(encode(&ServerMessage::Undeliverable {
+            to: to.to_owned(),
+            device: device.to_owned(),
+            invite_id: Some(query.invite_id),
+        }));
+        tokio::spawn(async move {
+            if let Err(e) = self.deliver(&query.from, Some(&query.device), &frame).await {
+                tracing::warn!(error = %e, to = %query.from, "could not answer a query undeliverable");
+            }
+        });
     }
 
     /// Sends submitted frames to Redis: whatever is queued goes as one
@@ -933,6 +982,26 @@ mod tests {
         let ringing = r#"{"type":"deliver","from":"bob","device":"n2.1","body":{"kind":"ringing","invite_id":"i-1"}}"#;
         assert!(matches!(pending_op("alice", ringing), PendingOp::None));
         assert!(matches!(pending_op("alice", "{}"), PendingOp::None));
+    }
+
+    #[test]
+    fn finds_the_query_in_a_routed_frame() {
+        let query = r#"{"type":"deliver","from":"bob","device":"n2.4","body":{"kind":"query","invite_id":"i-1"}}"#;
+        assert_eq!(
+            query_of(query),
+            Some(Query {
+                from: "bob".into(),
+                device: "n2.4".into(),
+                invite_id: "i-1".into(),
+            })
+        );
+        // Anything else, including a message whose text says "query".
+        let message = r#"{"type":"deliver","from":"bob","device":"n2.4","body":{"kind":"message","conversation_id":"c","payload":"query"}}"#;
+        assert_eq!(query_of(message), None);
+        let status = r#"{"type":"deliver","from":"bob","device":"n2.4","body":{"kind":"status","invite_id":"i-1","state":"query"}}"#;
+        assert_eq!(query_of(status), None);
+        assert_eq!(query_of(r#"{"type":"query"}"#), None);
+        assert_eq!(query_of("\"query\" not json"), None);
     }
 
     #[test]
