@@ -62,12 +62,22 @@ impl ConnReport {
     }
 }
 
-/// Opens `n` connections (from 127.0.0.2, 127.0.0.3, … `per_ip` each),
-/// holds them `hold`, measures, closes them.
+/// The loopback address connection `i` comes from: 127.0.0.`first` for
+/// the first `per_ip`, the next address for the next `per_ip`, and so on
+/// (the last three octets count up together).
+fn source_address(first: u32, per_ip: usize, i: usize) -> Ipv4Addr {
+    let k = first as usize + i / per_ip.max(1);
+    Ipv4Addr::new(127, (k >> 16) as u8, (k >> 8) as u8, k as u8)
+}
+
+/// Opens `n` connections (from 127.0.0.`first`, the next address and
+/// on, `per_ip` each; users `u<first>-<k>`), holds them `hold`, measures,
+/// closes them.
 pub fn run(
     target: &Target,
     n: usize,
     per_ip: usize,
+    first: u32,
     hold: Duration,
     nofile_limit: u64,
 ) -> Result<ConnReport, String> {
@@ -81,13 +91,7 @@ pub fn run(
     let source = |i: usize| -> Option<IpAddr> {
         match addr.ip() {
             IpAddr::V4(ip) if ip.is_loopback() => {
-                let k = 2 + i / per_ip.max(1);
-                Some(IpAddr::V4(Ipv4Addr::new(
-                    127,
-                    (k >> 16) as u8,
-                    (k >> 8) as u8,
-                    k as u8,
-                )))
+                Some(IpAddr::V4(source_address(first, per_ip, i)))
             }
             _ => None,
         }
@@ -103,7 +107,7 @@ pub fn run(
             let batch = (n - i).min(256);
             let connects = (i..i + batch).map(|k| {
                 let src = source(k);
-                async move { raw::connect(addr, &format!("u{k}"), src).await }
+                async move { raw::connect(addr, &format!("u{first}-{k}"), src).await }
             });
             for r in futures_util::future::join_all(connects).await {
                 match r {
@@ -170,4 +174,28 @@ pub fn run(
     // Dropping the runtime drops every connection.
     drop(runtime);
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_source_address_takes_per_ip_connections_from_the_first_one() {
+        assert_eq!(source_address(2, 10_000, 0), Ipv4Addr::new(127, 0, 0, 2));
+        assert_eq!(
+            source_address(2, 10_000, 9_999),
+            Ipv4Addr::new(127, 0, 0, 2)
+        );
+        assert_eq!(
+            source_address(2, 10_000, 10_000),
+            Ipv4Addr::new(127, 0, 0, 3)
+        );
+        assert_eq!(
+            source_address(52, 10_000, 16_699),
+            Ipv4Addr::new(127, 0, 0, 53)
+        );
+        assert_eq!(source_address(255, 1, 1), Ipv4Addr::new(127, 0, 1, 0));
+        assert_eq!(source_address(2, 0, 5), Ipv4Addr::new(127, 0, 0, 7));
+    }
 }

@@ -122,6 +122,12 @@ struct Cli {
     /// Connections per source address 127.0.0.x in --connections mode.
     #[arg(long, default_value_t = 20_000)]
     per_ip: usize,
+    /// First source address of --connections mode (127.0.0.N, then on),
+    /// which also names its users (`u<N>-<k>`): tool processes holding
+    /// connections side by side (one per node, each within its own
+    /// RLIMIT_NOFILE) each take their own addresses and users.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..16_000_000))]
+    first_source: u32,
     /// Connect two SDK clients, run one cycle, then report the CPU time and
     /// wake-ups of their threads over this many idle seconds.
     #[arg(long, value_name = "SECS")]
@@ -353,7 +359,7 @@ fn run_cli(cli: &Cli, target: &Target, nofile: u64) -> ExitCode {
             return fail("--connections needs --server-bin (or --url with --server-pid)".into());
         }
         let hold = Duration::from_secs_f64(cli.duration);
-        return match conns::run(target, n, cli.per_ip, hold, nofile) {
+        return match conns::run(target, n, cli.per_ip, cli.first_source, hold, nofile) {
             Ok(r) => {
                 if cli.json {
                     println!("{}", serde_json::to_string(&r).expect("serializes"));
