@@ -5,7 +5,7 @@
 
 mod cluster;
 
-use cluster::{have_redis, wait_until, Cluster, Node, Redis};
+use cluster::{have_redis, Cluster, Node, Redis};
 use crossbeam_channel::{unbounded, Receiver};
 use std::time::Duration;
 use wilddog_video::client::{
@@ -150,8 +150,9 @@ fn accepted_rejected_canceled_timeout_and_offline_across_nodes() {
         OutgoingEvent::Rejected(RejectReason::Declined)
     );
     // And offline again once she left.
+    let presence = c.redis.key_events("wd:presence:carol");
     drop(carol);
-    wait_until("carol's presence to go", WAIT, || {
+    presence.until("carol's presence to go", WAIT, || {
         c.redis.presence("carol").is_empty()
     });
     let (_out, out_rx) = invite(&alice, "carol", 60_000);
@@ -284,6 +285,7 @@ fn a_killed_node_ends_its_invites_once_and_the_others_keep_serving() {
     assert_eq!(next(&c_rx, "ringing"), OutgoingEvent::Ringing);
     assert!(c.redis.presence("alice").contains("n1"));
 
+    let presence = c.redis.key_events("wd:presence:*");
     let killed = std::time::Instant::now();
     c.nodes[0].kill();
 
@@ -313,7 +315,7 @@ fn a_killed_node_ends_its_invites_once_and_the_others_keep_serving() {
         OutgoingEvent::Failed(FailureReason::Timeout)
     );
     // n1's presence is gone within the heartbeat bound (TTL + one beat).
-    wait_until("n1's presence to go", WAIT, || {
+    presence.until("n1's presence to go", WAIT, || {
         c.redis.presence("alice").is_empty() && c.redis.presence("dave").is_empty()
     });
     assert!(
@@ -392,6 +394,7 @@ fn a_killed_nodes_clients_reconnect_by_themselves_to_a_survivor() {
     ];
     assert_eq!(next(&a_rx, "ringing"), OutgoingEvent::Ringing);
 
+    let presence = c.redis.key_events("wd:presence:*");
     c.nodes[0].kill();
 
     // Alice's engine ends the invite through the dead node; her client
@@ -417,7 +420,7 @@ fn a_killed_nodes_clients_reconnect_by_themselves_to_a_survivor() {
             IncomingEvent::Failed(FailureReason::CallerGone)
         );
     }
-    wait_until("n1's presence to go", WAIT, || {
+    presence.until("n1's presence to go", WAIT, || {
         let p = c.redis.presence("alice");
         !p.contains("n1") && p.contains(&moved_to)
     });
@@ -495,7 +498,8 @@ fn a_redis_restart_fails_invites_typed_then_routing_resumes() {
     // Redis comes back empty; the nodes reconnect and announce their
     // devices again.
     c.redis = Redis::start_on(port);
-    wait_until("presence to be announced again", WAIT, || {
+    let presence = c.redis.key_events("wd:presence:*");
+    presence.until("presence to be announced again", WAIT, || {
         c.redis.presence("alice").contains("n1") && c.redis.presence("bob").contains("n2")
     });
     let (_out, out_rx) = invite(&alice, "bob", 60_000);

@@ -258,14 +258,36 @@ pub extern "C" fn wd_set_log_callback(
 mod tests {
     use super::*;
     use std::ffi::CStr;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
-    use std::time::{Duration, Instant};
+    use std::sync::{Condvar, Mutex};
+    use std::time::Duration;
 
     #[derive(Default)]
     struct Collector {
         records: Mutex<Vec<(wd_log_level, String, String)>>,
-        releases: AtomicUsize,
+        releases: Mutex<usize>,
+        released: Condvar,
+    }
+
+    impl Collector {
+        fn releases(&self) -> usize {
+            *self.releases.lock().unwrap()
+        }
+
+        /// Waits (bounded) until `release` ran once: a call of the
+        /// callback still running on another thread (other tests log
+        /// too) holds the old callback until it returns.
+        fn wait_released(&self) {
+            let guard = self.releases.lock().unwrap();
+            let (guard, _) = self
+                .released
+                .wait_timeout_while(guard, Duration::from_secs(20), |n| *n == 0)
+                .unwrap();
+            assert_eq!(*guard, 1, "released exactly once");
+        }
+
+        fn has(&self, what: impl Fn(&(wd_log_level, String, String)) -> bool) -> bool {
+            self.records.lock().unwrap().iter().any(what)
+        }
     }
 
     unsafe extern "C" fn collect(
@@ -294,13 +316,16 @@ mod tests {
     unsafe extern "C" fn release(user_data: *mut c_void) {
         // SAFETY: as in `collect`.
         let c = unsafe { &*user_data.cast_const().cast::<Collector>() };
-        c.releases.fetch_add(1, Ordering::SeqCst);
+        *c.releases.lock().unwrap() += 1;
+        c.released.notify_all();
     }
 
     fn ptr(c: &'static Collector) -> *mut c_void {
         (c as *const Collector).cast_mut().cast()
     }
 
+    /// Connects a client and drops it; dropping joins its threads, so
+    /// everything it logs has been logged when this returns.
     fn connect_and_drop(server: &wd_signal::ServerHandle, uid: &str) {
         let client = crate::client::Client::connect(crate::client::ClientConfig::new(
             server.url(),
@@ -309,17 +334,6 @@ mod tests {
         .expect("client connects");
         client.disconnect();
         drop(client);
-    }
-
-    fn wait_for(c: &Collector, what: impl Fn(&(wd_log_level, String, String)) -> bool) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if c.records.lock().unwrap().iter().any(&what) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        false
     }
 
     /// One test: the logger is process-wide state.
@@ -332,7 +346,7 @@ mod tests {
         let r = wd_set_log_callback(Some(collect), 9, ptr(c), Some(release));
         assert_eq!(r, wd_result::InvalidArgument);
         assert!(crate::ffi::result::last_error().contains("max_level"));
-        assert_eq!(c.releases.load(Ordering::SeqCst), 0);
+        assert_eq!(c.releases(), 0);
 
         // Warnings only: the "connected" milestone (info) is filtered out.
         let warn_only: &'static Collector = Box::leak(Box::default());
@@ -353,18 +367,18 @@ mod tests {
             wd_set_log_callback(Some(collect), 5, ptr(c), Some(release)),
             wd_result::Ok
         );
-        assert_eq!(warn_only.releases.load(Ordering::SeqCst), 1);
+        warn_only.wait_released();
 
         connect_and_drop(&server, "bob");
         assert!(
-            wait_for(c, |(level, target, message)| *level == wd_log_level::Info
+            c.has(|(level, target, message)| *level == wd_log_level::Info
                 && target == "wilddog_video::client::io"
                 && message.contains("connected")
                 && message.contains("bob")),
             "{:?}",
             c.records.lock().unwrap()
         );
-        assert!(wait_for(c, |(_, _, m)| m.contains("disconnected")));
+        assert!(c.has(|(_, _, m)| m.contains("disconnected")));
         assert!(
             c.records
                 .lock()
@@ -389,19 +403,19 @@ mod tests {
             wd_set_log_callback(None, 0, std::ptr::null_mut(), None),
             wd_result::Ok
         );
-        std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(c.releases.load(Ordering::SeqCst), 1);
+        c.wait_released();
         assert!(c
             .records
             .lock()
             .unwrap()
             .iter()
             .all(|(_, _, m)| m != "from inside the callback"));
+        // Released, the callback is never called again: nothing carol's
+        // client logs (all of it, by the time it is dropped) arrives.
         let before = c.records.lock().unwrap().len();
         connect_and_drop(&server, "carol");
-        std::thread::sleep(Duration::from_millis(50));
         assert_eq!(c.records.lock().unwrap().len(), before);
-        assert_eq!(c.releases.load(Ordering::SeqCst), 1);
+        assert_eq!(c.releases(), 1);
     }
 
     unsafe extern "C" fn collect_no_reset(

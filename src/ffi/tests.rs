@@ -170,11 +170,14 @@ fn recv(rx: &Receiver<Ev>) -> Ev {
     rx.recv_timeout(TIMEOUT).expect("an event arrives")
 }
 
-fn wait_until(mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !f() {
-        assert!(Instant::now() < deadline, "condition not reached in time");
-        std::thread::sleep(Duration::from_millis(5));
+/// The first outgoing event after any `ringing`: the outcome.
+fn outgoing_outcome(rx: &Receiver<Ev>) -> wd_outgoing_event {
+    loop {
+        match recv(rx) {
+            Ev::Outgoing(_, e) if e.kind == wd_outgoing_event_kind::Ringing => continue,
+            Ev::Outgoing(_, e) => return e,
+            other => panic!("unexpected {other:?}"),
+        }
     }
 }
 
@@ -233,23 +236,41 @@ fn ringing() -> Ringing {
 
 impl Ringing {
     /// Bob accepts; returns both sides' conversations.
+    /// Waits for Bob's `accepted` through a callback of its own on his
+    /// invite, so use [`Ringing::send_accept`] where the test sets one.
     fn accept(&self) -> (*mut wd_conversation, *mut wd_conversation) {
+        let (probe, rx) = Probe::new();
+        assert_eq!(
+            wd_incoming_invite_set_callback(
+                self.incoming,
+                Some(on_incoming),
+                probe.user_data(),
+                Some(release_probe)
+            ),
+            OK
+        );
+        self.send_accept();
+        match recv(&rx) {
+            Ev::Incoming(_, e) => assert_eq!(e.kind, wd_incoming_event_kind::Accepted),
+            other => panic!("unexpected {other:?}"),
+        }
+        self.conversations()
+    }
+
+    /// Bob accepts, with an answer and user data.
+    fn send_accept(&self) {
         let answer = c("v=0 answer");
         let user_data = c("hi back");
         assert_eq!(
             wd_incoming_invite_accept(self.incoming, answer.as_ptr(), user_data.as_ptr()),
             OK
         );
-        wait_until(|| {
-            let mut status = wd_outgoing_status::Pending;
-            assert_eq!(wd_outgoing_invite_status(self.outgoing, &mut status), OK);
-            status == wd_outgoing_status::Accepted
-        });
-        wait_until(|| {
-            let mut status = wd_incoming_status::Pending;
-            assert_eq!(wd_incoming_invite_status(self.incoming, &mut status), OK);
-            status == wd_incoming_status::Accepted
-        });
+    }
+
+    /// Both sides' conversations, once Bob heard `accepted`. Alice decided
+    /// before that (her status changes before the outcome leaves her), so
+    /// hers is there too.
+    fn conversations(&self) -> (*mut wd_conversation, *mut wd_conversation) {
         let mut a = ptr::null_mut();
         let mut b = ptr::null_mut();
         assert_eq!(wd_outgoing_invite_conversation(self.outgoing, &mut a), OK);
@@ -604,7 +625,7 @@ fn accepted_invite_through_the_abi() {
         wd_result::InvalidState
     );
 
-    let (a, b) = r.accept();
+    r.send_accept();
     // The ringing event may come first; the outcome is ACCEPTED.
     loop {
         match recv(&out_rx) {
@@ -631,6 +652,7 @@ fn accepted_invite_through_the_abi() {
         }
         other => panic!("unexpected {other:?}"),
     }
+    let (a, b) = r.conversations();
 
     // The answer, by size query then copy.
     let mut needed = 0usize;
@@ -747,6 +769,16 @@ fn cancel_and_reject_states() {
     assert_eq!(wd_incoming_invite_status(r.incoming, &mut status), OK);
     assert_eq!(status, wd_incoming_status::Pending);
 
+    let (out_probe, out_rx) = Probe::new();
+    assert_eq!(
+        wd_outgoing_invite_set_callback(
+            r.outgoing,
+            Some(on_outgoing),
+            out_probe.user_data(),
+            Some(release_probe)
+        ),
+        OK
+    );
     assert_eq!(
         wd_incoming_invite_reject(r.incoming, wd_reject_reason::Busy as u32),
         OK
@@ -757,11 +789,13 @@ fn cancel_and_reject_states() {
         wd_incoming_invite_reject(r.incoming, wd_reject_reason::Busy as u32),
         wd_result::InvalidState
     );
-    wait_until(|| {
-        let mut s = wd_outgoing_status::Pending;
-        assert_eq!(wd_outgoing_invite_status(r.outgoing, &mut s), OK);
-        s == wd_outgoing_status::Rejected
-    });
+    assert_eq!(
+        outgoing_outcome(&out_rx).kind,
+        wd_outgoing_event_kind::Rejected
+    );
+    let mut s = wd_outgoing_status::Pending;
+    assert_eq!(wd_outgoing_invite_status(r.outgoing, &mut s), OK);
+    assert_eq!(s, wd_outgoing_status::Rejected);
     let mut reason = wd_reject_reason::None;
     assert_eq!(
         wd_outgoing_invite_reject_reason(r.outgoing, &mut reason),
@@ -792,16 +826,12 @@ fn cancel_and_reject_states() {
         ),
         OK
     );
-    loop {
-        match recv(&rx) {
-            Ev::Outgoing(_, e) if e.kind == wd_outgoing_event_kind::Ringing => continue,
-            Ev::Outgoing(_, e) => break assert_eq!(e.kind, wd_outgoing_event_kind::Canceled),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert!(rx.recv_timeout(Duration::from_millis(100)).is_err(), "once");
+    assert_eq!(outgoing_outcome(&rx).kind, wd_outgoing_event_kind::Canceled);
     wd_outgoing_invite_free(second);
+    // Released: the callback cannot run any more, so whatever it heard is
+    // in the channel now.
     probe.wait_releases(1);
+    assert!(rx.try_recv().is_err(), "the outcome fires once");
 
     // Bob's client gets the second invite too (and then its cancel).
     let mut fr = wd_failure_reason::Offline;

@@ -4,9 +4,10 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// Whether `redis-server` can be run here. `scripts/setup-tools.sh`
@@ -35,12 +36,52 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Waits, at most `bound`, until `cond` holds; panics naming `what`.
-pub fn wait_until(what: &str, bound: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + bound;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
+/// The lines `from` writes, as they come, on a thread of their own that
+/// reads until the end (so the writer never blocks on a full pipe).
+fn lines(from: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            // Nobody listening any more: keep draining.
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// Redis's keyspace events for the keys matching a pattern (`redis-cli
+/// psubscribe`): what a test waits on for a change of Redis's state,
+/// instead of polling it.
+pub struct KeyEvents {
+    child: Child,
+    events: Receiver<String>,
+}
+
+impl KeyEvents {
+    /// Waits, at most `bound`, until `cond` holds, checking it now and
+    /// after each event; panics naming `what`.
+    pub fn until(&self, what: &str, bound: Duration, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + bound;
+        while !cond() {
+            match self
+                .events
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => panic!("timed out waiting for {what}"),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("the keyspace subscription ended while waiting for {what}")
+                }
+            }
+        }
+    }
+}
+
+impl Drop for KeyEvents {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -56,23 +97,55 @@ impl Redis {
         Redis::start_on(free_port())
     }
 
-    /// Starts one on `port` (after a restart: the same port).
+    /// Starts one on `port` (after a restart: the same port), with
+    /// keyspace events on for [`Redis::key_events`], and returns once it
+    /// says it accepts connections.
     pub fn start_on(port: u16) -> Redis {
-        let child = Command::new("redis-server")
+        let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--loglevel", "warning"])
-            .stdout(Stdio::null())
+            .args(["--loglevel", "notice", "--notify-keyspace-events", "KA"])
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server starts");
+        let log = lines(child.stdout.take().expect("piped stdout"));
         let redis = Redis { port, child };
-        wait_until(
-            "redis-server to answer PING",
-            Duration::from_secs(10),
-            || redis.cli(&["PING"]).as_deref() == Some("PONG"),
-        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match log.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) if line.contains("Ready to accept connections") => break,
+                Ok(_) => {}
+                Err(e) => panic!("redis-server on port {port} never got ready: {e}"),
+            }
+        }
         redis
+    }
+
+    /// Subscribes to the keyspace events of the keys matching `pattern`
+    /// (a glob, such as `wd:presence:*`); returns once the subscription
+    /// is confirmed, so that no later change is missed.
+    pub fn key_events(&self, pattern: &str) -> KeyEvents {
+        let mut child = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "--csv", "psubscribe"])
+            .arg(format!("__keyspace@0__:{pattern}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-cli starts");
+        let events = lines(child.stdout.take().expect("piped stdout"));
+        let watch = KeyEvents { child, events };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match watch
+                .events
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) if line.starts_with("\"psubscribe\"") => return watch,
+                Ok(_) => {}
+                Err(e) => panic!("could not subscribe to keyspace events of {pattern}: {e}"),
+            }
+        }
     }
 
     pub fn url(&self) -> String {
