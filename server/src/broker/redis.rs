@@ -998,7 +998,7 @@ mod tests {
         // Anything else, including a message whose text says "query".
         let message = r#"{"type":"deliver","from":"bob","device":"n2.4","body":{"kind":"message","conversation_id":"c","payload":"query"}}"#;
         assert_eq!(query_of(message), None);
-        let status = r#"{"type":"deliver","from":"bob","device":"n2.4","body":{"kind":"status","invite_id":"i-1","state":"query"}}"#;
+        let status = r#"{"type":"deliver","from":"bob","device":"n2.4","body":{"kind":"status","invite_id":"query","state":"pending"}}"#;
         assert_eq!(query_of(status), None);
         assert_eq!(query_of(r#"{"type":"query"}"#), None);
         assert_eq!(query_of("\"query\" not json"), None);
