@@ -50,6 +50,19 @@ fn lines(from: impl Read + Send + 'static) -> Receiver<String> {
     rx
 }
 
+/// Waits (at most 10 s) for the first line of `lines` that `is` accepts;
+/// panics with `what` if none comes.
+fn await_line(lines: &Receiver<String>, what: &str, is: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) if is(&line) => return,
+            Ok(_) => {}
+            Err(e) => panic!("{what}: {e}"),
+        }
+    }
+}
+
 /// Redis's keyspace events for the keys matching a pattern (`redis-cli
 /// psubscribe`): what a test waits on for a change of Redis's state,
 /// instead of polling it.
@@ -110,15 +123,13 @@ impl Redis {
             .spawn()
             .expect("redis-server starts");
         let log = lines(child.stdout.take().expect("piped stdout"));
+        // Made first, so that a panic below still stops the process.
         let redis = Redis { port, child };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match log.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) if line.contains("Ready to accept connections") => break,
-                Ok(_) => {}
-                Err(e) => panic!("redis-server on port {port} never got ready: {e}"),
-            }
-        }
+        await_line(
+            &log,
+            &format!("waiting for redis-server on port {port} to get ready"),
+            |line| line.contains("Ready to accept connections"),
+        );
         redis
     }
 
@@ -135,17 +146,12 @@ impl Redis {
             .expect("redis-cli starts");
         let events = lines(child.stdout.take().expect("piped stdout"));
         let watch = KeyEvents { child, events };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match watch
-                .events
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
-                Ok(line) if line.starts_with("\"psubscribe\"") => return watch,
-                Ok(_) => {}
-                Err(e) => panic!("could not subscribe to keyspace events of {pattern}: {e}"),
-            }
-        }
+        await_line(
+            &watch.events,
+            &format!("subscribing to keyspace events of {pattern}"),
+            |line| line.starts_with("\"psubscribe\""),
+        );
+        watch
     }
 
     pub fn url(&self) -> String {
