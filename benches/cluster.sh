@@ -19,33 +19,14 @@ ROUNDS=${1:-2}
 shift || true
 RUNS=("$@")
 [ ${#RUNS[@]} -gt 0 ] || RUNS=(raw-4x64 raw-32x8 sdk sdk-io)
-work=$(mktemp -d "${TMPDIR:-/tmp}/wd-cluster.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
-pids+=($!)
-until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
+# shellcheck source=benches/redis-cluster.sh
+. benches/redis-cluster.sh
 
 start() { # start NAME [ARGS...]: starts a node in the background
   local name=$1; shift
   WD_SIGNAL_MESSAGE_RATE=0 $S --dev --listen 127.0.0.1:0 --invite-rate $R --invite-burst $R \
     --log-level error --node "$name" "$@" >"$work/$name.out" 2>&1 &
   pids+=($!)
-}
-url() { # url NAME: the node's address, from its first stdout line
-  local line=
-  until case $line in "listening on "*) true ;; *) false ;; esac; do
-    sleep 0.05
-    line=$(head -n1 "$work/$1.out" 2>/dev/null || true)
-  done
-  echo "${line#listening on }"
 }
 start solo; P1=$!
 start n1 --broker "redis://127.0.0.1:$port"; PA=$!

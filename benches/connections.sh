@@ -20,19 +20,8 @@ NODES=${1:-6}
 PER_NODE=${2:-16700}
 HOLD=${3:-60}
 TOTAL=$((NODES * PER_NODE))
-work=$(mktemp -d "${TMPDIR:-/tmp}/wd-conns.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
-pids+=($!)
-until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
+# shellcheck source=benches/redis-cluster.sh
+. benches/redis-cluster.sh
 redis_mem() { redis-cli -p "$port" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
 rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 
@@ -44,14 +33,7 @@ for k in $(seq "$NODES"); do
   pids+=($!)
   node_pids+=($!)
 done
-for k in $(seq "$NODES"); do
-  line=
-  until case $line in "listening on "*) true ;; *) false ;; esac; do
-    sleep 0.05
-    line=$(head -n1 "$work/n$k.out" 2>/dev/null || true)
-  done
-  urls+=("${line#listening on }")
-done
+for k in $(seq "$NODES"); do urls+=("$(url "n$k")"); done
 mem_before=$(redis_mem)
 rss_before=()
 for p in "${node_pids[@]}"; do rss_before+=("$(rss "$p")"); done

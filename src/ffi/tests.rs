@@ -170,6 +170,36 @@ fn recv(rx: &Receiver<Ev>) -> Ev {
     rx.recv_timeout(TIMEOUT).expect("an event arrives")
 }
 
+/// A fresh probe set as `invite`'s callback, and where its events go.
+fn watch_outgoing(invite: *mut wd_outgoing_invite) -> (Arc<Probe>, Receiver<Ev>) {
+    let (probe, rx) = Probe::new();
+    assert_eq!(
+        wd_outgoing_invite_set_callback(
+            invite,
+            Some(on_outgoing),
+            probe.user_data(),
+            Some(release_probe)
+        ),
+        OK
+    );
+    (probe, rx)
+}
+
+/// A fresh probe set as `invite`'s callback, and where its events go.
+fn watch_incoming(invite: *mut wd_incoming_invite) -> (Arc<Probe>, Receiver<Ev>) {
+    let (probe, rx) = Probe::new();
+    assert_eq!(
+        wd_incoming_invite_set_callback(
+            invite,
+            Some(on_incoming),
+            probe.user_data(),
+            Some(release_probe)
+        ),
+        OK
+    );
+    (probe, rx)
+}
+
 /// The first outgoing event after any `ringing`: the outcome.
 fn outgoing_outcome(rx: &Receiver<Ev>) -> wd_outgoing_event {
     loop {
@@ -239,16 +269,7 @@ impl Ringing {
     /// Waits for Bob's `accepted` through a callback of its own on his
     /// invite, so use [`Ringing::send_accept`] where the test sets one.
     fn accept(&self) -> (*mut wd_conversation, *mut wd_conversation) {
-        let (probe, rx) = Probe::new();
-        assert_eq!(
-            wd_incoming_invite_set_callback(
-                self.incoming,
-                Some(on_incoming),
-                probe.user_data(),
-                Some(release_probe)
-            ),
-            OK
-        );
+        let (_, rx) = watch_incoming(self.incoming);
         self.send_accept();
         match recv(&rx) {
             Ev::Incoming(_, e) => assert_eq!(e.kind, wd_incoming_event_kind::Accepted),
@@ -572,26 +593,8 @@ fn null_out_parameters_with_live_handles() {
 #[test]
 fn accepted_invite_through_the_abi() {
     let r = ringing();
-    let (out_probe, out_rx) = Probe::new();
-    assert_eq!(
-        wd_outgoing_invite_set_callback(
-            r.outgoing,
-            Some(on_outgoing),
-            out_probe.user_data(),
-            Some(release_probe)
-        ),
-        OK
-    );
-    let (in_probe, in_rx) = Probe::new();
-    assert_eq!(
-        wd_incoming_invite_set_callback(
-            r.incoming,
-            Some(on_incoming),
-            in_probe.user_data(),
-            Some(release_probe)
-        ),
-        OK
-    );
+    let (out_probe, out_rx) = watch_outgoing(r.outgoing);
+    let (in_probe, in_rx) = watch_incoming(r.incoming);
 
     let mut p = ptr::null();
     assert_eq!(wd_client_uid(r.alice, &mut p), OK);
@@ -769,16 +772,7 @@ fn cancel_and_reject_states() {
     assert_eq!(wd_incoming_invite_status(r.incoming, &mut status), OK);
     assert_eq!(status, wd_incoming_status::Pending);
 
-    let (out_probe, out_rx) = Probe::new();
-    assert_eq!(
-        wd_outgoing_invite_set_callback(
-            r.outgoing,
-            Some(on_outgoing),
-            out_probe.user_data(),
-            Some(release_probe)
-        ),
-        OK
-    );
+    let (_, out_rx) = watch_outgoing(r.outgoing);
     assert_eq!(
         wd_incoming_invite_reject(r.incoming, wd_reject_reason::Busy as u32),
         OK
@@ -816,16 +810,7 @@ fn cancel_and_reject_states() {
     assert_eq!(s, wd_outgoing_status::Canceled);
     assert_eq!(wd_outgoing_invite_cancel(second), wd_result::InvalidState);
     // A callback set after the outcome still hears it, once.
-    let (probe, rx) = Probe::new();
-    assert_eq!(
-        wd_outgoing_invite_set_callback(
-            second,
-            Some(on_outgoing),
-            probe.user_data(),
-            Some(release_probe)
-        ),
-        OK
-    );
+    let (probe, rx) = watch_outgoing(second);
     assert_eq!(outgoing_outcome(&rx).kind, wd_outgoing_event_kind::Canceled);
     wd_outgoing_invite_free(second);
     // Released: the callback cannot run any more, so whatever it heard is
@@ -1159,16 +1144,7 @@ fn manual_dispatch_runs_callbacks_on_the_caller() {
     let server = server();
     let alice = connect_with(&server.url(), "alice", r#","dispatch":"manual""#);
     let outgoing = invite(alice, r#"{"participantId":"nobody-online"}"#);
-    let (probe, rx) = Probe::new();
-    assert_eq!(
-        wd_outgoing_invite_set_callback(
-            outgoing,
-            Some(on_outgoing),
-            probe.user_data(),
-            Some(release_probe)
-        ),
-        OK
-    );
+    let (probe, rx) = watch_outgoing(outgoing);
     let deadline = Instant::now() + TIMEOUT;
     let event = loop {
         let mut n = 0usize;
