@@ -134,20 +134,30 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientInvite<'l>(
 ) -> jlong {
     boundary(&mut env, |env| {
         let client = handles::client(handle)?;
-        let mut options = InviteOptions::new(string_arg(env, &participant_id, "participantId")?);
+        let mut options = invite_options(env, &participant_id, &user_data, &offer, lifetime_ms)?;
         options.mode = mode_arg(mode)?;
-        options.user_data = opt_string_arg(env, &user_data)?;
-        options.offer = opt_string_arg(env, &offer)?;
-        if lifetime_ms < 0 {
-            return Err(Fail::Arg {
-                field: "lifetimeMs".to_owned(),
-                message: "expected a non-negative integer".to_owned(),
-            });
-        }
-        options.lifetime_ms = lifetime_ms as u64;
         let invite = client.invite_to_conversation(options)?;
         Ok(handles::insert(Entry::Outgoing(invite)))
     })
+}
+
+/// Invite options from Kotlin's arguments (the mode is left at its
+/// default).
+pub(crate) fn invite_options(
+    env: &mut JNIEnv,
+    participant_id: &JString,
+    user_data: &JString,
+    offer: &JString,
+    lifetime_ms: jlong,
+) -> Result<InviteOptions, Fail> {
+    let mut options = InviteOptions::new(string_arg(env, participant_id, "participantId")?);
+    options.user_data = opt_string_arg(env, user_data)?;
+    options.offer = opt_string_arg(env, offer)?;
+    options.lifetime_ms = u64::try_from(lifetime_ms).map_err(|_| Fail::Arg {
+        field: "lifetimeMs".to_owned(),
+        message: "expected a non-negative integer".to_owned(),
+    })?;
+    Ok(options)
 }
 
 /// A `WD_MODE_*` value from Kotlin.

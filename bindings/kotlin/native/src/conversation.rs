@@ -7,9 +7,10 @@ use wilddog_video::client::ConversationEvent;
 use wilddog_video::ffi::conversation::wd_conversation_event_kind as Kind;
 use wilddog_video::ffi::types::wd_mode;
 
+use crate::client::invite_options;
 use crate::handles::{self, Entry};
 use crate::sink::Sink;
-use crate::{boundary, jstring, Fail};
+use crate::{boundary, jstring, opt_string_arg, string_arg, Fail};
 
 /// `conversationFree(handle)`: drops the listener and the handle. Never
 /// leaves the conversation; a second call is a no-op.
@@ -24,6 +25,61 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationFree<'l>(
             conversation.clear_listener();
         }
         Ok(())
+    })
+}
+
+/// `conversationForget(handle)`: drops one handle of a conversation that
+/// another handle still serves (a duplicate the glue handed out), leaving
+/// the conversation's listener in place; a second call is a no-op.
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationForget<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) {
+    boundary(&mut env, |_| {
+        handles::remove(handle);
+        Ok(())
+    })
+}
+
+/// `conversationSend(handle, to: String?, payload: String)`: relays
+/// `payload` to every device of participant `to`, or to every participant
+/// when `to` is null.
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationSend<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    to: JString<'l>,
+    payload: JString<'l>,
+) {
+    boundary(&mut env, |env| {
+        let conversation = handles::conversation(handle)?;
+        let to = opt_string_arg(env, &to)?;
+        let payload = string_arg(env, &payload, "payload")?;
+        Ok(conversation.send(to.as_deref(), &payload)?)
+    })
+}
+
+/// `conversationInvite(handle, participantId, userData, offer,
+/// lifetimeMs): Long`: a new `OutgoingInvite` handle for an invite into
+/// this conversation (in its mode).
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationInvite<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    participant_id: JString<'l>,
+    user_data: JString<'l>,
+    offer: JString<'l>,
+    lifetime_ms: jlong,
+) -> jlong {
+    boundary(&mut env, |env| {
+        let conversation = handles::conversation(handle)?;
+        let options = invite_options(env, &participant_id, &user_data, &offer, lifetime_ms)?;
+        let invite = conversation.invite(options)?;
+        Ok(handles::insert(Entry::Outgoing(invite)))
     })
 }
 
@@ -109,10 +165,11 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationDisconnect<'
 }
 
 /// `conversationSetSink(handle, sink)`: events go to `sink.onEvent(kind:
-/// Int, uid: String?, device: String?)` with `kind` a
+/// Int, uid: String?, device: String?, payload: String?)` with `kind` a
 /// `WD_CONVERSATION_EVENT_KIND_*` (uid and device name the participant
-/// for `PARTICIPANT_DISCONNECTED`). `DISCONNECTED` is last; the sink is
-/// dropped after it.
+/// for `PARTICIPANT_CONNECTED`, `PARTICIPANT_DISCONNECTED` and the sender
+/// of a `MESSAGE`, whose text is `payload`). `DISCONNECTED` is last; the
+/// sink is dropped after it.
 #[no_mangle]
 pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationSetSink<'l>(
     mut env: JNIEnv<'l>,
@@ -128,33 +185,31 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationSetSink<'l>(
         }
         let sink = Sink::new(env, &sink)?;
         conversation.set_listener(move |conversation, event| {
-            // Other sessions may add events (messages, participants
-            // joining); until this glue maps them they are skipped.
-            #[allow(unreachable_patterns)]
-            let (kind, participant) = match event {
-                ConversationEvent::ParticipantDisconnected(p) => {
-                    (Kind::ParticipantDisconnected, Some(p))
+            let (kind, participant, payload) = match event {
+                ConversationEvent::ParticipantConnected(p) => {
+                    (Kind::ParticipantConnected, Some(p), None)
                 }
-                ConversationEvent::Disconnected => (Kind::Disconnected, None),
-                _ => return,
+                ConversationEvent::Message { from, payload } => {
+                    (Kind::Message, Some(from), Some(payload))
+                }
+                ConversationEvent::ParticipantDisconnected(p) => {
+                    (Kind::ParticipantDisconnected, Some(p), None)
+                }
+                ConversationEvent::Disconnected => (Kind::Disconnected, None, None),
             };
             sink.call(|env, obj| {
-                let uid = match participant {
-                    Some(p) => JObject::from(env.new_string(&p.uid)?),
-                    None => JObject::null(),
-                };
-                let device = match participant {
-                    Some(p) => JObject::from(env.new_string(&p.device)?),
-                    None => JObject::null(),
-                };
+                let uid = opt_jstring(env, participant.map(|p| p.uid.as_str()))?;
+                let device = opt_jstring(env, participant.map(|p| p.device.as_str()))?;
+                let payload = opt_jstring(env, payload.map(String::as_str))?;
                 env.call_method(
                     obj,
                     "onEvent",
-                    "(ILjava/lang/String;Ljava/lang/String;)V",
+                    "(ILjava/lang/String;Ljava/lang/String;Ljava/lang/String;)V",
                     &[
                         JValue::Int(kind as jint),
                         JValue::Object(&uid),
                         JValue::Object(&device),
+                        JValue::Object(&payload),
                     ],
                 )
                 .map(drop)
@@ -164,5 +219,13 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationSetSink<'l>(
             }
         });
         Ok(())
+    })
+}
+
+/// `s` as a Java string, or null.
+fn opt_jstring<'l>(env: &mut JNIEnv<'l>, s: Option<&str>) -> jni::errors::Result<JObject<'l>> {
+    Ok(match s {
+        Some(s) => JObject::from(env.new_string(s)?),
+        None => JObject::null(),
     })
 }

@@ -14,11 +14,11 @@ data class Participant(
  *
  * Closing frees the handle; it does not leave the conversation: call
  * [disconnect]. Each `on…` call adds a listener; one added after its event still
- * hears it, once.
+ * hears it, once (messages: see [onMessage]).
  */
 class Conversation internal constructor(
     id: Long,
-    dispatcher: Dispatcher,
+    private val dispatcher: Dispatcher,
 ) : WilddogHandle(id, "Conversation", NativeLib::conversationFree) {
 
     /** The conversation's id, the same on every participant. */
@@ -27,7 +27,7 @@ class Conversation internal constructor(
     /** The media mode. */
     val mode: Mode
 
-    private val core = ConversationCore(EventHub(dispatcher))
+    private val core = ConversationCore(EventHub(dispatcher), EventHub(dispatcher, replay = false))
 
     init {
         conversationId = closeOnFailure { handle.use { NativeLib.conversationId(it) } }
@@ -51,9 +51,61 @@ class Conversation internal constructor(
      */
     fun disconnect() = handle.use { NativeLib.conversationDisconnect(it) }
 
+    /**
+     * Relays [payload] (text of up to 65 536 bytes, e.g. an ICE candidate as JSON)
+     * to every device of participant [to], or to every participant when [to] is
+     * null. Each receiving device hears it through [onMessage], with this device as
+     * the sender; messages from one device arrive in the order sent.
+     *
+     * @throws InvalidArgumentException naming `payload` (too long, or holding a
+     *   NUL) or `to` (not a participant); the conversation stays usable.
+     * @throws InvalidStateException once this device is out of the conversation.
+     * @throws NotConnectedException when the connection is gone.
+     */
+    @JvmOverloads
+    fun send(payload: String, to: String? = null) = handle.use { NativeLib.conversationSend(it, to, payload) }
+
+    /**
+     * Invites [participantId] into this conversation (`Conversation.invite`), in its
+     * mode. Once accepted, the new device is a participant here, every participant
+     * hears [onParticipantConnected], and the invite's
+     * [OutgoingInvite.conversation] is this same object. If this device leaves
+     * first, the invite is canceled.
+     *
+     * @throws InvalidArgumentException naming the bad option (`participantId` also
+     *   when that user is already a participant).
+     * @throws InvalidStateException once this device is out of the conversation.
+     * @throws NotConnectedException when the connection is gone.
+     */
+    @JvmOverloads
+    fun invite(
+        participantId: String,
+        userData: String? = null,
+        offer: String? = null,
+        lifetimeMs: Long = 60_000,
+    ): OutgoingInvite {
+        val id = handle.use { NativeLib.conversationInvite(it, participantId, userData, offer, lifetimeMs) }
+        return OutgoingInvite(id, dispatcher, into = this)
+    }
+
+    /** Adds a listener for a device joining after this device's conversation started. */
+    fun onParticipantConnected(listener: (Participant) -> Unit): Conversation = apply {
+        core.hub.listen { if (it is Joined) listener(it.participant) }
+    }
+
     /** Adds a listener for a participant leaving. */
     fun onParticipantDisconnected(listener: (Participant) -> Unit): Conversation = apply {
-        core.hub.listen { if (it is Participant) listener(it) }
+        core.hub.listen { if (it is Left) listener(it.participant) }
+    }
+
+    /**
+     * Adds a listener for messages sent to this device ([send] on another device),
+     * with their sender. Messages that arrived before the first message listener
+     * was added are handed to it, in order; a listener added later hears only the
+     * messages that follow (messages are not kept).
+     */
+    fun onMessage(listener: (from: Participant, payload: String) -> Unit): Conversation = apply {
+        core.messages.listen { listener(it.from, it.payload) }
     }
 
     /** Adds a listener for `disconnected` (this device is no longer in it; fires once, last). */
@@ -68,13 +120,25 @@ class Conversation internal constructor(
 /** Marks the `disconnected` event in a conversation's event history. */
 internal object Disconnected
 
+/** A `participant_connected` event. */
+internal class Joined(val participant: Participant)
+
+/** A `participant_disconnected` event. */
+internal class Left(val participant: Participant)
+
+/** A message to this device. */
+internal class Message(val from: Participant, val payload: String)
+
 /** Listener state and glue sink of a [Conversation]; never references it. */
-internal class ConversationCore(val hub: EventHub<Any>) {
+internal class ConversationCore(val hub: EventHub<Any>, val messages: EventHub<Message>) {
     /** Called by the glue on the SDK's event thread. */
     @Suppress("unused")
-    fun onEvent(kind: Int, uid: String?, device: String?) {
+    fun onEvent(kind: Int, uid: String?, device: String?, payload: String?) {
+        val participant = Participant(uid ?: "", device ?: "")
         when (ConversationEventKind.of(kind)) {
-            ConversationEventKind.PARTICIPANT_DISCONNECTED -> hub.emit(Participant(uid ?: "", device ?: ""))
+            ConversationEventKind.PARTICIPANT_CONNECTED -> hub.emit(Joined(participant))
+            ConversationEventKind.PARTICIPANT_DISCONNECTED -> hub.emit(Left(participant))
+            ConversationEventKind.MESSAGE -> messages.emit(Message(participant, payload ?: ""))
             ConversationEventKind.DISCONNECTED -> hub.emit(Disconnected)
             null -> {}
         }

@@ -216,6 +216,8 @@ internal enum class IncomingEventKind(val value: Int) {
 internal enum class ConversationEventKind(val value: Int) {
     PARTICIPANT_DISCONNECTED(0),
     DISCONNECTED(1),
+    PARTICIPANT_CONNECTED(2),
+    MESSAGE(3),
     ;
 
     companion object {

@@ -168,14 +168,18 @@ internal class Dispatcher(private val executor: Executor?) {
 /**
  * The events of one handle and its listeners. Every listener hears every event
  * exactly once, in order, whether it was added before or after the event.
+ *
+ * Without [replay] (for streams such as messages, which must not pile up) the
+ * events that came before the first listener are handed to it, and later
+ * listeners hear only what follows.
  */
-internal class EventHub<E : Any>(private val dispatcher: Dispatcher) {
+internal class EventHub<E : Any>(private val dispatcher: Dispatcher, private val replay: Boolean = true) {
     private val history = ArrayList<E>(2)
     private val listeners = ArrayList<(E) -> Unit>(2)
 
     fun emit(event: E) {
         val start = synchronized(this) {
-            history.add(event)
+            if (replay || listeners.isEmpty()) history.add(event)
             dispatcher.enqueue(listeners.map { l -> Runnable { l(event) } })
         }
         if (start) dispatcher.launch()
@@ -184,7 +188,9 @@ internal class EventHub<E : Any>(private val dispatcher: Dispatcher) {
     fun listen(listener: (E) -> Unit) {
         val start = synchronized(this) {
             listeners.add(listener)
-            dispatcher.enqueue(history.map { e -> Runnable { listener(e) } })
+            val past = dispatcher.enqueue(history.map { e -> Runnable { listener(e) } })
+            if (!replay) history.clear()
+            past
         }
         if (start) dispatcher.launch()
     }

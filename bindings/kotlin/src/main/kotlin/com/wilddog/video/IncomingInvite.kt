@@ -148,7 +148,7 @@ internal class IncomingCore(private val handle: NativeHandle, private val dispat
             val cached = conversation
             when {
                 id == 0L -> cached
-                cached != null -> cached.also { NativeLib.conversationFree(id) }
+                cached != null -> cached.also { NativeLib.conversationForget(id) }
                 else -> Conversation(id, dispatcher).also { conversation = it }
             }
         }

@@ -64,6 +64,15 @@ internal object NativeLib {
 
     // Conversation
     @JvmStatic external fun conversationFree(handle: Long)
+    @JvmStatic external fun conversationForget(handle: Long)
+    @JvmStatic external fun conversationSend(handle: Long, to: String?, payload: String)
+    @JvmStatic external fun conversationInvite(
+        handle: Long,
+        participantId: String,
+        userData: String?,
+        offer: String?,
+        lifetimeMs: Long,
+    ): Long
     @JvmStatic external fun conversationId(handle: Long): String
     @JvmStatic external fun conversationMode(handle: Long): Int
     @JvmStatic external fun conversationIsConnected(handle: Long): Boolean

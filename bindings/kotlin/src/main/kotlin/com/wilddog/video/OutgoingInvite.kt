@@ -39,6 +39,7 @@ internal object Ringing
 class OutgoingInvite internal constructor(
     id: Long,
     dispatcher: Dispatcher,
+    into: Conversation? = null,
 ) : WilddogHandle(id, "OutgoingInvite", NativeLib::outgoingFree) {
 
     /** The invitee's user id. */
@@ -50,7 +51,7 @@ class OutgoingInvite internal constructor(
     /** The media mode asked for. */
     val mode: Mode
 
-    private val core = OutgoingCore(handle, dispatcher)
+    private val core = OutgoingCore(handle, dispatcher, into)
 
     init {
         to = closeOnFailure { handle.use { NativeLib.outgoingTo(it) } }
@@ -134,7 +135,12 @@ class OutgoingInvite internal constructor(
  * [NativeHandle] but never the [OutgoingInvite], so the Cleaner can still free a
  * forgotten invite while the glue holds this.
  */
-internal class OutgoingCore(private val handle: NativeHandle, private val dispatcher: Dispatcher) {
+internal class OutgoingCore(
+    private val handle: NativeHandle,
+    private val dispatcher: Dispatcher,
+    /** The conversation the invite was made into ([Conversation.invite]), if any. */
+    private val into: Conversation?,
+) {
     val hub = EventHub<Any>(dispatcher)
     private var conversation: Conversation? = null
 
@@ -143,20 +149,27 @@ internal class OutgoingCore(private val handle: NativeHandle, private val dispat
         synchronized(this) {
             conversation ?: run {
                 val id = handle.use { NativeLib.outgoingConversation(it) }
-                if (id == 0L) null else Conversation(id, dispatcher).also { conversation = it }
+                if (id == 0L) null else wrap(id).also { conversation = it }
             }
         }
 
-    /** Takes ownership of a conversation handle from the glue (or frees a duplicate). */
+    /** Takes ownership of a conversation handle from the glue (or drops a duplicate). */
     private fun adopt(id: Long): Conversation? =
         synchronized(this) {
             val cached = conversation
             when {
                 id == 0L -> cached
-                cached != null -> cached.also { NativeLib.conversationFree(id) }
-                else -> Conversation(id, dispatcher).also { conversation = it }
+                cached != null -> cached.also { NativeLib.conversationForget(id) }
+                else -> wrap(id).also { conversation = it }
             }
         }
+
+    /**
+     * The Kotlin object for a new conversation handle: the one the invite was made
+     * into, if any, since one conversation has one listener and so one object.
+     */
+    private fun wrap(id: Long): Conversation =
+        into?.also { NativeLib.conversationForget(id) } ?: Conversation(id, dispatcher)
 
     /** Called by the glue on the SDK's event thread. */
     @Suppress("unused")

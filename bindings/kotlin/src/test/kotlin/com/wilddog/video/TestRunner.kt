@@ -52,6 +52,7 @@ fun <T : Any> BlockingQueue<T>.takeOrFail(what: String): T =
 fun main(args: Array<String>) {
     registerHeaderTests()
     registerInviteTests()
+    registerConversationTests()
     registerLifecycleTests()
     registerLeakTests()
     val selected = if (args.isEmpty()) registered else registered.filter { t -> args.any { t.name.contains(it) } }
