@@ -69,8 +69,8 @@ class Conversation internal constructor(
      * Invites [participantId] into this conversation (`Conversation.invite`), in its
      * mode. Once accepted, the new device is a participant here, every participant
      * hears [onParticipantConnected], and the invite's
-     * [OutgoingInvite.conversation] is this same object. If this device leaves
-     * first, the invite is canceled.
+     * [OutgoingInvite.conversation] is this same object (a new one if this one was
+     * closed by then). If this device leaves first, the invite is canceled.
      *
      * @throws InvalidArgumentException naming the bad option (`participantId` also
      *   when that user is already a participant).

@@ -166,10 +166,12 @@ internal class OutgoingCore(
 
     /**
      * The Kotlin object for a new conversation handle: the one the invite was made
-     * into, if any, since one conversation has one listener and so one object.
+     * into, unless the app closed it, since one conversation has one listener and
+     * so one live object.
      */
     private fun wrap(id: Long): Conversation =
-        into?.also { NativeLib.conversationForget(id) } ?: Conversation(id, dispatcher)
+        into?.takeUnless { it.isClosed }?.also { NativeLib.conversationForget(id) }
+            ?: Conversation(id, dispatcher)
 
     /** Called by the glue on the SDK's event thread. */
     @Suppress("unused")

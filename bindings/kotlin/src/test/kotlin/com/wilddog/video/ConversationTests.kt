@@ -4,6 +4,7 @@ import java.util.concurrent.CountDownLatch
 import java.util.concurrent.LinkedBlockingQueue
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
+import kotlin.test.assertNotSame
 import kotlin.test.assertNull
 import kotlin.test.assertSame
 
@@ -109,6 +110,33 @@ fun registerConversationTests() {
                     carolConversation.send("hello from carol", to = alice.uid)
                     assertEquals("hello from carol", got.takeOrFail("message to the first object"))
                     for (c in listOf(mine, bobs, carolConversation)) c.close()
+                }
+            }
+        }
+    }
+
+    test("invite into a conversation whose object was closed: a new object, still in it") {
+        connect(uid("bob")).use { bob ->
+            connect(uid("carol")).use { carol ->
+                connect(uid("alice")).use { alice ->
+                    val (mine, bobs) = call(alice, bob)
+                    val carols = LinkedBlockingQueue<Conversation>()
+                    carol.onInvite { inc -> inc.onAccepted { carols.put(it) }.onOutcome { inc.close() }.accept() }
+                    mine.invite(carol.uid).use { invite ->
+                        mine.close()
+                        val accepted = LinkedBlockingQueue<Conversation>()
+                        invite.onAccepted { accepted.put(it) }
+                        val again = accepted.takeOrFail("accepted")
+                        assertNotSame(mine, again)
+                        assertEquals(mine.conversationId, again.conversationId)
+                        assertEquals(setOf(bob.uid, carol.uid), again.participants.map { it.uid }.toSet())
+                        val got = LinkedBlockingQueue<String>()
+                        again.onMessage { _, payload -> got.put(payload) }
+                        carols.takeOrFail("carol's conversation").use { it.send("hi alice", to = alice.uid) }
+                        assertEquals("hi alice", got.takeOrFail("message to the new object"))
+                        again.close()
+                    }
+                    bobs.close()
                 }
             }
         }
