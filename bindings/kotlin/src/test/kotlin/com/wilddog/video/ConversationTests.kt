@@ -8,10 +8,16 @@ import kotlin.test.assertNotSame
 import kotlin.test.assertNull
 import kotlin.test.assertSame
 
+/** Accepts every invite this client gets; where their conversations go. */
+private fun WilddogVideoClient.acceptEveryInvite(): LinkedBlockingQueue<Conversation> {
+    val conversations = LinkedBlockingQueue<Conversation>()
+    onInvite { inc -> inc.onAccepted { conversations.put(it) }.onOutcome { inc.close() }.accept() }
+    return conversations
+}
+
 /** Alice invites [bob] (whose client accepts every invite); both conversations. */
 private fun call(alice: WilddogVideoClient, bob: WilddogVideoClient): Pair<Conversation, Conversation> {
-    val theirs = LinkedBlockingQueue<Conversation>()
-    bob.onInvite { inc -> inc.onAccepted { theirs.put(it) }.onOutcome { inc.close() }.accept() }
+    val theirs = bob.acceptEveryInvite()
     val mine = LinkedBlockingQueue<Conversation>()
     alice.inviteToConversation(bob.uid).use { invite ->
         invite.onAccepted { mine.put(it) }
@@ -84,8 +90,7 @@ fun registerConversationTests() {
                     val joinedBob = LinkedBlockingQueue<Participant>()
                     mine.onParticipantConnected { joinedAlice.put(it) }
                     bobs.onParticipantConnected { joinedBob.put(it) }
-                    val carols = LinkedBlockingQueue<Conversation>()
-                    carol.onInvite { inc -> inc.onAccepted { carols.put(it) }.onOutcome { inc.close() }.accept() }
+                    val carols = carol.acceptEveryInvite()
                     assertFailsWith<InvalidArgumentException> { mine.invite(bob.uid) }.also {
                         assertEquals("participantId", it.field)
                     }
@@ -120,8 +125,7 @@ fun registerConversationTests() {
             connect(uid("carol")).use { carol ->
                 connect(uid("alice")).use { alice ->
                     val (mine, bobs) = call(alice, bob)
-                    val carols = LinkedBlockingQueue<Conversation>()
-                    carol.onInvite { inc -> inc.onAccepted { carols.put(it) }.onOutcome { inc.close() }.accept() }
+                    val carols = carol.acceptEveryInvite()
                     mine.invite(carol.uid).use { invite ->
                         mine.close()
                         val accepted = LinkedBlockingQueue<Conversation>()
@@ -146,8 +150,7 @@ fun registerConversationTests() {
         connect(uid("bob")).use { bob ->
             connect(uid("carol")).use { carol ->
                 connect(uid("alice")).use { alice ->
-                    val theirs = LinkedBlockingQueue<Conversation>()
-                    bob.onInvite { inc -> inc.onAccepted { theirs.put(it) }.onOutcome { inc.close() }.accept() }
+                    val theirs = bob.acceptEveryInvite()
                     // Alice's listeners run on her SDK event thread (no executor):
                     // holding it in her invite listener keeps every later event of
                     // her client queued behind it.
