@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain and a C
-# compiler: valgrind, cmake, pkg-config and redis-server (Debian; the
-# scale-out tests start their own redis-server) and cbindgen at the
+# compiler: valgrind, cmake, pkg-config, redis-server and haproxy (Debian;
+# the scale-out tests start their own redis-server, the deployment
+# sample's test its own haproxy) and cbindgen at the
 # version pinned in cbindgen.version. Idempotent: does nothing when all of
 # them are present.
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 # Debian packages, installed in one apt-get run when any is missing
 # (command name:package name).
 missing=()
-for pair in valgrind:valgrind cmake:cmake pkg-config:pkg-config redis-server:redis-server; do
+for pair in valgrind:valgrind cmake:cmake pkg-config:pkg-config redis-server:redis-server haproxy:haproxy; do
   if ! command -v "${pair%%:*}" >/dev/null 2>&1; then
     missing+=("${pair#*:}")
   fi

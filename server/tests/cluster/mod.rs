@@ -6,6 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -29,7 +30,8 @@ pub fn have_redis() -> bool {
     found
 }
 
-fn free_port() -> u16 {
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -114,7 +116,21 @@ impl Redis {
     /// keyspace events on for [`Redis::key_events`], and returns once it
     /// says it accepts connections.
     pub fn start_on(port: u16) -> Redis {
-        let mut child = Command::new("redis-server")
+        Redis::start_with(None, port)
+    }
+
+    /// Starts one with the settings of the file `config` (as
+    /// `redis-server FILE`), on a free port and with keyspace events on.
+    pub fn start_from(config: &Path) -> Redis {
+        Redis::start_with(Some(config), free_port())
+    }
+
+    fn start_with(config: Option<&Path>, port: u16) -> Redis {
+        let mut cmd = Command::new("redis-server");
+        if let Some(config) = config {
+            cmd.arg(config);
+        }
+        let mut child = cmd
             .args(["--port", &port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--loglevel", "notice", "--notify-keyspace-events", "KA"])
@@ -213,11 +229,27 @@ impl Node {
     pub fn start_with(broker: Option<&str>, name: &str, extra: &[&str]) -> Node {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wd-signal"));
         cmd.args(["--dev", "--listen", "127.0.0.1:0", "--node", name])
-            .args(extra)
-            .stdout(Stdio::piped());
+            .args(extra);
         if let Some(broker) = broker {
             cmd.args(["--broker", broker]);
         }
+        Node::spawn(cmd, name)
+    }
+
+    /// A node with the settings of the file `config` (`--config FILE`)
+    /// and the token secret `secret` in its environment, as a service
+    /// would run it.
+    pub fn start_from(config: &Path, name: &str, secret: &str) -> Node {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wd-signal"));
+        cmd.arg("--config")
+            .arg(config)
+            .env("WD_SIGNAL_SECRET", secret);
+        Node::spawn(cmd, name)
+    }
+
+    /// Runs `cmd` and returns once the node says where it listens.
+    fn spawn(mut cmd: Command, name: &str) -> Node {
+        cmd.stdout(Stdio::piped());
         if std::env::var_os("WD_TEST_LOG").is_some() {
             cmd.stderr(Stdio::inherit());
         } else {
@@ -242,6 +274,16 @@ impl Node {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// SIGTERM: the node drains (close 1012 to every client) and exits;
+    /// returns once it has, with whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        sent && self.child.wait().is_ok_and(|s| s.success())
     }
 
     /// `kill -9`: no cleanup, no goodbye.
@@ -274,5 +316,75 @@ impl Cluster {
 
     pub fn url(&self, i: usize) -> &str {
         &self.nodes[i].url
+    }
+}
+
+/// Whether `haproxy` can be run here; like [`have_redis`], missing in CI
+/// is a failure, elsewhere a skip.
+pub fn have_haproxy() -> bool {
+    let found = Command::new("haproxy")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "haproxy is missing: run scripts/setup-tools.sh"
+        );
+        eprintln!("skipped: haproxy is not installed (scripts/setup-tools.sh installs it)");
+    }
+    found
+}
+
+/// One `haproxy` process in the foreground, stopped (killed) when dropped.
+pub struct Balancer {
+    pub url: String,
+    child: Child,
+}
+
+impl Balancer {
+    /// Starts `haproxy -f config`, whose frontend binds 127.0.0.1:`port`,
+    /// and returns once that port takes connections. `-n 1000` caps its
+    /// connections so that it starts under any file descriptor limit.
+    pub fn start(config: &Path, port: u16) -> Balancer {
+        let child = Command::new("haproxy")
+            .arg("-f")
+            .arg(config)
+            .args(["-n", "1000", "-db"])
+            .stdout(Stdio::null())
+            .stderr(if std::env::var_os("WD_TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .expect("haproxy starts");
+        let mut balancer = Balancer {
+            url: format!("ws://127.0.0.1:{port}"),
+            child,
+        };
+        // haproxy says nothing once it listens: try the port itself.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = balancer.child.try_wait() {
+                panic!("haproxy exited: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "haproxy did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        balancer
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
