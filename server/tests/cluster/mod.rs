@@ -14,8 +14,19 @@ use std::time::{Duration, Instant};
 /// Whether `redis-server` can be run here. `scripts/setup-tools.sh`
 /// installs it; without it (outside CI) the scale-out tests are skipped.
 pub fn have_redis() -> bool {
-    let found = Command::new("redis-server")
-        .arg("--version")
+    have("redis-server", "--version")
+}
+
+/// Whether `haproxy` can be run here, as [`have_redis`] for Redis.
+pub fn have_haproxy() -> bool {
+    have("haproxy", "-v")
+}
+
+/// Whether `program version_flag` runs; missing in CI is a failure,
+/// elsewhere a skip.
+fn have(program: &str, version_flag: &str) -> bool {
+    let found = Command::new(program)
+        .arg(version_flag)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -23,9 +34,9 @@ pub fn have_redis() -> bool {
     if !found {
         assert!(
             std::env::var_os("CI").is_none(),
-            "redis-server is missing: run scripts/setup-tools.sh"
+            "{program} is missing: run scripts/setup-tools.sh"
         );
-        eprintln!("skipped: redis-server is not installed (scripts/setup-tools.sh installs it)");
+        eprintln!("skipped: {program} is not installed (scripts/setup-tools.sh installs it)");
     }
     found
 }
@@ -319,25 +330,6 @@ impl Cluster {
     }
 }
 
-/// Whether `haproxy` can be run here; like [`have_redis`], missing in CI
-/// is a failure, elsewhere a skip.
-pub fn have_haproxy() -> bool {
-    let found = Command::new("haproxy")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "haproxy is missing: run scripts/setup-tools.sh"
-        );
-        eprintln!("skipped: haproxy is not installed (scripts/setup-tools.sh installs it)");
-    }
-    found
-}
-
 /// One `haproxy` process in the foreground, stopped (killed) when dropped.
 pub struct Balancer {
     pub url: String,
@@ -349,18 +341,16 @@ impl Balancer {
     /// and returns once that port takes connections. `-n 1000` caps its
     /// connections so that it starts under any file descriptor limit.
     pub fn start(config: &Path, port: u16) -> Balancer {
-        let child = Command::new("haproxy")
+        let mut child = Command::new("haproxy")
             .arg("-f")
             .arg(config)
             .args(["-n", "1000", "-db"])
             .stdout(Stdio::null())
-            .stderr(if std::env::var_os("WD_TEST_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stderr(Stdio::piped())
             .spawn()
             .expect("haproxy starts");
+        // Its warnings (a node marked down and the like), read as they come.
+        let log = lines(child.stderr.take().expect("piped stderr"));
         let mut balancer = Balancer {
             url: format!("ws://127.0.0.1:{port}"),
             child,
@@ -370,7 +360,8 @@ impl Balancer {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
             if let Ok(Some(status)) = balancer.child.try_wait() {
-                panic!("haproxy exited: {status}");
+                let said: Vec<String> = log.iter().collect();
+                panic!("haproxy exited ({status}): {}", said.join("\n"));
             }
             assert!(
                 Instant::now() < deadline,
