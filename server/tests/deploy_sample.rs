@@ -221,16 +221,17 @@ fn the_balancer_spreads_clients_over_the_nodes_and_invites_cross_them() {
     assert!(d.redis.presence("carol").contains(&node_of(&carol)));
 }
 
-#[test]
-fn a_killed_nodes_clients_come_back_through_the_balancer() {
-    if !have_redis() || !have_haproxy() {
-        return;
-    }
-    let mut d = Deployment::start("kill");
+/// Alice, on one node, rings bob, on another; then `stop` ends alice's
+/// node. The invite must end once on each side (alice's engine fails it
+/// when her link drops, bob hears `caller_gone`), alice must come back
+/// through the balancer's address to a survivor, her presence must move
+/// there, and a new invite from her must go through.
+fn callers_node_stops(test: &str, stop: impl FnOnce(&mut Node)) {
+    let mut d = Deployment::start(test);
     let (alice, alice_conn) = d.connect("alice");
     let (bob, _) = d.connect("bob");
-    let dead = node_of(&alice);
-    assert_ne!(node_of(&bob), dead);
+    let left = node_of(&alice);
+    assert_ne!(node_of(&bob), left);
     let bob_inv = invites(&bob);
     let (_out, out_rx) = invite(&alice, "bob");
     let ringing = incoming_events(&next(&bob_inv, "bob rings"));
@@ -240,13 +241,10 @@ fn a_killed_nodes_clients_come_back_through_the_balancer() {
     let i = d
         .nodes
         .iter()
-        .position(|n| n.name == dead)
+        .position(|n| n.name == left)
         .expect("alice's node");
-    d.nodes[i].kill();
+    stop(&mut d.nodes[i]);
 
-    // The invite through the dead node ends once on each side: alice's
-    // engine fails it when her link drops, bob hears `caller_gone` from
-    // the survivor that reaps the dead node.
     assert_eq!(
         next(&out_rx, "alice's failure"),
         OutgoingEvent::Failed(FailureReason::Network)
@@ -255,8 +253,6 @@ fn a_killed_nodes_clients_come_back_through_the_balancer() {
         next(&ringing, "caller gone"),
         IncomingEvent::Failed(FailureReason::CallerGone)
     );
-    // Alice reconnects to the balancer's address, which sends her to a
-    // survivor; her presence moves there.
     assert_eq!(
         next(&alice_conn, "alice reconnecting"),
         ConnectionState::Reconnecting
@@ -266,10 +262,10 @@ fn a_killed_nodes_clients_come_back_through_the_balancer() {
         ConnectionState::Connected
     );
     let moved_to = node_of(&alice);
-    assert_ne!(moved_to, dead);
+    assert_ne!(moved_to, left);
     presence.until("alice's presence to move", WAIT, || {
         let p = d.redis.presence("alice");
-        !p.contains(&dead) && p.contains(&moved_to)
+        !p.contains(&left) && p.contains(&moved_to)
     });
 
     let (_again, again) = invite(&alice, "bob");
@@ -285,54 +281,24 @@ fn a_killed_nodes_clients_come_back_through_the_balancer() {
 }
 
 #[test]
+fn a_killed_nodes_clients_come_back_through_the_balancer() {
+    if !have_redis() || !have_haproxy() {
+        return;
+    }
+    // `kill -9`: a survivor reaps the node once its heartbeat lapses.
+    callers_node_stops("kill", Node::kill);
+}
+
+#[test]
 fn a_draining_nodes_clients_move_through_the_balancer_at_once() {
     if !have_redis() || !have_haproxy() {
         return;
     }
-    let mut d = Deployment::start("drain");
-    let (alice, alice_conn) = d.connect("alice");
-    let (bob, _) = d.connect("bob");
-    let draining = node_of(&alice);
-    assert_ne!(node_of(&bob), draining);
-    let bob_inv = invites(&bob);
-    let (_out, out_rx) = invite(&alice, "bob");
-    let ringing = incoming_events(&next(&bob_inv, "bob rings"));
-    assert_eq!(next(&out_rx, "ringing"), OutgoingEvent::Ringing);
-
     // SIGTERM: the node stops accepting and tells its clients to
     // reconnect (close 1012). Its listener is closed, so the balancer's
-    // health check has not marked it down yet when alice comes back: the
-    // balancer retries her refused connection on another node.
-    let i = d
-        .nodes
-        .iter()
-        .position(|n| n.name == draining)
-        .expect("alice's node");
-    assert!(d.nodes[i].terminate(), "the node drains and exits cleanly");
-    assert_eq!(
-        next(&out_rx, "alice's failure"),
-        OutgoingEvent::Failed(FailureReason::Network)
-    );
-    assert_eq!(
-        next(&ringing, "caller gone"),
-        IncomingEvent::Failed(FailureReason::CallerGone)
-    );
-    assert_eq!(
-        next(&alice_conn, "alice reconnecting"),
-        ConnectionState::Reconnecting
-    );
-    assert_eq!(
-        next(&alice_conn, "alice reconnected"),
-        ConnectionState::Connected
-    );
-    assert_ne!(node_of(&alice), draining);
-
-    let (_again, again) = invite(&alice, "bob");
-    next(&bob_inv, "bob rings again")
-        .accept(None, None)
-        .unwrap();
-    assert_eq!(outcome(&again), OutgoingEvent::Accepted);
-    assert_eq!(ringing.try_iter().count(), 0);
-    assert_eq!(out_rx.try_iter().count(), 0);
-    assert_eq!(alice_conn.try_iter().count(), 0);
+    // health check may not have marked it down yet when alice comes back:
+    // `option redispatch` retries her refused connection on another node.
+    callers_node_stops("drain", |node| {
+        assert!(node.terminate(), "the node drains and exits cleanly")
+    });
 }
