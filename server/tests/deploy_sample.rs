@@ -18,6 +18,7 @@ use wilddog_video::protocol::{FailureReason, RejectReason};
 
 /// Failure bound of one wait: tests never wait this long when all works.
 const WAIT: Duration = Duration::from_secs(20);
+/// The token secret every node is given, as the sample's README asks.
 const SECRET: &str = "the same on every node";
 
 /// The path of the sample's file `name`.
@@ -45,12 +46,13 @@ fn rewrite(text: &str, changes: &[(String, String)]) -> String {
     })
 }
 
-/// Redis, three nodes and HAProxy, each from the sample's files.
+/// Redis, three nodes and HAProxy, each from the sample's files; stopped
+/// front first when dropped, the scratch files removed last.
 struct Deployment {
-    _dir: TempDir,
-    redis: Redis,
-    nodes: Vec<Node>,
     balancer: Balancer,
+    nodes: Vec<Node>,
+    redis: Redis,
+    _dir: TempDir,
 }
 
 /// A scratch directory removed when dropped.
@@ -105,10 +107,10 @@ impl Deployment {
             lb_port,
         );
         Deployment {
-            _dir: dir,
-            redis,
-            nodes,
             balancer,
+            nodes,
+            redis,
+            _dir: dir,
         }
     }
 
