@@ -330,52 +330,44 @@ impl Cluster {
     }
 }
 
-/// One `haproxy` process in the foreground, stopped (killed) when dropped.
+/// One `haproxy` daemon, stopped (killed) when dropped.
 pub struct Balancer {
     pub url: String,
-    child: Child,
+    pid: String,
 }
 
 impl Balancer {
-    /// Starts `haproxy -f config`, whose frontend binds 127.0.0.1:`port`,
-    /// and returns once that port takes connections. `-n 1000` caps its
-    /// connections so that it starts under any file descriptor limit.
+    /// Starts `haproxy -f config` as a daemon, whose frontend binds
+    /// 127.0.0.1:`port`. haproxy binds its listeners before it forks, so
+    /// once the starting process has exited successfully the port takes
+    /// connections. `-n 1000` caps its connections so that it starts under
+    /// any file descriptor limit.
     pub fn start(config: &Path, port: u16) -> Balancer {
-        let mut child = Command::new("haproxy")
+        let pid_file = config.with_extension("pid");
+        let out = Command::new("haproxy")
             .arg("-f")
             .arg(config)
-            .args(["-n", "1000", "-db"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("haproxy starts");
-        // Its warnings (a node marked down and the like), read as they come.
-        let log = lines(child.stderr.take().expect("piped stderr"));
-        let mut balancer = Balancer {
+            .args(["-n", "1000", "-D", "-p"])
+            .arg(&pid_file)
+            .stdin(Stdio::null())
+            .output()
+            .expect("haproxy runs");
+        assert!(
+            out.status.success(),
+            "haproxy did not start ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pid = std::fs::read_to_string(&pid_file).expect("haproxy's pid file");
+        Balancer {
             url: format!("ws://127.0.0.1:{port}"),
-            child,
-        };
-        // haproxy says nothing once it listens: try the port itself.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = balancer.child.try_wait() {
-                let said: Vec<String> = log.iter().collect();
-                panic!("haproxy exited ({status}): {}", said.join("\n"));
-            }
-            assert!(
-                Instant::now() < deadline,
-                "haproxy did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
+            pid: pid.trim().to_owned(),
         }
-        balancer
     }
 }
 
 impl Drop for Balancer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = Command::new("kill").args(["-KILL", &self.pid]).status();
     }
 }
