@@ -1,6 +1,7 @@
 //! A cluster of real processes for the scale-out tests: one
-//! `redis-server` on a free loopback port and several `wd-signal --broker`
-//! nodes, each stopped (killed) when dropped.
+//! `redis-server` on a free loopback port, several `wd-signal --broker`
+//! nodes and, for the deployment sample, `haproxy` in front, each stopped
+//! (killed) when dropped.
 
 #![allow(dead_code)]
 
