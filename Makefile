@@ -6,14 +6,20 @@
 #   make install-test                installs into a temporary prefix and builds
 #                                    and runs a consumer with pkg-config and CMake
 #   make api-docs                    API reference (doxygen) in target/api-docs/
+#   make vendor VENDOR=crates.tar.xz offline builds from vendored crates
+#                                    (scripts/vendor.sh); make unvendor undoes it
+#
+# Every cargo build here is --locked: the committed lock files are used as
+# they are, never rewritten.
 
 CARGO ?= cargo
 PREFIX ?= /usr/local
+VENDOR ?=
 
-.PHONY: fuzz-smoke demo test tools lint rust-test c-test examples header install install-test api-docs kotlin-test
+.PHONY: fuzz-smoke demo test tools lint rust-test c-test examples header install install-test api-docs kotlin-test vendor unvendor
 
 demo:
-	$(CARGO) run --example quickstart
+	$(CARGO) run --locked --example quickstart
 
 test: tools lint rust-test fuzz-smoke c-test examples install-test kotlin-test
 
@@ -22,10 +28,10 @@ tools:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 rust-test:
-	CI=$${CI:-} $(CARGO) test --workspace
+	CI=$${CI:-} $(CARGO) test --locked --workspace
 
 c-test:
 	$(MAKE) -C tests/c test
@@ -54,3 +60,13 @@ kotlin-test:
 # docs/SECURITY.md. `scripts/fuzz.sh run TARGET 300` fuzzes one longer.
 fuzz-smoke:
 	./scripts/fuzz.sh smoke 15
+
+# Offline builds (README, "Building offline"): unpack VENDOR (the crates
+# archive, or an unpacked folder of it) under target/ and point this
+# checkout's cargo at it; `make unvendor` goes back to the registry.
+vendor:
+	@test -n "$(VENDOR)" || { echo "usage: make vendor VENDOR=path/to/crates.tar.xz" >&2; exit 2; }
+	./scripts/vendor.sh "$(VENDOR)"
+
+unvendor:
+	./scripts/vendor.sh --off

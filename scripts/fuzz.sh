@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh run TARGET [SECS]   one target for SECS (default 300) s
 #   scripts/fuzz.sh list                the targets
 #
-# Installs cargo-fuzz if it is missing. Only the stable toolchain is
+# Installs cargo-fuzz (pinned) if it is missing. Only the stable toolchain is
 # assumed: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its -Z flags to it.
 # FUZZ_SANITIZER picks the sanitizer (default: none; "address" works where
 # the toolchain ships the ASan runtime). The checked-in seed corpora
@@ -19,11 +19,19 @@ TARGETS=(decode_client decode_server server_frame options_json config_json c_abi
 SANITIZER=${FUZZ_SANITIZER:-none}
 export RUSTC_BOOTSTRAP=1
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  cargo install --quiet --locked cargo-fuzz
+CARGO_FUZZ_VERSION=0.13.2
+if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
+  ./scripts/cargo-install.sh cargo-fuzz "$CARGO_FUZZ_VERSION"
 fi
 
+# cargo-fuzz has no --locked of its own: check fuzz/Cargo.lock first, so
+# that a stale lock file fails here instead of being rewritten by the build.
+locked() {
+  (cd fuzz && cargo metadata --locked --format-version 1 >/dev/null)
+}
+
 build() {
+  locked
   (cd fuzz && cargo fuzz build -O --sanitizer "$SANITIZER" "$@")
 }
 

@@ -36,7 +36,7 @@ case $VERSION in
   *) echo "install: cannot read the version from cargo pkgid: $pkgid" >&2; exit 1 ;;
 esac
 
-$CARGO build --release -p wilddog-video -p wd-signal
+$CARGO build --locked --release -p wilddog-video -p wd-signal
 TARGET_DIR=$($CARGO metadata --format-version 1 --no-deps |
   sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 OUT=${TARGET_DIR:-target}/release

@@ -28,5 +28,5 @@ fi
 want=$(tr -d '[:space:]' < cbindgen.version)
 have=$(cbindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" != "$want" ]; then
-  cargo install --quiet --locked cbindgen --version "$want"
+  ./scripts/cargo-install.sh cbindgen "$want"
 fi

@@ -31,7 +31,15 @@ fn binary() -> &'static PathBuf {
     BIN.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let status = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "wd-signal", "--bin", "wd-signal"])
+            .args([
+                "build",
+                "--locked",
+                "-q",
+                "-p",
+                "wd-signal",
+                "--bin",
+                "wd-signal",
+            ])
             .current_dir(&root)
             .status()
             .expect("cargo runs");

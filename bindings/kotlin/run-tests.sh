@@ -5,6 +5,10 @@
 #
 #   bindings/kotlin/run-tests.sh [name-filter...]
 #
+# KOTLIN_COMPILER_TGZ=path/to/kotlin-compiler-2.4.20.tgz installs the
+# compiler from that npm tarball instead of the npm registry (offline
+# builds; .ci/run sets it when the registry cannot be reached).
+#
 # Prints `N passed, M failed`; exits non-zero on any failure. Everything it
 # builds goes to bindings/kotlin/build/ (git-ignored).
 set -euo pipefail
@@ -24,9 +28,19 @@ mkdir -p "$build"
 # 1. The compiler, pinned, installed once into a local prefix.
 installed="$(node -p "try{require('$kc/package.json').version}catch(e){''}" 2>/dev/null || true)"
 if [[ "$installed" != "$KOTLIN_COMPILER_VERSION" ]]; then
-    echo "== installing kotlin-compiler@$KOTLIN_COMPILER_VERSION (npm) into $npm_prefix"
-    npm install --no-audit --no-fund --no-save --prefix "$npm_prefix" \
-        "kotlin-compiler@$KOTLIN_COMPILER_VERSION" >/dev/null
+    if [[ -n "${KOTLIN_COMPILER_TGZ:-}" ]]; then
+        [[ -f "$KOTLIN_COMPILER_TGZ" ]] || { echo "KOTLIN_COMPILER_TGZ: no such file: $KOTLIN_COMPILER_TGZ" >&2; exit 1; }
+        tgz="$(cd "$(dirname "$KOTLIN_COMPILER_TGZ")" && pwd)/$(basename "$KOTLIN_COMPILER_TGZ")"
+        echo "== installing kotlin-compiler from $tgz (offline) into $npm_prefix"
+        npm install --offline --no-audit --no-fund --no-save --prefix "$npm_prefix" "$tgz" >/dev/null
+    else
+        echo "== installing kotlin-compiler@$KOTLIN_COMPILER_VERSION (npm) into $npm_prefix"
+        npm install --no-audit --no-fund --no-save --prefix "$npm_prefix" \
+            "kotlin-compiler@$KOTLIN_COMPILER_VERSION" >/dev/null
+    fi
+    installed="$(node -p "try{require('$kc/package.json').version}catch(e){''}" 2>/dev/null || true)"
+    [[ "$installed" == "$KOTLIN_COMPILER_VERSION" ]] || {
+        echo "kotlin-compiler: installed '$installed', want $KOTLIN_COMPILER_VERSION" >&2; exit 1; }
 fi
 kotlinc="$kc/bin/kotlinc"
 stdlib="$kc/lib/kotlin-stdlib.jar"
@@ -38,7 +52,7 @@ java -version 2>&1 | head -1
 
 # 2. The native library and the server.
 echo "== cargo build -p wilddog-video-jni -p wd-signal"
-(cd "$root" && "$cargo" build --quiet -p wilddog-video-jni -p wd-signal)
+(cd "$root" && "$cargo" build --locked --quiet -p wilddog-video-jni -p wd-signal)
 target_dir="$(cd "$root" && "$cargo" metadata --format-version 1 --no-deps 2>/dev/null |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 target_dir="${target_dir:-$root/target}"
