@@ -88,7 +88,7 @@ impl Engine {
         let targets: Vec<Participant> = conv
             .participants
             .iter()
-            .filter(|p| to.map_or(true, |uid| p.uid == uid))
+            .filter(|p| to.is_none_or(|uid| p.uid == uid))
             .cloned()
             .collect();
         if let Some(uid) = to {

@@ -145,7 +145,7 @@ impl Net {
                 let node = &self.nodes[n];
                 node.connected
                     && node.uid == to
-                    && device.as_deref().map_or(true, |d| d == node.device)
+                    && device.as_deref().is_none_or(|d| d == node.device)
             })
             .collect();
         match &body {
