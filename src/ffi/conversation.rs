@@ -15,7 +15,7 @@ use super::handle::{
 use super::outgoing::wd_outgoing_invite;
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
-use super::strings::{copy_out, opt_str_in, str_in, MAX_JSON_LEN};
+use super::strings::{opt_str_in, str_in, CopyOut, MAX_JSON_LEN};
 use super::types::wd_mode;
 use crate::client::{Conversation, ConversationEvent, InviteOptions};
 
@@ -145,6 +145,7 @@ pub extern "C" fn wd_conversation_participants(
 ) -> wd_result {
     ffi_boundary! {
         let conversation = try_ffi!(handle_from(conversation, "conversation"));
+        let out = try_ffi!(CopyOut::new(buf, len, needed));
         let participants = conversation.participants();
         let list: Vec<ParticipantJson<'_>> = participants
             .iter()
@@ -157,7 +158,7 @@ pub extern "C" fn wd_conversation_participants(
             Ok(json) => json,
             Err(e) => return fail(wd_result::Panic, format_args!("participants: {e}")),
         };
-        copy_out(&json, buf, len, needed)
+        out.write(&json)
     }
 }
 

@@ -10,7 +10,7 @@ use super::handle::{
 };
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
-use super::strings::copy_out;
+use super::strings::CopyOut;
 use super::types::{wd_cancel_reason, wd_failure_reason, wd_outgoing_status, wd_reject_reason};
 use crate::client::{OutgoingEvent, OutgoingInvite};
 use crate::engine::OutgoingStatus;
@@ -247,10 +247,11 @@ pub extern "C" fn wd_outgoing_invite_answer(
 ) -> wd_result {
     ffi_boundary! {
         let invite = try_ffi!(handle_from(invite, "invite"));
+        let out = try_ffi!(CopyOut::new(buf, len, needed));
         if invite.status() != OutgoingStatus::Accepted {
             return not_accepted(&invite);
         }
-        copy_out(invite.answer().unwrap_or_default().as_bytes(), buf, len, needed)
+        out.write(invite.answer().unwrap_or_default().as_bytes())
     }
 }
 
@@ -269,10 +270,11 @@ pub extern "C" fn wd_outgoing_invite_answer_user_data(
 ) -> wd_result {
     ffi_boundary! {
         let invite = try_ffi!(handle_from(invite, "invite"));
+        let out = try_ffi!(CopyOut::new(buf, len, needed));
         if invite.status() != OutgoingStatus::Accepted {
             return not_accepted(&invite);
         }
-        copy_out(invite.answer_user_data().unwrap_or_default().as_bytes(), buf, len, needed)
+        out.write(invite.answer_user_data().unwrap_or_default().as_bytes())
     }
 }
 

@@ -63,36 +63,62 @@ pub(crate) fn opt_str_in<'a>(
     }
 }
 
+/// A caller's buffer for a copied-out string, its arguments checked:
+/// `needed` is not NULL, and `buf` is NULL only when `len` is 0 (a size
+/// query). Check them with [`CopyOut::new`] before anything else (a
+/// handle's state included), then [`CopyOut::write`].
+pub(crate) struct CopyOut {
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+}
+
+impl CopyOut {
+    /// Checks the copy-out arguments: NULL_PARAMETER naming `needed` or
+    /// `buf`.
+    pub(crate) fn new(buf: *mut c_char, len: usize, needed: *mut usize) -> FfiResult<CopyOut> {
+        if needed.is_null() {
+            return Err(null_parameter("needed"));
+        }
+        if buf.is_null() && len != 0 {
+            return Err(null_parameter("buf"));
+        }
+        Ok(CopyOut { buf, len, needed })
+    }
+
+    /// Copies `text` and a terminating NUL into the buffer, storing the
+    /// size needed (text plus NUL) in `*needed` on OK and
+    /// BUFFER_TOO_SMALL. The buffer is written only on OK.
+    pub(crate) fn write(self, text: &[u8]) -> wd_result {
+        let size = text.len() + 1;
+        // SAFETY: `needed` is non-NULL (checked in `new`) and, per the C
+        // caller's contract, points to a writable, aligned `size_t`.
+        unsafe { self.needed.write(size) };
+        if self.len < size {
+            return fail(
+                wd_result::BufferTooSmall,
+                format_args!("buf: {} bytes given, {size} needed", self.len),
+            );
+        }
+        let dst = self.buf.cast::<u8>();
+        // SAFETY: `buf` is non-NULL here (len >= size >= 1, checked in
+        // `new`) and, per the C caller's contract, valid for `len` >=
+        // `size` byte writes; `text` is Rust memory, so the two cannot
+        // overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), dst, text.len());
+            dst.add(text.len()).write(0);
+        }
+        wd_result::Ok
+    }
+}
+
 /// Copies `text` and a terminating NUL into `buf` (`len` bytes), storing
-/// the size needed (text plus NUL) in `*needed`.
-///
-/// `needed` must not be NULL; it is written when the result is OK or
-/// BUFFER_TOO_SMALL. `buf` may be NULL only when `len` is 0 (a size
-/// query). `buf` is written only on OK.
+/// the size needed (text plus NUL) in `*needed`: [`CopyOut::new`] then
+/// [`CopyOut::write`].
 pub(crate) fn copy_out(text: &[u8], buf: *mut c_char, len: usize, needed: *mut usize) -> wd_result {
-    if needed.is_null() {
-        return null_parameter("needed");
+    match CopyOut::new(buf, len, needed) {
+        Ok(out) => out.write(text),
+        Err(code) => code,
     }
-    if buf.is_null() && len != 0 {
-        return null_parameter("buf");
-    }
-    let size = text.len() + 1;
-    // SAFETY: `needed` is non-NULL and, per the C caller's contract,
-    // points to a writable, aligned `size_t`.
-    unsafe { needed.write(size) };
-    if len < size {
-        return fail(
-            wd_result::BufferTooSmall,
-            format_args!("buf: {len} bytes given, {size} needed"),
-        );
-    }
-    let dst = buf.cast::<u8>();
-    // SAFETY: `buf` is non-NULL here (len >= size >= 1) and, per the C
-    // caller's contract, valid for `len` >= `size` byte writes; `text` is
-    // Rust memory, so the two cannot overlap.
-    unsafe {
-        std::ptr::copy_nonoverlapping(text.as_ptr(), dst, text.len());
-        dst.add(text.len()).write(0);
-    }
-    wd_result::Ok
 }

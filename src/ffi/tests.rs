@@ -590,6 +590,45 @@ fn null_out_parameters_with_live_handles() {
     wd_conversation_free(b);
 }
 
+/// Every getter checks its arguments before the handle's state: a NULL
+/// out-parameter is NULL_PARAMETER while the invite is still pending too,
+/// not INVALID_STATE.
+#[test]
+fn getters_check_arguments_before_state() {
+    let r = ringing();
+    let mut buf = [0 as c_char; 8];
+    let mut n = 0usize;
+    for getter in [
+        wd_outgoing_invite_answer,
+        wd_outgoing_invite_answer_user_data,
+    ] {
+        assert_eq!(
+            getter(r.outgoing, buf.as_mut_ptr(), 8, ptr::null_mut()),
+            NULL
+        );
+        assert_eq!(last(), "needed: must not be NULL");
+        assert_eq!(getter(r.outgoing, ptr::null_mut(), 8, &mut n), NULL);
+        assert_eq!(last(), "buf: must not be NULL");
+        // With valid arguments, the state decides.
+        assert_eq!(
+            getter(r.outgoing, buf.as_mut_ptr(), 8, &mut n),
+            wd_result::InvalidState
+        );
+        assert_eq!(
+            getter(r.outgoing, ptr::null_mut(), 0, &mut n),
+            wd_result::InvalidState
+        );
+    }
+    assert_eq!(
+        wd_outgoing_invite_conversation(r.outgoing, ptr::null_mut()),
+        NULL
+    );
+    assert_eq!(
+        wd_incoming_invite_conversation(r.incoming, ptr::null_mut()),
+        NULL
+    );
+}
+
 #[test]
 fn accepted_invite_through_the_abi() {
     let r = ringing();
