@@ -109,9 +109,9 @@ impl Server {
         config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let listener = TcpListener::bind(config.listen).await?;
+        let listener = bind_listener(config.listen).await?;
         let metrics_listener = match config.metrics_listen {
-            Some(addr) => Some(TcpListener::bind(addr).await?),
+            Some(addr) => Some(bind_listener(addr).await?),
             None => None,
         };
         let tls = config.tls.as_ref().map(TlsConfig::acceptor).transpose()?;
@@ -333,4 +333,12 @@ impl Drop for ServerHandle {
     fn drop(&mut self) {
         self.stop_and_join();
     }
+}
+
+/// Binds a TCP listener on `addr`; the error names the address (`cannot
+/// listen on 127.0.0.1:8480: Address already in use`).
+async fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }

@@ -269,6 +269,13 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let workers = resolved.workers;
     let config = resolved.server;
+    if config.dev {
+        // Every start, whatever the log level: anyone can claim any uid.
+        eprintln!(
+            "wd-signal: WARNING: development mode (--dev): unsigned `dev:<uid>` tokens \
+             are accepted, so anyone can connect as any user; never use it in production"
+        );
+    }
     let scheme = if config.tls.is_some() { "wss" } else { "ws" };
     let result = runtime.block_on(async move {
         let server = Server::bind(config).await?;
@@ -290,8 +297,8 @@ fn serve(args: ServeArgs) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // One line: the log (stderr, in the configured format) says it.
             tracing::error!(error = %e, "wd-signal failed");
-            eprintln!("wd-signal: {e}");
             ExitCode::FAILURE
         }
     }

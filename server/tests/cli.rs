@@ -94,3 +94,41 @@ fn serves_prints_address_and_exits_on_sigterm() {
 fn one_worker_serves_on_the_main_thread_alone() {
     serve_and_stop("1", |threads| threads == 1);
 }
+
+/// `--dev` accepts unsigned tokens: the server says so on every start,
+/// whatever the log level. A taken address is named, in one error line.
+#[test]
+fn dev_mode_warns_and_a_taken_address_is_named_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args(["--dev", "--listen", &addr, "--log-level", "error"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.matches("WARNING: development mode (--dev)").count(),
+        1,
+        "{err}"
+    );
+    let named = format!("cannot listen on {addr}");
+    assert_eq!(err.matches(&named).count(), 1, "{err}");
+    assert!(err.contains("in use"), "{err}");
+    drop(taken);
+}
+
+#[test]
+fn signed_mode_prints_no_dev_warning() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args(["--listen", &addr, "--secret", "s3"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("development mode"), "{err}");
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+}
