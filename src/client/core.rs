@@ -14,7 +14,7 @@ use tungstenite::WebSocket;
 use wd_protocol::encode;
 
 use super::conversation::ConversationShared;
-use super::events::{Deliver, Job, JobSender, Listener, Slot};
+use super::events::{deliver_here, Deliver, Job, JobSender, Listener, Slot};
 use super::incoming::IncomingShared;
 use super::io::{self, Stream};
 use super::outgoing::OutgoingShared;
@@ -50,6 +50,8 @@ pub(crate) struct Core {
     link: Mutex<Option<WebSocket<Stream>>>,
     waker: Waker,
     jobs: JobSender,
+    /// Whether `jobs` still takes jobs (false once the client stopped it).
+    events_open: Mutex<bool>,
     /// Listeners run on the I/O thread (`DispatchMode::Io`).
     inline: bool,
     connection: AtomicU8,
@@ -96,6 +98,7 @@ impl Core {
             link: Mutex::new(None),
             waker,
             jobs,
+            events_open: Mutex::new(true),
             inline,
             connection: AtomicU8::new(ConnectionState::Connected as u8),
             connection_events: Mutex::new(()),
@@ -187,19 +190,54 @@ impl Core {
         *self.device.lock().unwrap_or_else(|p| p.into_inner()) = device.to_owned();
     }
 
-    /// Puts a handle on the event queue.
+    /// Puts a handle on the event queue. Once the client stopped its
+    /// queue ([`Core::stop_events`]) nothing is queued: no engine event
+    /// follows the stop (the link ended every invite and conversation
+    /// before it), and a listener set afterwards goes through
+    /// [`Core::post_or_deliver_here`].
     pub(crate) fn post(&self, target: Arc<dyn Deliver>) {
-        // The receiver lives as long as the client; if it is gone nobody
-        // can hear the event any more.
-        let _ = self.jobs.send(Job::Wake(target));
+        let _ = self.try_post(target);
+    }
+
+    /// Puts a handle on the event queue, or, once the client stopped it
+    /// (the app freed the client), delivers the handle's events on this
+    /// thread now: a listener set after its client is gone still hears
+    /// what happened, once. Call with no lock held.
+    pub(crate) fn post_or_deliver_here(&self, target: Arc<dyn Deliver>) {
+        if let Err(target) = self.try_post(target) {
+            deliver_here(target);
+        }
+    }
+
+    /// Queues `target` unless the queue is stopped; gives it back if so.
+    fn try_post(&self, target: Arc<dyn Deliver>) -> Result<(), Arc<dyn Deliver>> {
+        {
+            // Held across the send, so no job lands behind `Job::Stop`.
+            let open = self.events_open.lock().unwrap_or_else(|p| p.into_inner());
+            if !*open {
+                return Err(target);
+            }
+            if let Err(e) = self.jobs.send(Job::Wake(target)) {
+                // The receiver is gone (a manual-dispatch client dropped).
+                return match e.into_inner() {
+                    Job::Wake(target) => Err(target),
+                    Job::Stop => Ok(()),
+                };
+            }
+        }
         // With inline dispatch the I/O thread drains the queue; it does so
         // before it sleeps, so only another thread needs to wake it.
         if self.inline && !self.on_io_thread() {
             self.wake_io();
         }
+        Ok(())
     }
 
+    /// Stops the event queue after the jobs already in it: the client is
+    /// being freed.
     pub(crate) fn stop_events(&self) {
+        let mut open = self.events_open.lock().unwrap_or_else(|p| p.into_inner());
+        *open = false;
         let _ = self.jobs.send(Job::Stop);
     }
 

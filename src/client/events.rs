@@ -59,6 +59,13 @@ pub(crate) fn run_job(job: Job) -> bool {
     }
 }
 
+/// Delivers `target`'s queued events on this thread, now, as a listener
+/// call (for a handle whose client is gone: no queue is left to put it
+/// on). Call with no lock held.
+pub(crate) fn deliver_here(target: Arc<dyn Deliver>) {
+    run_job(Job::Wake(target));
+}
+
 struct SlotState<H, E> {
     pending: VecDeque<E>,
     listener: Option<Listener<H, E>>,

@@ -387,6 +387,20 @@ impl Drop for ClientHandle {
         drop(self.core.invites.discard_pending());
         self.core.states.slot.clear();
         self.core.stop_events();
+        if let Some(manual) = &self.manual {
+            // Manual dispatch: what the end of the link queued (each
+            // pending invite's `failed(network)`, each conversation's end)
+            // is delivered here, inside the free, on the freeing thread. A
+            // dispatch in progress holds the client, so nothing else drains
+            // this queue now.
+            if let Ok(rx) = manual.try_lock() {
+                while let Ok(job) = rx.try_recv() {
+                    if !run_job(job) {
+                        break;
+                    }
+                }
+            }
+        }
         if self.core.inline_dispatch() {
             let io = self
                 .io_thread

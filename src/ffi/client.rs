@@ -104,8 +104,11 @@ pub extern "C" fn wd_client_new(config_json: *const c_char, out: *mut *mut wd_cl
 /// connection, as dropping the client does: every pending outgoing invite
 /// ends `failed` (`network`) and every conversation `disconnected`; those
 /// events are still delivered to the callbacks of handles the app still
-/// holds. Handles obtained from the client stay valid until freed, but
-/// can no longer reach the server.
+/// holds, before this returns: by the client's thread, or with
+/// `"dispatch": "manual"` on the calling thread, inside this call. A
+/// callback set on such a handle later hears its event inside its
+/// `*_set_callback` call, on the calling thread. Handles obtained from
+/// the client stay valid until freed, but can no longer reach the server.
 ///
 /// Blocks until the connection's I/O thread has ended. Callable from any
 /// thread, including from inside a callback (the event thread, or with

@@ -271,6 +271,8 @@ pub extern "C" fn wd_conversation_invite(
 /// (whose `release` then runs, after it returns if it is running). A NULL
 /// `cb` clears it; `user_data` and `release` are then ignored. Events that
 /// happened before a callback was set are delivered to it, once.
+/// After the client was freed, they are delivered inside this call, on
+/// the calling thread.
 ///
 /// The SDK takes ownership of `user_data` only when this returns
 /// `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`

@@ -294,6 +294,8 @@ pub extern "C" fn wd_incoming_invite_conversation(
 /// `release` then runs, after it returns if it is running). A NULL `cb`
 /// clears it; `user_data` and `release` are then ignored. An event that
 /// happened before a callback was set is delivered to it, once.
+/// After the client was freed, it is delivered inside this call, on
+/// the calling thread.
 ///
 /// The SDK takes ownership of `user_data` only when this returns
 /// `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`

@@ -299,6 +299,8 @@ pub extern "C" fn wd_outgoing_invite_cancel(invite: *mut wd_outgoing_invite) -> 
 /// clears it; `user_data` and `release` are then ignored. Events that
 /// happened before a callback was set are delivered to it, once: no event
 /// is lost to a race between creating the invite and setting the callback.
+/// After the client was freed, they are delivered inside this call, on
+/// the calling thread.
 ///
 /// The SDK takes ownership of `user_data` only when this returns
 /// `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`

@@ -16,7 +16,7 @@ export WD_SECRET_TOKEN
 
 # NAME@MODE runs NAME with WD_DISPATCH=MODE: its clients' callbacks then
 # run in that dispatch mode ("io": on the client's I/O thread).
-TESTS=(${WD_TESTS:-test_null test_args test_state test_callbacks test_conversation
+TESTS=(${WD_TESTS:-test_null test_args test_state test_callbacks test_conversation test_after_free
        test_state@io test_callbacks@io test_conversation@io})
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
