@@ -747,8 +747,11 @@ wd_result wd_client_new(const char *config_json, struct wd_client **out);
  * connection, as dropping the client does: every pending outgoing invite
  * ends `failed` (`network`) and every conversation `disconnected`; those
  * events are still delivered to the callbacks of handles the app still
- * holds. Handles obtained from the client stay valid until freed, but
- * can no longer reach the server.
+ * holds, before this returns: by the client's thread, or with
+ * `"dispatch": "manual"` on the calling thread, inside this call. A
+ * callback set on such a handle later hears its event inside its
+ * `*_set_callback` call, on the calling thread. Handles obtained from
+ * the client stay valid until freed, but can no longer reach the server.
  *
  * Blocks until the connection's I/O thread has ended. Callable from any
  * thread, including from inside a callback (the event thread, or with
@@ -989,6 +992,8 @@ wd_result wd_conversation_invite(struct wd_conversation *conversation,
  * (whose `release` then runs, after it returns if it is running). A NULL
  * `cb` clears it; `user_data` and `release` are then ignored. Events that
  * happened before a callback was set are delivered to it, once.
+ * After the client was freed, they are delivered inside this call, on
+ * the calling thread.
  *
  * The SDK takes ownership of `user_data` only when this returns
  * `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`
@@ -1131,6 +1136,8 @@ wd_result wd_incoming_invite_conversation(struct wd_incoming_invite *invite,
  * `release` then runs, after it returns if it is running). A NULL `cb`
  * clears it; `user_data` and `release` are then ignored. An event that
  * happened before a callback was set is delivered to it, once.
+ * After the client was freed, it is delivered inside this call, on
+ * the calling thread.
  *
  * The SDK takes ownership of `user_data` only when this returns
  * `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`
@@ -1303,6 +1310,8 @@ wd_result wd_outgoing_invite_cancel(struct wd_outgoing_invite *invite);
  * clears it; `user_data` and `release` are then ignored. Events that
  * happened before a callback was set are delivered to it, once: no event
  * is lost to a race between creating the invite and setting the callback.
+ * After the client was freed, they are delivered inside this call, on
+ * the calling thread.
  *
  * The SDK takes ownership of `user_data` only when this returns
  * `WD_RESULT_OK` with a non-NULL `cb`: it calls `release(user_data)`
