@@ -227,7 +227,7 @@ enum wd_incoming_status
      */
     WD_INCOMING_STATUS_ACCEPTED = 2,
     /**
-     * Rejected here.
+     * The caller's outcome is this device's reject.
      */
     WD_INCOMING_STATUS_REJECTED = 3,
     /**
@@ -239,6 +239,12 @@ enum wd_incoming_status
      * The invite failed; see its failure reason.
      */
     WD_INCOMING_STATUS_FAILED = 5,
+    /**
+     * Rejected here; waiting for the caller's outcome (`REJECTED`, or
+     * `CANCELED` when the caller decided otherwise first). Appended, so
+     * the values above keep theirs.
+     */
+    WD_INCOMING_STATUS_REJECTING = 6,
 };
 #ifndef __cplusplus
 typedef uint32_t wd_incoming_status;
@@ -342,7 +348,7 @@ enum wd_incoming_event_kind
      */
     WD_INCOMING_EVENT_KIND_ACCEPTED = 0,
     /**
-     * This device rejected; see `reject_reason`.
+     * The caller confirmed this device's reject; see `reject_reason`.
      */
     WD_INCOMING_EVENT_KIND_REJECTED = 1,
     /**
@@ -1111,8 +1117,13 @@ wd_result wd_incoming_invite_accept(struct wd_incoming_invite *invite,
 /**
  * Rejects the invite with `reason` (`WD_REJECT_REASON_DECLINED` or
  * `WD_REJECT_REASON_BUSY`). Valid only while pending: on OK the status
- * is `REJECTED` when this returns, the `REJECTED` event fires once, and
- * the caller is told.
+ * is `REJECTING` when this returns and the caller is told. The caller
+ * decides, as for an accept: the invite ends `REJECTED` (the `REJECTED`
+ * event, once) when the caller's outcome is this reject, `CANCELED` when
+ * the caller canceled (or another device of this user answered) first,
+ * or `FAILED` (`confirm_timeout`) when no outcome comes within
+ * `confirmTimeoutMs`. So the caller and this device always end the same
+ * way.
  *
  * INVALID_ARGUMENT for any other `reason` value (including
  * `WD_REJECT_REASON_NONE`); INVALID_STATE if not pending (nothing

@@ -144,12 +144,21 @@ fn rejected_invite_reports_the_reason_on_both_sides() {
     let out_rx = outgoing_events(&out);
     let inc = next(&bob_invites, "invite");
     inc.reject(RejectReason::Busy).unwrap();
-    assert_eq!(inc.status(), IncomingStatus::Rejected);
+    // Rejecting until the caller's outcome is back (it may be already).
+    assert!(
+        matches!(
+            inc.status(),
+            IncomingStatus::Rejecting | IncomingStatus::Rejected
+        ),
+        "{:?}",
+        inc.status()
+    );
     let inc_rx = incoming_events(&inc);
     assert_eq!(
         next(&inc_rx, "rejected"),
         IncomingEvent::Rejected(RejectReason::Busy)
     );
+    assert_eq!(inc.status(), IncomingStatus::Rejected);
     let events = until_terminal(&out_rx);
     assert_eq!(
         events.last(),
@@ -587,9 +596,14 @@ fn thousand_invites_leave_no_state_behind() {
     let bob = connect(&srv, "bob");
     let count = Arc::new(AtomicUsize::new(0));
     let c = count.clone();
+    let (ended_tx, ended) = unbounded();
     bob.set_invite_listener(move |inv| {
         c.fetch_add(1, Ordering::SeqCst);
         inv.reject(RejectReason::Declined).unwrap();
+        let ended_tx = ended_tx.clone();
+        inv.set_listener(move |_, ev| {
+            let _ = ended_tx.send(ev.clone());
+        });
     });
     for _ in 0..1000 {
         let out = alice
@@ -602,6 +616,13 @@ fn thousand_invites_leave_no_state_behind() {
         );
     }
     assert_eq!(count.load(Ordering::SeqCst), 1000);
+    // Each reject ends on bob's side once alice's outcome is back there.
+    for _ in 0..1000 {
+        assert_eq!(
+            next(&ended, "bob's ending"),
+            IncomingEvent::Rejected(RejectReason::Declined)
+        );
+    }
     assert_eq!(alice.live_count(), 0);
     assert_eq!(bob.live_count(), 0);
 }

@@ -18,7 +18,7 @@ pub enum IncomingEvent {
     /// The caller confirmed this device's accept;
     /// [`IncomingInvite::conversation`] is set.
     Accepted,
-    /// This device rejected.
+    /// The caller's outcome is this device's reject.
     Rejected(RejectReason),
     /// The caller canceled, or another device of this user answered.
     Canceled(CancelReason),
@@ -163,8 +163,8 @@ impl IncomingInvite {
         self.shared.offer.as_ref().map(Text::as_c_str)
     }
 
-    /// `pending`, `accepting`, `accepted`, `rejected`, `canceled` or
-    /// `failed`.
+    /// `pending`, `accepting`, `rejecting`, `accepted`, `rejected`,
+    /// `canceled` or `failed`.
     pub fn status(&self) -> IncomingStatus {
         self.shared.lock().status
     }
@@ -202,13 +202,20 @@ impl IncomingInvite {
     }
 
     /// Rejects the invite. Valid only while `pending`: on `Ok` the status
-    /// is `rejected`, the `Rejected` event is queued and the caller is
-    /// told.
+    /// is `rejecting` and the caller is told; it ends `rejected` once the
+    /// caller's outcome is this reject (or `canceled` if the caller
+    /// canceled, or another device answered, first; or
+    /// `failed(confirm_timeout)`), so both sides end the same way.
     pub fn reject(&self, reason: RejectReason) -> Result<(), Error> {
         let core = self.core()?;
         let key = self.shared.key;
-        core.with_engine(|st, now| st.engine.reject(key, reason, now))
-            .map_err(|e| self.map_err(e))
+        core.with_engine(|st, now| {
+            st.engine.reject(key, reason, now)?;
+            // Still under the engine lock, so no event can overtake it.
+            self.shared.lock().status = IncomingStatus::Rejecting;
+            Ok(())
+        })
+        .map_err(|e| self.map_err(e))
     }
 
     fn core(&self) -> Result<Arc<Core>, Error> {

@@ -12,19 +12,45 @@ use super::{
     FINISHED_MEMORY,
 };
 
-/// An incoming invite that is `pending` or `accepting`. Finished ones are
-/// forgotten, but their ids are remembered for a while (so a late copy is
-/// not a new invite).
+/// An incoming invite that is `pending`, `accepting` or `rejecting`.
+/// Finished ones are forgotten, but their ids are remembered for a while
+/// (so a late copy is not a new invite).
 #[derive(Debug)]
 pub(super) struct Incoming {
     info: IncomingInfo,
     status: IncomingStatus,
-    /// The device this one was when its accept went out (`None` while
-    /// not accepting, or accepted while the link was down).
-    accepted_as: Option<String>,
-    /// The accept's answer and user data, to send again after a
-    /// reconnection if the caller never got it.
-    accept_msg: Option<(Option<String>, Option<String>)>,
+    /// This device's answer, once it gave one (`accepting` or
+    /// `rejecting`): sent again after a reconnection if the caller never
+    /// got it.
+    reply: Option<Reply>,
+    /// The device this one was when its answer went out (`None` while
+    /// unanswered, or answered while the link was down).
+    answered_as: Option<String>,
+}
+
+/// An answer given on this device, waiting for the caller's outcome.
+#[derive(Clone, Debug)]
+enum Reply {
+    /// Accepted, with this SDP answer and user data.
+    Accept {
+        answer: Option<String>,
+        user_data: Option<String>,
+    },
+    /// Rejected, for this reason.
+    Reject(RejectReason),
+}
+
+impl Reply {
+    fn message(&self, invite_id: String) -> PeerMessage {
+        match self.clone() {
+            Reply::Accept { answer, user_data } => PeerMessage::Accept {
+                invite_id,
+                answer,
+                user_data,
+            },
+            Reply::Reject(reason) => PeerMessage::Reject { invite_id, reason },
+        }
+    }
 }
 
 impl Incoming {
@@ -47,59 +73,55 @@ impl Engine {
     ) -> Result<(), EngineError> {
         check_text("answer", answer.as_deref(), MAX_SDP_LEN)?;
         check_text("userData", user_data.as_deref(), MAX_USER_DATA_LEN)?;
+        self.answer(
+            key,
+            IncomingStatus::Accepting,
+            Reply::Accept { answer, user_data },
+            now,
+        )
+    }
+
+    /// Rejects a pending incoming invite: it becomes `rejecting` and the
+    /// caller is told. Like an accept, a reject is only a proposal: the
+    /// caller decides. It ends `rejected` when the caller's outcome is
+    /// this reject, `canceled` if the caller decided otherwise first
+    /// (it canceled, or another device answered), or
+    /// `failed(confirm_timeout)` if nothing comes back in time. So both
+    /// sides always end in the same outcome.
+    pub fn reject(
+        &mut self,
+        key: Key,
+        reason: RejectReason,
+        now: Instant,
+    ) -> Result<(), EngineError> {
+        self.answer(key, IncomingStatus::Rejecting, Reply::Reject(reason), now)
+    }
+
+    /// Records this device's answer to a pending invite and sends it.
+    fn answer(
+        &mut self,
+        key: Key,
+        status: IncomingStatus,
+        reply: Reply,
+        now: Instant,
+    ) -> Result<(), EngineError> {
+        let mine = self.my_device().map(str::to_owned);
         let inc = self.incoming.get_mut(&key).ok_or(EngineError::UnknownKey)?;
         if inc.status != IncomingStatus::Pending {
             return Err(EngineError::InvalidState {
                 status: inc.status.as_str(),
             });
         }
-        inc.status = IncomingStatus::Accepting;
-        inc.accepted_as = self.me.as_ref().map(|me| me.device.clone());
-        inc.accept_msg = Some((answer.clone(), user_data.clone()));
-        let (to, device, invite_id) = (
-            inc.info.from.clone(),
-            inc.info.from_device.clone(),
-            inc.info.invite_id.clone(),
-        );
+        inc.status = status;
+        inc.answered_as = mine;
+        let msg = reply.message(inc.info.invite_id.clone());
+        inc.reply = Some(reply);
+        let (to, device) = (inc.info.from.clone(), inc.info.from_device.clone());
         self.timers.set(key, now + self.config.confirm_timeout);
-        self.send(
-            &to,
-            Some(&device),
-            PeerMessage::Accept {
-                invite_id,
-                answer,
-                user_data,
-            },
-        );
-        Ok(())
-    }
-
-    /// Rejects a pending incoming invite: when this returns `Ok` it is
-    /// `rejected`, its `IncomingRejected` event is queued and the caller is
-    /// told.
-    pub fn reject(
-        &mut self,
-        key: Key,
-        reason: RejectReason,
-        _now: Instant,
-    ) -> Result<(), EngineError> {
-        let inc = self.incoming.get(&key).ok_or(EngineError::UnknownKey)?;
-        if inc.status != IncomingStatus::Pending {
-            return Err(EngineError::InvalidState {
-                status: inc.status.as_str(),
-            });
-        }
-        let (to, device, invite_id) = (
-            inc.info.from.clone(),
-            inc.info.from_device.clone(),
-            inc.info.invite_id.clone(),
-        );
-        self.send(
-            &to,
-            Some(&device),
-            PeerMessage::Reject { invite_id, reason },
-        );
-        self.finish_incoming(key, Event::IncomingRejected { key, reason });
+        // While the link is down this sends nothing: the answer goes out
+        // after the reconnection, once the caller says it is still
+        // pending (`receive_status`).
+        self.send(&to, Some(&device), msg);
         Ok(())
     }
 
@@ -133,8 +155,8 @@ impl Engine {
             Incoming {
                 info: info.clone(),
                 status: IncomingStatus::Pending,
-                accepted_as: None,
-                accept_msg: None,
+                reply: None,
+                answered_as: None,
             },
         );
         self.events.push_back(Event::IncomingReceived { key, info });
@@ -165,16 +187,17 @@ impl Engine {
             return;
         };
         let status = self.incoming[&key].status;
-        let accepted_as = self.incoming[&key].accepted_as.clone();
+        let answered_as = self.incoming[&key].answered_as.clone();
         let mine = self.my_device().unwrap_or_default().to_owned();
         let event = match outcome {
             Outcome::Accepted {
                 device,
                 participants,
-            } if device == mine || accepted_as.as_deref() == Some(device.as_str()) => {
+            } if device == mine || answered_as.as_deref() == Some(device.as_str()) => {
                 if status != IncomingStatus::Accepting {
                     // The caller claims this device accepted, but it did
-                    // not: ignore it and let the lifetime run out.
+                    // not: ignore it and let the confirmation (or the
+                    // lifetime) run out.
                     return;
                 }
                 if device != mine {
@@ -209,10 +232,17 @@ impl Engine {
                 let conversation = self.start_conversation(id, mode, members);
                 Event::IncomingAccepted { key, conversation }
             }
-            Outcome::Rejected { ref device, .. } if *device == mine => {
-                // Only this device can have rejected for itself, and its
-                // reject already finished the invite here.
-                return;
+            Outcome::Rejected { ref device, .. }
+                if *device == mine || answered_as.as_deref() == Some(device.as_str()) =>
+            {
+                let Some(Reply::Reject(reason)) = self.incoming[&key].reply else {
+                    // The caller claims this device rejected, but it did
+                    // not: ignore it, as a false accept.
+                    return;
+                };
+                // The caller's outcome is this device's own reject (made
+                // on this connection or the one before).
+                Event::IncomingRejected { key, reason }
             }
             Outcome::Accepted { .. } | Outcome::Rejected { .. } => Event::IncomingCanceled {
                 key,
@@ -240,24 +270,15 @@ impl Engine {
         };
         match state {
             InviteState::Pending => {
-                // Still ringing: keep ringing. An accept the caller never
-                // got (lost with the old link, or made while it was down)
+                // Still ringing: keep ringing. An answer the caller never
+                // got (lost with the old link, or given while it was down)
                 // goes out again from this connection.
                 let mine = self.my_device().map(str::to_owned);
                 let inc = self.incoming.get_mut(&key).expect("live invite");
-                if inc.status == IncomingStatus::Accepting && inc.accepted_as != mine {
-                    inc.accepted_as = mine;
-                    let (answer, user_data) = inc.accept_msg.clone().unwrap_or_default();
-                    let invite_id = invite_id.to_owned();
-                    self.send(
-                        from,
-                        Some(device),
-                        PeerMessage::Accept {
-                            invite_id,
-                            answer,
-                            user_data,
-                        },
-                    );
+                if let Some(reply) = inc.reply.clone().filter(|_| inc.answered_as != mine) {
+                    inc.answered_as = mine;
+                    let msg = reply.message(invite_id.to_owned());
+                    self.send(from, Some(device), msg);
                 }
             }
             InviteState::Unknown => self.finish_incoming(
@@ -286,6 +307,8 @@ impl Engine {
                 self.send(&to, Some(&device), PeerMessage::Leave { conversation_id });
                 FailureReason::ConfirmTimeout
             }
+            // Nothing came back for the reject either.
+            IncomingStatus::Rejecting => FailureReason::ConfirmTimeout,
             _ => FailureReason::Timeout,
         };
         self.finish_incoming(key, Event::IncomingFailed { key, reason });

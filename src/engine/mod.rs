@@ -29,8 +29,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::time::{Duration, Instant};
 
 use wd_protocol::{
-    ClientMessage, FailureReason, InviteState, Mode, Outcome, PeerMessage, RejectReason,
-    ServerMessage,
+    ClientMessage, FailureReason, InviteState, Mode, Outcome, PeerMessage, ServerMessage,
 };
 
 use conversation::Conversation;
@@ -116,9 +115,8 @@ pub struct Engine {
     decided: HashMap<String, (String, Outcome)>,
     decided_order: VecDeque<String>,
     /// The link was lost and the host is reconnecting: incoming invites
-    /// stay live, and rejects made meanwhile wait here to be sent.
+    /// stay live (answers given meanwhile go out after the reconnection).
     reconnecting: bool,
-    deferred_rejects: Vec<(String, String, String, RejectReason)>,
     timers: Timers,
     transmits: VecDeque<ClientMessage>,
     events: VecDeque<Event>,
@@ -144,7 +142,6 @@ impl Engine {
             decided: HashMap::default(),
             decided_order: VecDeque::new(),
             reconnecting: false,
-            deferred_rejects: Vec::new(),
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -160,9 +157,10 @@ impl Engine {
     /// The server accepted this connection as user `uid`, device `device`.
     ///
     /// After [`Engine::handle_link_lost`] this is a reconnection (with a
-    /// new device id): rejects made meanwhile are sent, and the caller of
-    /// every incoming invite still live is asked what became of it
-    /// (`query`), so an invite decided meanwhile ends here once.
+    /// new device id): the caller of every incoming invite still live is
+    /// asked what became of it (`query`), so an invite decided meanwhile
+    /// ends here once, and an answer given meanwhile goes out once the
+    /// caller says it is still pending.
     pub fn handle_connected(&mut self, uid: &str, device: &str) {
         self.me = Some(Me {
             uid: uid.to_owned(),
@@ -170,13 +168,6 @@ impl Engine {
         });
         if !std::mem::take(&mut self.reconnecting) {
             return;
-        }
-        for (to, to_device, invite_id, reason) in std::mem::take(&mut self.deferred_rejects) {
-            self.send(
-                &to,
-                Some(&to_device),
-                PeerMessage::Reject { invite_id, reason },
-            );
         }
         let mut incoming: Vec<(Key, String, String, String)> = self
             .incoming
@@ -263,7 +254,6 @@ impl Engine {
     pub fn handle_disconnected(&mut self, _now: Instant) {
         self.me = None;
         self.reconnecting = false;
-        self.deferred_rejects.clear();
         self.transmits.clear();
         self.fail_outgoing_for_network();
         let mut incoming: Vec<Key> = self.incoming.keys().copied().collect();
@@ -463,18 +453,9 @@ impl Engine {
         key
     }
 
+    /// Queues `body` for `to` (one `device`, or all of them); nothing while
+    /// the link is down.
     fn send(&mut self, to: &str, device: Option<&str>, body: PeerMessage) {
-        if self.me.is_none() && self.reconnecting {
-            if let (PeerMessage::Reject { invite_id, reason }, Some(device)) = (&body, device) {
-                self.deferred_rejects.push((
-                    to.to_owned(),
-                    device.to_owned(),
-                    invite_id.clone(),
-                    *reason,
-                ));
-            }
-            return;
-        }
         if self.me.is_some() {
             self.transmits.push_back(ClientMessage::Send {
                 to: to.to_owned(),

@@ -50,6 +50,9 @@ pub enum IncomingStatus {
     Pending,
     /// Accepted here; waiting for the caller to confirm.
     Accepting,
+    /// Rejected here; waiting for the caller's outcome, which ends it
+    /// `rejected`, or `canceled` if the caller decided otherwise first.
+    Rejecting,
     /// The caller confirmed this device's accept.
     Accepted,
     /// Rejected here.
@@ -63,7 +66,10 @@ pub enum IncomingStatus {
 impl IncomingStatus {
     /// Whether no further change can happen.
     pub fn is_terminal(self) -> bool {
-        !matches!(self, IncomingStatus::Pending | IncomingStatus::Accepting)
+        !matches!(
+            self,
+            IncomingStatus::Pending | IncomingStatus::Accepting | IncomingStatus::Rejecting
+        )
     }
 
     /// The name the JS API uses (`"pending"`, `"accepting"`, …).
@@ -71,6 +77,7 @@ impl IncomingStatus {
         match self {
             IncomingStatus::Pending => "pending",
             IncomingStatus::Accepting => "accepting",
+            IncomingStatus::Rejecting => "rejecting",
             IncomingStatus::Accepted => "accepted",
             IncomingStatus::Rejected => "rejected",
             IncomingStatus::Canceled => "canceled",
@@ -183,7 +190,8 @@ pub enum Event {
         /// The new conversation.
         conversation: ConversationInfo,
     },
-    /// This device rejected (fires from within [`super::Engine::reject`]).
+    /// The caller's outcome is this device's reject (made with
+    /// [`super::Engine::reject`]).
     IncomingRejected {
         /// The incoming invite.
         key: Key,

@@ -40,7 +40,7 @@ pub enum wd_incoming_event_kind {
     /// The caller confirmed this device's accept;
     /// `wd_incoming_invite_conversation` now gives the conversation.
     Accepted = 0,
-    /// This device rejected; see `reject_reason`.
+    /// The caller confirmed this device's reject; see `reject_reason`.
     Rejected = 1,
     /// The caller canceled, or another device of this user answered; see
     /// `cancel_reason`.
@@ -239,8 +239,13 @@ pub extern "C" fn wd_incoming_invite_accept(
 
 /// Rejects the invite with `reason` (`WD_REJECT_REASON_DECLINED` or
 /// `WD_REJECT_REASON_BUSY`). Valid only while pending: on OK the status
-/// is `REJECTED` when this returns, the `REJECTED` event fires once, and
-/// the caller is told.
+/// is `REJECTING` when this returns and the caller is told. The caller
+/// decides, as for an accept: the invite ends `REJECTED` (the `REJECTED`
+/// event, once) when the caller's outcome is this reject, `CANCELED` when
+/// the caller canceled (or another device of this user answered) first,
+/// or `FAILED` (`confirm_timeout`) when no outcome comes within
+/// `confirmTimeoutMs`. So the caller and this device always end the same
+/// way.
 ///
 /// INVALID_ARGUMENT for any other `reason` value (including
 /// `WD_REJECT_REASON_NONE`); INVALID_STATE if not pending (nothing

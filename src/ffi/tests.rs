@@ -817,7 +817,14 @@ fn cancel_and_reject_states() {
         OK
     );
     assert_eq!(wd_incoming_invite_status(r.incoming, &mut status), OK);
-    assert_eq!(status, wd_incoming_status::Rejected);
+    // A proposal until the caller's outcome is back (it may be already).
+    assert!(
+        matches!(
+            status,
+            wd_incoming_status::Rejecting | wd_incoming_status::Rejected
+        ),
+        "{status:?}"
+    );
     assert_eq!(
         wd_incoming_invite_reject(r.incoming, wd_reject_reason::Busy as u32),
         wd_result::InvalidState

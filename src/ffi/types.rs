@@ -48,13 +48,17 @@ pub enum wd_incoming_status {
     Accepting = 1,
     /// The caller confirmed this device's accept; the conversation exists.
     Accepted = 2,
-    /// Rejected here.
+    /// The caller's outcome is this device's reject.
     Rejected = 3,
     /// The caller canceled, or another device answered; see the cancel
     /// reason.
     Canceled = 4,
     /// The invite failed; see its failure reason.
     Failed = 5,
+    /// Rejected here; waiting for the caller's outcome (`REJECTED`, or
+    /// `CANCELED` when the caller decided otherwise first). Appended, so
+    /// the values above keep theirs.
+    Rejecting = 6,
 }
 
 impl From<IncomingStatus> for wd_incoming_status {
@@ -62,6 +66,7 @@ impl From<IncomingStatus> for wd_incoming_status {
         match s {
             IncomingStatus::Pending => wd_incoming_status::Pending,
             IncomingStatus::Accepting => wd_incoming_status::Accepting,
+            IncomingStatus::Rejecting => wd_incoming_status::Rejecting,
             IncomingStatus::Accepted => wd_incoming_status::Accepted,
             IncomingStatus::Rejected => wd_incoming_status::Rejected,
             IncomingStatus::Canceled => wd_incoming_status::Canceled,

@@ -13,8 +13,8 @@
 //! - `failed(timeout)` — its own copy of the lifetime, counted from receipt,
 //!   ran out while it was still `pending` (the caller's decision, if any,
 //!   was still in flight);
-//! - `failed(confirm_timeout)` — it accepted and heard nothing for
-//!   `confirm_timeout`;
+//! - `failed(confirm_timeout)` — it accepted or rejected and heard nothing
+//!   for `confirm_timeout`;
 //! - `failed(network)` — it lost its own connection.
 //!
 //! Apart from those, the endings agree exactly: a device ends `accepted`
@@ -23,8 +23,10 @@
 //! (answered_elsewhere)` only if the caller accepted or was rejected by
 //! another device; `failed(caller_gone)` only if the caller lost its
 //! connection before deciding; `failed(timeout)` while accepting only if
-//! the caller timed out. A device the caller names as rejecting ended
-//! `rejected` with that reason. So when messages are not held back longer
+//! the caller timed out; `rejected` iff the caller ended `rejected` by that
+//! device, with that reason (a reject is a proposal, as an accept is: a
+//! reject that crosses a cancel ends `canceled` on both sides). So when
+//! messages are not held back longer
 //! than `confirm_timeout` and no device drops, the caller accepted with d
 //! iff d ended accepted. When they are, the caller can end `accepted` with
 //! a device that already gave up (`confirm_timeout`): no timeout-based
@@ -109,7 +111,15 @@ fn case() -> impl Strategy<Value = Case> {
 struct Ledger {
     accepted_at: Option<Instant>,
     rejected: Option<RejectReason>,
+    rejected_at: Option<Instant>,
     disconnected: bool,
+}
+
+impl Ledger {
+    /// When this device answered (accepted or rejected), if it did.
+    fn answered_at(&self) -> Option<Instant> {
+        self.accepted_at.or(self.rejected_at)
+    }
 }
 
 /// How the caller's invite ended.
@@ -129,6 +139,8 @@ struct Coverage {
     device: BTreeMap<&'static str, u32>,
     /// Cancel returned Ok while some device was accepting.
     cancel_crossing_accept: u32,
+    /// Cancel returned Ok while some device was rejecting.
+    cancel_crossing_reject: u32,
     /// The caller accepted with a device that had given up.
     accepted_after_confirm_timeout: u32,
 }
@@ -175,6 +187,7 @@ fn random_interleavings_end_once_and_agree() {
         assert!(n >= CASES / 200, "a device ended {name} only {n} times");
     }
     assert!(cov.cancel_crossing_accept >= CASES / 100);
+    assert!(cov.cancel_crossing_reject >= CASES / 200);
 }
 
 fn run_case(case: &Case, cov: &mut Coverage) -> Result<(), TestCaseError> {
@@ -217,8 +230,9 @@ fn run_case(case: &Case, cov: &mut Coverage) -> Result<(), TestCaseError> {
                 prop_assert_eq!(&got, &expected, "reject on device {}", d);
                 if got.is_ok() {
                     ledger[d].rejected = Some(reason);
-                    let last = &net.nodes[d].events.last().unwrap().1;
-                    prop_assert_eq!(last, &Event::IncomingRejected { key, reason });
+                    ledger[d].rejected_at = Some(net.now);
+                    // A proposal: no ending until the caller decides.
+                    prop_assert!(terminal(&net, d, key).is_none());
                 }
             }
             Step::Cancel => {
@@ -242,6 +256,11 @@ fn run_case(case: &Case, cov: &mut Coverage) -> Result<(), TestCaseError> {
                             && terminal(&net, d, net.incoming_key(d)).is_none()
                     });
                     cov.cancel_crossing_accept += u32::from(accepting);
+                    let rejecting = (1..=case.devices).any(|d| {
+                        ledger[d].rejected_at.is_some()
+                            && terminal(&net, d, net.incoming_key(d)).is_none()
+                    });
+                    cov.cancel_crossing_reject += u32::from(rejecting);
                 }
             }
             Step::Advance(permille) => net.advance(case.lifetime_ms * 3 / 2 * permille / 1000),
@@ -334,6 +353,10 @@ fn expected_answer(net: &Net, d: usize, key: Key, ledger: &Ledger) -> Result<(),
     } else if ledger.accepted_at.is_some() {
         Err(EngineError::InvalidState {
             status: "accepting",
+        })
+    } else if ledger.rejected_at.is_some() {
+        Err(EngineError::InvalidState {
+            status: "rejecting",
         })
     } else {
         Ok(())
@@ -519,7 +542,9 @@ fn check_device(
             prop_assert_eq!(&conversation.participants[0].device, "n1.1");
         }
         Event::IncomingRejected { reason, .. } => {
+            // Both sides agree: the caller ended rejected by this device.
             prop_assert_eq!(ledger.rejected, Some(*reason));
+            prop_assert_eq!(caller, &CallerEnd::Rejected(me.clone(), *reason));
         }
         Event::IncomingCanceled {
             reason: CancelReason::CallerCanceled,
@@ -543,7 +568,7 @@ fn check_device(
         }
         Event::IncomingFailed { reason, .. } => match reason {
             FailureReason::Timeout => {
-                let own_lifetime = ledger.accepted_at.is_none()
+                let own_lifetime = ledger.answered_at().is_none()
                     && at >= received_at + Duration::from_millis(case.lifetime_ms);
                 prop_assert!(
                     own_lifetime || *caller == CallerEnd::Failed(FailureReason::Timeout),
@@ -553,8 +578,8 @@ fn check_device(
                 );
             }
             FailureReason::ConfirmTimeout => {
-                let accepted_at = ledger.accepted_at.expect("confirm_timeout without accept");
-                prop_assert!(at >= accepted_at + Duration::from_millis(case.confirm_ms));
+                let answered_at = ledger.answered_at().expect("confirm_timeout unanswered");
+                prop_assert!(at >= answered_at + Duration::from_millis(case.confirm_ms));
             }
             FailureReason::CallerGone => {
                 prop_assert_eq!(caller, &CallerEnd::Failed(FailureReason::Network));
@@ -585,6 +610,12 @@ fn check_device(
             prop_assert_eq!(end_index, index, "{} ended later than its outcome", &me);
             let expected = match outcome {
                 Outcome::Accepted { device, .. } if *device == me => None,
+                Outcome::Rejected { device, reason } if *device == me => {
+                    Some(Event::IncomingRejected {
+                        key,
+                        reason: *reason,
+                    })
+                }
                 Outcome::Accepted { .. } | Outcome::Rejected { .. } => {
                     Some(Event::IncomingCanceled {
                         key,
@@ -637,12 +668,23 @@ fn check_device(
             );
         }
         CallerEnd::Rejected(dev, reason) if *dev == me => {
-            prop_assert_eq!(
+            let gave_up = matches!(
                 end,
-                &Event::IncomingRejected {
-                    key,
-                    reason: *reason
+                Event::IncomingFailed {
+                    reason: FailureReason::ConfirmTimeout | FailureReason::Network,
+                    ..
                 }
+            );
+            prop_assert!(
+                gave_up
+                    || *end
+                        == Event::IncomingRejected {
+                            key,
+                            reason: *reason
+                        },
+                "caller was rejected by {} but it ended {:?}",
+                &me,
+                end
             );
         }
         _ => {}

@@ -257,12 +257,11 @@ fn reject_made_while_the_link_was_down_reaches_the_caller() {
     net.link_lost(BOB1);
     net.reject(BOB1, keys[BOB1], RejectReason::Declined)
         .unwrap();
+    // Rejecting until the caller, reached after the reconnection, decides.
+    assert_eq!(net.take(BOB1), vec![]);
     assert_eq!(
-        net.take(BOB1),
-        vec![Event::IncomingRejected {
-            key: keys[BOB1],
-            reason: RejectReason::Declined
-        }]
+        net.incoming_status(BOB1, keys[BOB1]),
+        Some(IncomingStatus::Rejecting)
     );
     net.reconnect(BOB1, "n1.9");
     net.drain();
@@ -273,7 +272,69 @@ fn reject_made_while_the_link_was_down_reaches_the_caller() {
             reason: RejectReason::Declined
         }]
     );
-    assert_eq!(net.take(BOB1), vec![]);
+    assert_eq!(
+        net.take(BOB1),
+        vec![Event::IncomingRejected {
+            key: keys[BOB1],
+            reason: RejectReason::Declined
+        }]
+    );
+    net.assert_quiet();
+}
+
+/// The caller canceled while the invitee's link was down and its reject
+/// waited: after the reconnection both sides end canceled.
+#[test]
+fn reject_made_while_the_link_was_down_loses_to_a_cancel_made_meanwhile() {
+    let (mut net, out, keys) = rung(1);
+    net.link_lost(BOB1);
+    net.reject(BOB1, keys[BOB1], RejectReason::Busy).unwrap();
+    net.cancel(out).unwrap();
+    net.reconnect(BOB1, "n1.9");
+    net.drain();
+    assert_eq!(
+        net.take(ALICE),
+        vec![Event::OutgoingCanceled {
+            key: out,
+            reason: CancelReason::CallerCanceled
+        }]
+    );
+    assert_eq!(
+        net.take(BOB1),
+        vec![Event::IncomingCanceled {
+            key: keys[BOB1],
+            reason: CancelReason::CallerCanceled
+        }]
+    );
+    net.assert_quiet();
+}
+
+/// The reject reached the caller, but its outcome was lost with the
+/// invitee's link: the query after the reconnection brings it back, and
+/// the invitee ends rejected, as the caller did.
+#[test]
+fn rejected_as_the_old_device_ends_rejected_after_the_reconnect() {
+    let (mut net, out, keys) = rung(1);
+    net.reject(BOB1, keys[BOB1], RejectReason::Declined)
+        .unwrap();
+    net.deliver_link(BOB1, ALICE);
+    assert_eq!(
+        net.take(ALICE),
+        vec![Event::OutgoingRejected {
+            key: out,
+            reason: RejectReason::Declined
+        }]
+    );
+    net.link_lost(BOB1); // the outcome is lost with it
+    net.reconnect(BOB1, "n1.9");
+    net.drain();
+    assert_eq!(
+        net.take(BOB1),
+        vec![Event::IncomingRejected {
+            key: keys[BOB1],
+            reason: RejectReason::Declined
+        }]
+    );
     net.assert_quiet();
 }
 

@@ -10,6 +10,7 @@ use wd_protocol::{
 use super::harness::{request, Net, ALICE, BOB1, BOB2, BOB3, LIFETIME_MS};
 use crate::engine::{
     Answer, Engine, EngineConfig, EngineError, Event, IncomingStatus, Key, Participant,
+    DEFAULT_CONFIRM_TIMEOUT,
 };
 
 // ---- helpers ----
@@ -273,7 +274,31 @@ fn reject_declined_and_busy_reach_the_caller() {
     for reason in [RejectReason::Declined, RejectReason::Busy] {
         let (mut net, out, keys) = rung(1);
         net.reject(BOB1, keys[BOB1], reason).unwrap();
-        // Terminal at once on the invitee.
+        // A proposal, as an accept is: rejecting until the caller decides.
+        assert_eq!(net.take(BOB1), vec![]);
+        assert_eq!(
+            net.incoming_status(BOB1, keys[BOB1]),
+            Some(IncomingStatus::Rejecting)
+        );
+        assert_eq!(
+            net.reject(BOB1, keys[BOB1], reason),
+            Err(EngineError::InvalidState {
+                status: "rejecting"
+            }),
+            "a second reject"
+        );
+        assert_eq!(
+            net.accept(BOB1, keys[BOB1]),
+            Err(EngineError::InvalidState {
+                status: "rejecting"
+            })
+        );
+        net.deliver_all();
+        assert_eq!(
+            net.take(ALICE),
+            vec![Event::OutgoingRejected { key: out, reason }]
+        );
+        // Alice's outcome (rejected by n1.2) ends it on n1.2, the same way.
         assert_eq!(
             net.take(BOB1),
             vec![Event::IncomingRejected {
@@ -285,17 +310,8 @@ fn reject_declined_and_busy_reach_the_caller() {
         assert_eq!(net.nodes[BOB1].engine.poll_timeout(), None);
         assert_eq!(
             net.reject(BOB1, keys[BOB1], reason),
-            Err(EngineError::UnknownKey),
-            "a second reject"
+            Err(EngineError::UnknownKey)
         );
-        assert_eq!(net.accept(BOB1, keys[BOB1]), Err(EngineError::UnknownKey));
-        net.deliver_all();
-        assert_eq!(
-            net.take(ALICE),
-            vec![Event::OutgoingRejected { key: out, reason }]
-        );
-        // Alice's outcome (rejected by n1.2) went back to n1.2 and was absorbed.
-        assert_eq!(net.take(BOB1), vec![]);
         assert_eq!(net.cancel(out), Err(EngineError::UnknownKey));
         net.assert_quiet();
     }
@@ -570,7 +586,7 @@ fn accepting_waits_for_confirmation_then_fails_with_confirm_timeout() {
 }
 
 #[test]
-fn reject_crossing_caller_expiry_leaves_each_side_with_its_own_end() {
+fn reject_crossing_caller_expiry_ends_both_sides_failed_timeout() {
     let mut net = Net::new(1);
     let out = net.invite_bob(10_000);
     net.advance(1_000);
@@ -579,7 +595,7 @@ fn reject_crossing_caller_expiry_leaves_each_side_with_its_own_end() {
     net.advance_to(net.at(9_000));
     net.reject(BOB1, bob, RejectReason::Busy).unwrap(); // held back
     net.advance_to(net.at(10_000)); // alice expires first
-    net.deliver_all(); // the reject and alice's timeout outcome are absorbed
+    net.deliver_all(); // the reject is absorbed; alice's outcome ends bob
     assert_eq!(
         net.take(ALICE),
         vec![
@@ -589,12 +605,99 @@ fn reject_crossing_caller_expiry_leaves_each_side_with_its_own_end() {
     );
     assert_eq!(
         net.take(BOB1)[1..],
-        [Event::IncomingRejected {
+        [Event::IncomingFailed {
             key: bob,
+            reason: FailureReason::Timeout
+        }]
+    );
+    net.assert_quiet();
+}
+
+/// The race independent testing found: the caller cancels while the
+/// invitee's reject is on its way. The caller decided first, so both
+/// sides end canceled; the reject is absorbed.
+#[test]
+fn cancel_crossing_reject_ends_both_sides_canceled() {
+    let (mut net, out, keys) = rung(1);
+    net.reject(BOB1, keys[BOB1], RejectReason::Declined)
+        .unwrap();
+    net.cancel(out).unwrap(); // before the reject reaches alice
+    net.deliver_all();
+    assert_eq!(
+        net.take(ALICE),
+        vec![Event::OutgoingCanceled {
+            key: out,
+            reason: CancelReason::CallerCanceled
+        }]
+    );
+    assert_eq!(
+        net.take(BOB1),
+        vec![canceled(keys[BOB1], CancelReason::CallerCanceled)]
+    );
+    net.assert_quiet();
+}
+
+/// The other order: the reject reaches the caller first, so a cancel
+/// made afterwards finds nothing pending, and both sides end rejected.
+#[test]
+fn reject_reaching_the_caller_before_its_cancel_ends_both_sides_rejected() {
+    let (mut net, out, keys) = rung(1);
+    net.reject(BOB1, keys[BOB1], RejectReason::Busy).unwrap();
+    net.deliver_link(BOB1, ALICE);
+    assert_eq!(net.cancel(out), Err(EngineError::UnknownKey));
+    net.deliver_all();
+    assert_eq!(
+        net.take(ALICE),
+        vec![Event::OutgoingRejected {
+            key: out,
+            reason: RejectReason::Busy
+        }]
+    );
+    assert_eq!(
+        net.take(BOB1),
+        vec![Event::IncomingRejected {
+            key: keys[BOB1],
             reason: RejectReason::Busy
         }]
     );
     net.assert_quiet();
+}
+
+/// A reject that the caller never answers ends `failed(confirm_timeout)`,
+/// as an accept does.
+#[test]
+fn unanswered_reject_ends_confirm_timeout() {
+    let (mut net, _out, keys) = rung(1);
+    net.reject(BOB1, keys[BOB1], RejectReason::Declined)
+        .unwrap();
+    // The reject is held back on its way; the confirmation runs out.
+    net.advance(DEFAULT_CONFIRM_TIMEOUT.as_millis() as u64);
+    assert_eq!(
+        net.take(BOB1),
+        vec![Event::IncomingFailed {
+            key: keys[BOB1],
+            reason: FailureReason::ConfirmTimeout
+        }]
+    );
+}
+
+/// A false claim that this device rejected (it never did) is ignored.
+#[test]
+fn outcome_naming_a_device_that_did_not_reject_is_ignored() {
+    let (mut net, _out, keys) = rung(1);
+    let outcome = PeerMessage::Outcome {
+        invite_id: "i1".into(),
+        outcome: Outcome::Rejected {
+            device: "n1.2".into(),
+            reason: RejectReason::Busy,
+        },
+    };
+    net.inject(BOB1, Net::forged("alice", "n1.1", outcome));
+    assert_eq!(net.take(BOB1), vec![]);
+    assert_eq!(
+        net.incoming_status(BOB1, keys[BOB1]),
+        Some(IncomingStatus::Pending)
+    );
 }
 
 #[test]
@@ -972,12 +1075,10 @@ fn accept_on_one_device_crossing_reject_on_the_other_accept_first() {
     );
     let bob1 = net.take(BOB1);
     assert!(matches!(bob1[..], [Event::IncomingAccepted { .. }]));
+    // BOB2's reject lost: the caller decided for BOB1's accept first.
     assert_eq!(
         net.take(BOB2),
-        vec![Event::IncomingRejected {
-            key: keys[BOB2],
-            reason: RejectReason::Busy
-        }]
+        vec![canceled(keys[BOB2], CancelReason::AnsweredElsewhere)]
     );
     hang_up(
         &mut net,

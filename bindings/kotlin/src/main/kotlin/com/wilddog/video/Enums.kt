@@ -88,7 +88,7 @@ enum class IncomingStatus(
     /** The caller confirmed; the conversation exists. */
     ACCEPTED(2),
 
-    /** This device rejected. */
+    /** The caller's outcome is this device's reject. */
     REJECTED(3),
 
     /** The caller canceled, or another device of this user answered. */
@@ -96,6 +96,9 @@ enum class IncomingStatus(
 
     /** The invite failed here; see [IncomingInvite.failureReason]. */
     FAILED(5),
+
+    /** This device rejected; waiting for the caller's outcome (`REJECTED`, or `CANCELED`). */
+    REJECTING(6),
     ;
 
     internal companion object {

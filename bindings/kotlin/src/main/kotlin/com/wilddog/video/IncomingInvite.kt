@@ -8,7 +8,7 @@ sealed class IncomingOutcome {
         val conversation: Conversation,
     ) : IncomingOutcome()
 
-    /** This device rejected. */
+    /** The caller's outcome is this device's reject. */
     data class Rejected(
         /** The reason given to [IncomingInvite.reject]. */
         val reason: RejectReason,
@@ -67,7 +67,7 @@ class IncomingInvite internal constructor(
         closeOnFailure { handle.use { NativeLib.incomingSetSink(it, core) } }
     }
 
-    /** `PENDING`, `ACCEPTING`, `ACCEPTED`, `REJECTED`, `CANCELED` or `FAILED`. */
+    /** `PENDING`, `ACCEPTING`, `REJECTING`, `ACCEPTED`, `REJECTED`, `CANCELED` or `FAILED`. */
     val status: IncomingStatus get() = IncomingStatus.of(handle.use { NativeLib.incomingStatus(it) })
 
     /** Why it failed, once `FAILED`. */
@@ -92,8 +92,11 @@ class IncomingInvite internal constructor(
         handle.use { NativeLib.incomingAccept(it, answer, userData) }
 
     /**
-     * Rejects. Valid only while `PENDING`: when it returns the status is `REJECTED`
-     * and the caller is told.
+     * Rejects. Valid only while `PENDING`: when it returns the status is `REJECTING`
+     * and the caller is told. The caller decides, as for an accept: it ends `REJECTED`
+     * when the caller's outcome is this reject, `CANCELED` when the caller canceled (or
+     * another device answered) first, or `FAILED(CONFIRM_TIMEOUT)`; so both sides end
+     * the same way.
      *
      * @throws InvalidStateException if not pending.
      */
@@ -106,7 +109,7 @@ class IncomingInvite internal constructor(
         core.hub.listen { if (it is IncomingOutcome.Accepted) listener(it.conversation) }
     }
 
-    /** Adds a listener for `rejected` (this device rejected). */
+    /** Adds a listener for `rejected` (the caller's outcome is this device's reject). */
     fun onRejected(listener: (RejectReason) -> Unit): IncomingInvite = apply {
         core.hub.listen { if (it is IncomingOutcome.Rejected) listener(it.reason) }
     }
