@@ -81,7 +81,8 @@ run_tests() {   # name, extra flags...
 for run in "${runs[@]}"; do
     case "$run" in
         plain) run_tests plain ;;
-        address) run_tests address --sanitize=address ;;
+        address) LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
+                 run_tests address --sanitize=address ;;
         thread) run_tests thread --sanitize=thread ;;
         example)
             echo "== getting-started example (docs/getting-started-swift.md)"

@@ -287,12 +287,12 @@ private let clientInviteCallback: @convention(c) (UnsafeMutableRawPointer?, Opaq
         if let invite { wd_incoming_invite_free(invite) }
         return
     }
-    let hub = Unmanaged<EventHub<IncomingInvite>>.fromOpaque(userData).takeUnretainedValue()
+    let hub = EventHub<IncomingInvite>.from(userData)
     hub.publish(IncomingInvite(owning: invite))
 }
 
 private let clientConnectionCallback: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UInt32) -> Void = { userData, _, state in
     guard let userData, let state = ConnectionState(rawValue: state) else { return }
-    let hub = Unmanaged<EventHub<ConnectionState>>.fromOpaque(userData).takeUnretainedValue()
+    let hub = EventHub<ConnectionState>.from(userData)
     hub.publish(state)
 }

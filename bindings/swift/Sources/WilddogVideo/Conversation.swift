@@ -195,7 +195,7 @@ private struct WeakConversation {
 
 private let conversationCallback: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<wd_conversation_event>?) -> Void = { userData, _, event in
     guard let userData, let event else { return }
-    let hub = Unmanaged<EventHub<Conversation.Event>>.fromOpaque(userData).takeUnretainedValue()
+    let hub = EventHub<Conversation.Event>.from(userData)
     let raw = event.pointee
     func text(_ pointer: UnsafePointer<CChar>?) -> String { pointer.map { String(cString: $0) } ?? "" }
     let participant = Participant(uid: text(raw.participant_uid), device: text(raw.participant_device))

@@ -8,8 +8,8 @@ import Foundation
 ///
 /// `@unchecked Sendable`: the library calls into it from its own threads;
 /// every mutable field of it and of its subclasses is read and written only
-/// while `lock` is held (the callbacks take `lock` first, which also orders
-/// them after the registration that published the box).
+/// while `lock` is held, and the library delivers each callback after the
+/// registration that published the box.
 class CallbackBox: @unchecked Sendable {
     /// Guards every mutable field of the box and its subclasses.
     let lock = NSLock()
@@ -27,9 +27,15 @@ class CallbackBox: @unchecked Sendable {
     /// Retains the box for the library; the matching release is the
     /// library's call of ``releaseCallbackBox``.
     func retainedForC() -> UnsafeMutableRawPointer {
-        lock.lock()
-        lock.unlock()
-        return Unmanaged.passRetained(self).toOpaque()
+        let pointer = Unmanaged.passRetained(self).toOpaque()
+        releasedToC(pointer)
+        return pointer
+    }
+
+    /// The box behind a callback's `user_data`, not retained.
+    static func from(_ userData: UnsafeMutableRawPointer) -> Self {
+        acquiredFromC(userData)
+        return Unmanaged<Self>.fromOpaque(userData).takeUnretainedValue()
     }
 
     /// Runs `hook` when the library has released the box (at once if it
@@ -77,6 +83,7 @@ private let liveBoxes = Locked(0)
 /// ``CallbackBox/retainedForC()``.
 let releaseCallbackBox: @convention(c) (UnsafeMutableRawPointer?) -> Void = { userData in
     guard let userData else { return }
+    acquiredFromC(userData)
     let box = Unmanaged<CallbackBox>.fromOpaque(userData)
     let object = box.takeUnretainedValue()
     let hooks = object.markReleased()

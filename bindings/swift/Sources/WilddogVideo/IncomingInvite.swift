@@ -170,7 +170,7 @@ typealias IncomingHub = InviteHub<IncomingInvite.Event>
 
 private let incomingInviteCallback: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<wd_incoming_event>?) -> Void = { userData, invite, event in
     guard let userData, let invite, let event else { return }
-    let hub = Unmanaged<IncomingHub>.fromOpaque(userData).takeUnretainedValue()
+    let hub = IncomingHub.from(userData)
     let raw = event.pointee
     switch IncomingEventKind(rawValue: raw.kind) {
     case .accepted:

@@ -38,8 +38,6 @@ private final class LogBox: CallbackBox, @unchecked Sendable {
 
 private let logCallback: @convention(c) (UnsafeMutableRawPointer?, UInt32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = { userData, level, target, message in
     guard let userData, let level = LogLevel(rawValue: level) else { return }
-    let box = Unmanaged<LogBox>.fromOpaque(userData).takeUnretainedValue()
-    box.lock.lock()  // orders this call after the box was published
-    box.lock.unlock()
+    let box = LogBox.from(userData)
     box.handler(level, target.map { String(cString: $0) } ?? "", message.map { String(cString: $0) } ?? "")
 }

@@ -207,7 +207,7 @@ typealias OutgoingHub = InviteHub<OutgoingInvite.Event>
 
 private let outgoingInviteCallback: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<wd_outgoing_event>?) -> Void = { userData, invite, event in
     guard let userData, let invite, let event else { return }
-    let hub = Unmanaged<OutgoingHub>.fromOpaque(userData).takeUnretainedValue()
+    let hub = OutgoingHub.from(userData)
     let raw = event.pointee
     switch OutgoingEventKind(rawValue: raw.kind) {
     case .ringing:
