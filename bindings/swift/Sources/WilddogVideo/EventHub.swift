@@ -64,7 +64,7 @@ class CallbackBox: @unchecked Sendable {
     }
 }
 
-/// A counter guarded by a lock.
+/// A value guarded by a lock.
 final class Locked<Value>: @unchecked Sendable {
     // @unchecked Sendable: `value` is only touched inside `withLock`.
     private let lock = NSLock()
