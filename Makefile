@@ -16,12 +16,12 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 VENDOR ?=
 
-.PHONY: fuzz-smoke demo test tools lint rust-test c-test examples header install install-test api-docs kotlin-test vendor unvendor
+.PHONY: fuzz-smoke demo test tools lint rust-test c-test examples header install install-test api-docs kotlin-test swift-test vendor unvendor
 
 demo:
 	$(CARGO) run --locked --example quickstart
 
-test: tools lint rust-test fuzz-smoke c-test examples install-test kotlin-test
+test: tools lint rust-test fuzz-smoke c-test examples install-test kotlin-test swift-test
 
 tools:
 	./scripts/setup-tools.sh
@@ -55,6 +55,11 @@ api-docs:
 # Kotlin wrapper (JNI) on the JVM against a real wd-signal; needs npm and Java 17.
 kotlin-test:
 	CARGO="$(CARGO)" ./bindings/kotlin/run-tests.sh
+
+# Swift wrapper (Swift package) against a real wd-signal: swift test plain,
+# under --sanitize=address and --sanitize=thread, and the guide's example.
+swift-test:
+	CARGO="$(CARGO)" ./bindings/swift/run-tests.sh
 
 # Every fuzz target for 15 s (cargo-fuzz, installed if missing); see
 # docs/SECURITY.md. `scripts/fuzz.sh run TARGET 300` fuzzes one longer.

@@ -1,0 +1,191 @@
+import CWilddogVideo
+
+/// An invite this client received (`IncomingInvite`), handed to
+/// ``Client/onInvite(_:)`` and ``Client/invites``.
+///
+/// Answer it with ``accept(answer:userData:)`` or ``reject(reason:)``.
+/// Exactly one outcome event fires, once; a closure or stream added after it
+/// still hears it, once. Dropping the last reference frees the handle; it
+/// never rejects the invite (an unanswered invite rings until its lifetime
+/// ends).
+///
+/// `@unchecked Sendable`: the handle is immutable and its C functions may be
+/// called from any thread; the hub guards its own state with a lock.
+public final class IncomingInvite: @unchecked Sendable {
+    /// An event of the invite.
+    public enum Event: Sendable {
+        /// The caller confirmed this device's accept: the conversation.
+        case accepted(Conversation)
+        /// This device rejected.
+        case rejected(RejectReason)
+        /// The caller canceled, or another device of this user answered first.
+        case canceled(CancelReason)
+        /// The invite failed here.
+        case failed(FailureReason)
+    }
+
+    let handle: OpaquePointer
+    let hub: IncomingHub
+
+    /// The caller's user id.
+    public let from: String
+    /// The id of the conversation the invite is for.
+    public let conversationId: String
+    /// How the conversation carries media.
+    public let mode: Mode
+    /// The text the caller sent to show (at most 8 KiB), if any.
+    public let userData: String?
+    /// The caller's SDP offer (at most 64 KiB), if any.
+    public let offer: String?
+
+    init(owning handle: OpaquePointer) {
+        self.handle = handle
+        self.from = ownedString { wd_incoming_invite_from(handle, $0) } ?? ""
+        self.conversationId = ownedString { wd_incoming_invite_conversation_id(handle, $0) } ?? ""
+        var mode: UInt32 = 0
+        _ = wd_incoming_invite_mode(handle, &mode)
+        self.mode = Mode(rawValue: mode) ?? .p2p
+        self.userData = ownedString { wd_incoming_invite_user_data(handle, $0) }
+        self.offer = ownedString { wd_incoming_invite_offer(handle, $0) }
+        self.hub = IncomingHub(policy: .all, isTerminal: { _ in true })
+        let box = hub.retainedForC()
+        if wd_incoming_invite_set_callback(handle, incomingInviteCallback, box, releaseCallbackBox) != WD_RESULT_OK.rawValue {
+            Unmanaged<CallbackBox>.fromOpaque(box).release()
+        }
+    }
+
+    /// Frees the handle (`wd_incoming_invite_free`); the invite goes on.
+    deinit {
+        wd_incoming_invite_free(handle)
+    }
+
+    /// The status now; it changes as soon as the outcome is known, before
+    /// its event is delivered.
+    public var status: IncomingStatus {
+        var value: UInt32 = 0
+        _ = wd_incoming_invite_status(handle, &value)
+        return IncomingStatus(rawValue: value) ?? .failed
+    }
+
+    /// Why the invite failed, or `nil`.
+    public var failureReason: FailureReason? {
+        var value: UInt32 = 0
+        _ = wd_incoming_invite_failure_reason(handle, &value)
+        return FailureReason(rawValue: value)
+    }
+
+    /// Why the invite was canceled, or `nil`.
+    public var cancelReason: CancelReason? {
+        var value: UInt32 = 0
+        _ = wd_incoming_invite_cancel_reason(handle, &value)
+        return CancelReason(rawValue: value)
+    }
+
+    /// The conversation, once accepted (`nil` before); the same object every time.
+    public var conversation: Conversation? {
+        hub.conversation { () -> OpaquePointer? in
+            var conversation: OpaquePointer?
+            return wd_incoming_invite_conversation(handle, &conversation) == WD_RESULT_OK.rawValue ? conversation : nil
+        }
+    }
+
+    /// Accepts the invite, sending `answer` (SDP, at most 64 KiB) and
+    /// `userData` (at most 8 KiB) to the caller, and waits until the caller
+    /// confirms. The status is ``IncomingStatus/accepting`` meanwhile.
+    ///
+    /// - Returns: the conversation.
+    /// - Throws: ``WilddogError`` if the call fails (`.invalidState` when the
+    ///   invite is no longer pending, `.invalidArgument`, `.notConnected`);
+    ///   ``InviteOutcomeError`` when the invite ends otherwise (the caller
+    ///   canceled first, the confirmation timed out); `CancellationError` if
+    ///   the task is canceled while waiting.
+    public func accept(answer: String? = nil, userData: String? = nil) async throws -> Conversation {
+        let outcome = events
+        try withOptionalCString(answer, field: "answer") { (answer) throws(WilddogError) in
+            try withOptionalCString(userData, field: "userData") { (userData) throws(WilddogError) in
+                try check(wd_incoming_invite_accept(handle, answer, userData))
+            }
+        }
+        for await event in outcome {
+            switch event {
+            case .accepted(let conversation): return conversation
+            case .rejected(let reason): throw InviteOutcomeError.rejected(reason)
+            case .canceled(let reason): throw InviteOutcomeError.canceled(reason)
+            case .failed(let reason): throw InviteOutcomeError.failed(reason)
+            }
+        }
+        throw CancellationError()
+    }
+
+    /// Rejects the invite. Valid only while ``IncomingStatus/pending``: the
+    /// status is `rejected` when this returns, ``Event/rejected(_:)`` fires
+    /// once, and the caller is told.
+    ///
+    /// - Throws: ``WilddogError`` with `.invalidState` if not pending
+    ///   (nothing changes) or `.notConnected`.
+    public func reject(reason: RejectReason = .declined) throws(WilddogError) {
+        try check(wd_incoming_invite_reject(handle, reason.rawValue))
+    }
+
+    /// Calls `handler` with the outcome: at once (on the calling thread) if it
+    /// already happened, else on the client's event thread. Returns the
+    /// invite, to chain calls. After the outcome the invite drops its
+    /// closures, so one may capture the invite.
+    @discardableResult
+    public func onEvent(_ handler: @escaping @Sendable (Event) -> Void) -> IncomingInvite {
+        hub.add(handler)
+        return self
+    }
+
+    /// Calls `handler` with the conversation once the caller confirmed the accept.
+    @discardableResult
+    public func onAccepted(_ handler: @escaping @Sendable (Conversation) -> Void) -> IncomingInvite {
+        onEvent { if case .accepted(let conversation) = $0 { handler(conversation) } }
+    }
+
+    /// Calls `handler` with the reason when this device rejected.
+    @discardableResult
+    public func onRejected(_ handler: @escaping @Sendable (RejectReason) -> Void) -> IncomingInvite {
+        onEvent { if case .rejected(let reason) = $0 { handler(reason) } }
+    }
+
+    /// Calls `handler` with the reason when the invite stops ringing here
+    /// because the caller canceled or another device answered.
+    @discardableResult
+    public func onCanceled(_ handler: @escaping @Sendable (CancelReason) -> Void) -> IncomingInvite {
+        onEvent { if case .canceled(let reason) = $0 { handler(reason) } }
+    }
+
+    /// Calls `handler` with the reason when the invite fails here.
+    @discardableResult
+    public func onFailed(_ handler: @escaping @Sendable (FailureReason) -> Void) -> IncomingInvite {
+        onEvent { if case .failed(let reason) = $0 { handler(reason) } }
+    }
+
+    /// The outcome as a stream of one event (it finishes after it).
+    public var events: AsyncStream<Event> { hub.stream() }
+}
+
+typealias IncomingHub = InviteHub<IncomingInvite.Event>
+
+private let incomingInviteCallback: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<wd_incoming_event>?) -> Void = { userData, invite, event in
+    guard let userData, let invite, let event else { return }
+    let hub = IncomingHub.from(userData)
+    let raw = event.pointee
+    switch IncomingEventKind(rawValue: raw.kind) {
+    case .accepted:
+        let conversation = hub.conversation { () -> OpaquePointer? in
+            var conversation: OpaquePointer?
+            return wd_incoming_invite_conversation(invite, &conversation) == WD_RESULT_OK.rawValue ? conversation : nil
+        }
+        if let conversation { hub.publish(.accepted(conversation)) }
+    case .rejected:
+        hub.publish(.rejected(RejectReason(rawValue: raw.reject_reason) ?? .declined))
+    case .canceled:
+        hub.publish(.canceled(CancelReason(rawValue: raw.cancel_reason) ?? .callerCanceled))
+    case .failed:
+        hub.publish(.failed(FailureReason(rawValue: raw.failure_reason) ?? .serverError))
+    case nil:
+        break  // a kind newer than this wrapper
+    }
+}
