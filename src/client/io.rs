@@ -654,8 +654,7 @@ fn serve(
     loop {
         if closing.load(Ordering::Acquire) {
             if let Some(ws) = core.link().as_mut() {
-                let _ = ws.close(None);
-                let _ = ws.flush();
+                close_link(core, ws, &mut dialer.poll);
             }
             return End::Closed;
         }
@@ -713,6 +712,30 @@ fn serve(
             if e.kind() != ErrorKind::Interrupted {
                 return End::Lost(format!("polling: {e}"));
             }
+        }
+    }
+}
+
+/// How long a closing client waits for the socket to take its last frames.
+const CLOSE_FLUSH: Duration = Duration::from_secs(1);
+
+/// Closes the link as the app asked: first every frame already queued
+/// (a `cancel`'s outcome or a `reject` made just before the free must
+/// reach the server, or the server would tell the peer `caller_gone`
+/// while this side ended otherwise), then the close frame, waiting up to
+/// [`CLOSE_FLUSH`] for a full socket to take it all.
+fn close_link(core: &Core, ws: &mut WebSocket<Stream>, poll: &mut Poll) {
+    let _ = write_outbox(core, ws);
+    let _ = ws.close(None);
+    let deadline = Instant::now() + CLOSE_FLUSH;
+    loop {
+        match ws.flush() {
+            Err(e) if is_would_block(&e) => {
+                if wait(poll, deadline, None).is_err() {
+                    return;
+                }
+            }
+            _ => return,
         }
     }
 }

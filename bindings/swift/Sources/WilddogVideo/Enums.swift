@@ -52,12 +52,15 @@ public enum IncomingStatus: UInt32, Sendable, CaseIterable {
     case accepting = 1
     /// The caller confirmed this device's accept; the conversation exists.
     case accepted = 2
-    /// Rejected here.
+    /// The caller's outcome is this device's reject.
     case rejected = 3
     /// The caller canceled, or another device answered first.
     case canceled = 4
     /// The invite failed; see ``IncomingInvite/failureReason``.
     case failed = 5
+    /// Rejected here; waiting for the caller's outcome (``rejected``, or
+    /// ``canceled`` when the caller decided otherwise first).
+    case rejecting = 6
 }
 
 /// Why an invite failed (`wd_failure_reason`; `NONE` is `nil`).

@@ -16,7 +16,7 @@ public final class IncomingInvite: @unchecked Sendable {
     public enum Event: Sendable {
         /// The caller confirmed this device's accept: the conversation.
         case accepted(Conversation)
-        /// This device rejected.
+        /// The caller's outcome is this device's reject.
         case rejected(RejectReason)
         /// The caller canceled, or another device of this user answered first.
         case canceled(CancelReason)
@@ -118,8 +118,13 @@ public final class IncomingInvite: @unchecked Sendable {
     }
 
     /// Rejects the invite. Valid only while ``IncomingStatus/pending``: the
-    /// status is `rejected` when this returns, ``Event/rejected(_:)`` fires
-    /// once, and the caller is told.
+    /// status is ``IncomingStatus/rejecting`` when this returns and the
+    /// caller is told. The caller decides, as for an accept:
+    /// ``Event/rejected(_:)`` fires once the caller's outcome is this
+    /// reject; ``Event/canceled(_:)`` if the caller canceled (or another
+    /// device answered) first; ``Event/failed(_:)`` with
+    /// `.confirmTimeout` if no outcome comes back. Both sides end the same
+    /// way.
     ///
     /// - Throws: ``WilddogError`` with `.invalidState` if not pending
     ///   (nothing changes) or `.notConnected`.
@@ -143,7 +148,8 @@ public final class IncomingInvite: @unchecked Sendable {
         onEvent { if case .accepted(let conversation) = $0 { handler(conversation) } }
     }
 
-    /// Calls `handler` with the reason when this device rejected.
+    /// Calls `handler` with the reason once the caller's outcome is this
+    /// device's reject.
     @discardableResult
     public func onRejected(_ handler: @escaping @Sendable (RejectReason) -> Void) -> IncomingInvite {
         onEvent { if case .rejected(let reason) = $0 { handler(reason) } }
