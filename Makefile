@@ -16,12 +16,12 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 VENDOR ?=
 
-.PHONY: fuzz-smoke demo test tools lint rust-test c-test examples header install install-test api-docs kotlin-test swift-test vendor unvendor
+.PHONY: fuzz-smoke demo test tools lint rust-test c-test examples header install install-test api-docs kotlin-test swift-test vendor unvendor docs-test
 
 demo:
 	$(CARGO) run --locked --example quickstart
 
-test: tools lint rust-test fuzz-smoke c-test examples install-test kotlin-test swift-test
+test: tools lint rust-test fuzz-smoke c-test examples docs-test install-test kotlin-test swift-test
 
 tools:
 	./scripts/setup-tools.sh
@@ -39,6 +39,12 @@ c-test:
 examples:
 	$(MAKE) -C examples/c run
 	$(MAKE) -C examples/cpp run
+
+# Every C and C++ snippet of the README and docs/, compiled and run (C
+# under valgrind) against a wd-signal (tests/docs/run-snippets.sh).
+docs-test:
+	$(CARGO) build --locked -p wilddog-video -p wd-signal
+	./tests/docs/run-snippets.sh
 
 header:
 	cbindgen --config cbindgen.toml --crate wilddog-video --output include/wilddog_video.h

@@ -6,7 +6,7 @@
  *
  * - Results. Every fallible function returns a wd_result; WD_RESULT_OK is 0.
  *   wd_result_message() describes a code; wd_last_error() copies the detail
- *   of this thread's last failure (e.g. "lifetimeMs: expected a number").
+ *   of this thread's last failure (e.g. "lifetimeMs: expected a non-negative integer").
  *   Outputs go through trailing out-parameters, written only on success.
  *
  * - Pointers. Every pointer parameter is checked: NULL is
@@ -721,7 +721,26 @@ extern "C" {
  * "reconnectMaxMs": n, "caFile": "/path/ca.pem", "caPem": "PEM text"}`;
  * `token` and `url` (or `urls`) are required. An unknown or ill-typed
  * field is `WD_RESULT_INVALID_ARGUMENT` naming the field in
- * `wd_last_error`. See the README for the defaults.
+ * `wd_last_error` (e.g. `heartbeatMs: expected a non-negative integer`).
+ *
+ * Keys and defaults:
+ * - `url` / `urls`: the server (`ws://` or `wss://`); several `urls` are
+ *   tried in rotation when connecting and reconnecting;
+ * - `token`: the signed token (`dev:<uid>` on a `--dev` server);
+ * - `dispatch`: `"thread"` (default), `"manual"` or `"io"` (below);
+ * - `connectTimeoutMs`: 10000, one connection attempt (TCP, TLS,
+ *   WebSocket, hello);
+ * - `confirmTimeoutMs`: 10000, how long an invitee that accepted or
+ *   rejected waits for the caller's outcome;
+ * - `heartbeatMs`: 5000, the ping interval;
+ * - `deadAfterMs`: 15000, the link counts as dead after this long with
+ *   nothing heard;
+ * - `reconnect`: true, reconnect after a lost link (else the state
+ *   becomes `DISCONNECTED`);
+ * - `reconnectMinMs` / `reconnectMaxMs`: 250 / 10000, the bounds of the
+ *   full-jitter exponential backoff;
+ * - `caFile` / `caPem`: the CA certificates trusted for `wss://` (a PEM
+ *   file / PEM text); default: the built-in web roots.
  *
  * `dispatch` says where callbacks run: `"thread"` (default) on the
  * client's own event thread; `"manual"` inside `wd_client_dispatch`;

@@ -131,3 +131,20 @@ fn header_version_macros_match_cargo() {
         );
     }
 }
+
+/// The header's overview quotes a `wd_last_error` text as an example:
+/// it must be one the SDK really produces.
+#[test]
+fn header_example_error_is_a_real_message() {
+    let header = fs::read_to_string(root().join("include/wilddog_video.h")).unwrap();
+    let start = header
+        .find("last failure (e.g. \"")
+        .expect("the overview quotes an example error")
+        + "last failure (e.g. \"".len();
+    let quoted = &header[start..start + header[start..].find('"').unwrap()];
+    let err = wilddog_video::client::InviteOptions::from_json(
+        r#"{"participantId":"bob","lifetimeMs":"soon"}"#,
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), quoted);
+}

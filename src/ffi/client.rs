@@ -64,7 +64,26 @@ pub type wd_connection_callback = Option<
 /// "reconnectMaxMs": n, "caFile": "/path/ca.pem", "caPem": "PEM text"}`;
 /// `token` and `url` (or `urls`) are required. An unknown or ill-typed
 /// field is `WD_RESULT_INVALID_ARGUMENT` naming the field in
-/// `wd_last_error`. See the README for the defaults.
+/// `wd_last_error` (e.g. `heartbeatMs: expected a non-negative integer`).
+///
+/// Keys and defaults:
+/// - `url` / `urls`: the server (`ws://` or `wss://`); several `urls` are
+///   tried in rotation when connecting and reconnecting;
+/// - `token`: the signed token (`dev:<uid>` on a `--dev` server);
+/// - `dispatch`: `"thread"` (default), `"manual"` or `"io"` (below);
+/// - `connectTimeoutMs`: 10000, one connection attempt (TCP, TLS,
+///   WebSocket, hello);
+/// - `confirmTimeoutMs`: 10000, how long an invitee that accepted or
+///   rejected waits for the caller's outcome;
+/// - `heartbeatMs`: 5000, the ping interval;
+/// - `deadAfterMs`: 15000, the link counts as dead after this long with
+///   nothing heard;
+/// - `reconnect`: true, reconnect after a lost link (else the state
+///   becomes `DISCONNECTED`);
+/// - `reconnectMinMs` / `reconnectMaxMs`: 250 / 10000, the bounds of the
+///   full-jitter exponential backoff;
+/// - `caFile` / `caPem`: the CA certificates trusted for `wss://` (a PEM
+///   file / PEM text); default: the built-in web roots.
 ///
 /// `dispatch` says where callbacks run: `"thread"` (default) on the
 /// client's own event thread; `"manual"` inside `wd_client_dispatch`;
