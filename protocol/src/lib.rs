@@ -454,6 +454,10 @@ pub enum ErrorCode {
     RateLimited,
     /// The server failed internally.
     Internal,
+    /// The sender has no part in what it tried to relay: an invite it is
+    /// neither the caller nor the invitee of, or a conversation it (or the
+    /// recipient) is not in. Nothing was delivered.
+    Forbidden,
 }
 
 /// What a client sends to the server.

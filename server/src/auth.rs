@@ -41,6 +41,9 @@ pub enum AuthError {
     DevTokenRefused,
     /// A signed token was presented but the server has no secret.
     NoSecret,
+    /// The token's `exp` lies further in the future than the server's
+    /// maximum token lifetime allows.
+    LifetimeTooLong,
 }
 
 impl fmt::Display for AuthError {
@@ -52,6 +55,7 @@ impl fmt::Display for AuthError {
             AuthError::InvalidUid => "token names an invalid uid",
             AuthError::DevTokenRefused => "dev tokens are accepted only in dev mode",
             AuthError::NoSecret => "server has no secret to check signed tokens",
+            AuthError::LifetimeTooLong => "token lifetime exceeds the server's maximum",
         })
     }
 }
@@ -90,6 +94,17 @@ pub fn mint_token(secret: &[u8], uid: &str, expires_at_unix: u64) -> String {
 /// The MAC is compared in constant time. A token is refused once `now_unix`
 /// is more than [`CLOCK_SKEW_SECS`] past its `exp`.
 pub fn verify_token(secret: &[u8], token: &str, now_unix: u64) -> Result<String, AuthError> {
+    verify_token_within(secret, token, now_unix, None)
+}
+
+/// Like [`verify_token`], and also refuses a token whose `exp` lies more
+/// than `max_lifetime_secs` after `now_unix` (checked after the MAC).
+pub fn verify_token_within(
+    secret: &[u8],
+    token: &str,
+    now_unix: u64,
+    max_lifetime_secs: Option<u64>,
+) -> Result<String, AuthError> {
     let (payload_b64, sig_b64) = token.split_once('.').ok_or(AuthError::Malformed)?;
     let sig = URL_SAFE_NO_PAD
         .decode(sig_b64)
@@ -104,6 +119,11 @@ pub fn verify_token(secret: &[u8], token: &str, now_unix: u64) -> Result<String,
         serde_json::from_slice(&payload).map_err(|_| AuthError::Malformed)?;
     if now_unix > payload.exp.saturating_add(CLOCK_SKEW_SECS) {
         return Err(AuthError::Expired);
+    }
+    if let Some(max) = max_lifetime_secs {
+        if payload.exp > now_unix.saturating_add(max).saturating_add(CLOCK_SKEW_SECS) {
+            return Err(AuthError::LifetimeTooLong);
+        }
     }
     wd_protocol::validate_uid(&payload.uid).map_err(|_| AuthError::InvalidUid)?;
     Ok(payload.uid.into_owned())
@@ -123,6 +143,7 @@ pub fn now_unix() -> u64 {
 pub struct Authenticator {
     secret: Option<Vec<u8>>,
     dev: bool,
+    max_lifetime_secs: Option<u64>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -130,6 +151,7 @@ impl fmt::Debug for Authenticator {
         f.debug_struct("Authenticator")
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("dev", &self.dev)
+            .field("max_lifetime_secs", &self.max_lifetime_secs)
             .finish()
     }
 }
@@ -138,7 +160,18 @@ impl Authenticator {
     /// An authenticator checking signed tokens with `secret` (if any) and,
     /// when `dev` is true, also accepting `dev:<uid>` tokens.
     pub fn new(secret: Option<Vec<u8>>, dev: bool) -> Self {
-        Authenticator { secret, dev }
+        Authenticator {
+            secret,
+            dev,
+            max_lifetime_secs: None,
+        }
+    }
+
+    /// Also refuses signed tokens whose `exp` lies more than `max` in the
+    /// future (`None`: no maximum).
+    pub fn with_max_lifetime(mut self, max: Option<std::time::Duration>) -> Self {
+        self.max_lifetime_secs = max.map(|d| d.as_secs());
+        self
     }
 
     /// Returns the uid `token` names, checked at time `now_unix`.
@@ -151,7 +184,7 @@ impl Authenticator {
             return Ok(uid.to_owned());
         }
         match &self.secret {
-            Some(secret) => verify_token(secret, token, now_unix),
+            Some(secret) => verify_token_within(secret, token, now_unix, self.max_lifetime_secs),
             None => Err(AuthError::NoSecret),
         }
     }
@@ -217,6 +250,22 @@ mod tests {
             verify_token(SECRET, &format!("{payload}.{sig}"), 0),
             Err(AuthError::Malformed)
         );
+    }
+
+    #[test]
+    fn lifetime_over_the_maximum_is_refused() {
+        let now = 1_000_000;
+        let ok = mint_token(SECRET, "alice", now + 3600);
+        let far = mint_token(SECRET, "alice", u64::MAX);
+        assert!(verify_token_within(SECRET, &ok, now, Some(3600)).is_ok());
+        assert_eq!(
+            verify_token_within(SECRET, &far, now, Some(3600)),
+            Err(AuthError::LifetimeTooLong)
+        );
+        assert!(verify_token_within(SECRET, &far, now, None).is_ok());
+        let auth = Authenticator::new(Some(SECRET.to_vec()), false)
+            .with_max_lifetime(Some(std::time::Duration::from_secs(60)));
+        assert_eq!(auth.authenticate(&ok, now), Err(AuthError::LifetimeTooLong));
     }
 
     #[test]

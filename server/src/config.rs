@@ -44,6 +44,26 @@ pub struct ServerConfig {
     /// Frames queued for one connection before it counts as too slow and
     /// is closed.
     pub outbox_capacity: usize,
+    /// Bytes queued for one connection (each frame counted as its length
+    /// plus [`crate::router::FRAME_OVERHEAD`]); frames of the server's own
+    /// over it close the connection as too slow, frames relayed from other
+    /// clients are refused to their sender. One sender may hold at most a
+    /// quarter of it (and a quarter of `outbox_capacity` frames).
+    pub outbox_bytes: usize,
+    /// Bytes queued for all the connections of one user together.
+    pub user_outbox_bytes: usize,
+    /// How long writing one batch of frames to a client may take; a client
+    /// that does not read for that long is dropped.
+    pub write_timeout: Duration,
+    /// The furthest in the future a signed token's `exp` may be: a token
+    /// that expires later is refused (`token lifetime exceeds the
+    /// maximum`). `None`: no maximum.
+    pub max_token_lifetime: Option<Duration>,
+    /// Relay peer messages between any two users, without checking that
+    /// they share an invite or a conversation ([`crate::authz`]). Off by
+    /// default; only for tests and benchmarks of routing alone, and not
+    /// settable from the command line, the environment or a config file.
+    pub open_relay: bool,
     /// Bad frames (malformed, too large, binary) one connection may send
     /// before it is closed.
     pub max_bad_frames: u32,
@@ -92,6 +112,11 @@ impl std::fmt::Debug for ServerConfig {
             .field("invite_burst", &self.invite_burst)
             .field("max_pending_invites", &self.max_pending_invites)
             .field("outbox_capacity", &self.outbox_capacity)
+            .field("outbox_bytes", &self.outbox_bytes)
+            .field("user_outbox_bytes", &self.user_outbox_bytes)
+            .field("write_timeout", &self.write_timeout)
+            .field("max_token_lifetime", &self.max_token_lifetime)
+            .field("open_relay", &self.open_relay)
             .field("max_bad_frames", &self.max_bad_frames)
             .field("ping_interval", &self.ping_interval)
             .field("metrics_listen", &self.metrics_listen)
@@ -118,6 +143,11 @@ impl Default for ServerConfig {
             invite_burst: 1000,
             max_pending_invites: 1024,
             outbox_capacity: 1024,
+            outbox_bytes: 4 << 20,
+            user_outbox_bytes: 16 << 20,
+            write_timeout: Duration::from_secs(30),
+            max_token_lifetime: Some(Duration::from_secs(7 * 24 * 3600)),
+            open_relay: false,
             max_bad_frames: 5,
             ping_interval: Some(Duration::from_secs(30)),
             metrics_listen: None,
@@ -166,6 +196,17 @@ impl ServerConfig {
         }
         if self.outbox_capacity == 0 {
             return Err("outbox_capacity must be at least 1".to_owned());
+        }
+        // One frame of the largest size must fit in one sender's share.
+        let min_bytes = 4 * (crate::HARD_FRAME_CAP / 2 + crate::router::FRAME_OVERHEAD);
+        if self.outbox_bytes < min_bytes {
+            return Err(format!("outbox_bytes must be at least {min_bytes}"));
+        }
+        if self.user_outbox_bytes < self.outbox_bytes {
+            return Err("user_outbox_bytes must be at least outbox_bytes".to_owned());
+        }
+        if self.write_timeout.is_zero() {
+            return Err("write_timeout must not be zero".to_owned());
         }
         if self.message_burst == 0 {
             return Err("message_burst must be at least 1".to_owned());

@@ -2,9 +2,10 @@
 //! checks and routes what the client sends, the write loop that drains its
 //! outgoing queue, and the cleanup when it goes away.
 
+use crate::authz::{Check, Refusal};
 use crate::limits::{decode_frame, decode_frame_raw, Decoded, FrameError, MessageBucket};
 use crate::metrics::{message_kind, outcome_labels, Limit};
-use crate::router::{Frame, Outbox, OutboxReceiver, Then};
+use crate::router::{Frame, Origin, Outbox, OutboxLimits, OutboxReceiver, Then};
 use crate::Shared;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -22,7 +23,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use wd_protocol::{
     encode, ClientMessage, DecodeError, ErrorCode, FailureReason, PeerMessage, ServerMessage,
-    MAX_FRAME_LEN, PROTOCOL_VERSION,
+    PROTOCOL_VERSION,
 };
 
 /// Frames (and messages) larger than this make the WebSocket layer close
@@ -41,6 +42,18 @@ const SHUTDOWN_REASON: &str = "service restart: reconnect";
 /// Most frames written before the write loop flushes.
 const WRITE_BATCH: usize = 64;
 
+/// Bytes tungstenite buffers before it writes to the socket, and the most
+/// it may hold unwritten (frames, and the pong and close replies it queues
+/// by itself, of a client that does not read). A pong that does not fit
+/// replaces the one waiting; a frame that does not fit ends the
+/// connection.
+const WRITE_BUFFER: usize = 64 * 1024;
+const MAX_WRITE_BUFFER: usize = HARD_FRAME_CAP + WRITE_BUFFER;
+
+/// Most bytes read and discarded after a close for a frame over the hard
+/// cap, so that the client reads the close frame instead of a reset.
+const DISCARD_AFTER_CLOSE: usize = 2 * HARD_FRAME_CAP;
+
 /// A client's byte stream: plain TCP or TLS over TCP.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -55,6 +68,46 @@ enum End {
     PeerClosed,
     /// The client is gone or too slow: drop the socket.
     Abort,
+    /// A frame over the hard cap: send what is queued and close (1009),
+    /// then discard what the client still sends for a while.
+    TooLarge,
+}
+
+/// A device id nobody can guess: this node's name, a dot and 80 random
+/// bits in hex.
+fn new_device_id(shared: &Shared) -> String {
+    let mut bytes = [0u8; 10];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No system randomness: still unique on this node.
+        let n = shared.next_device.fetch_add(1, Ordering::Relaxed);
+        bytes[..8].copy_from_slice(&n.to_le_bytes());
+    }
+    let mut id = String::with_capacity(shared.config.node.len() + 21);
+    id.push_str(&shared.config.node);
+    id.push('.');
+    for b in bytes {
+        id.push_str(&format!("{b:02x}"));
+    }
+    id
+}
+
+/// Reads and discards what a client still sends after its connection was
+/// closed for a frame over the hard cap, for at most [`CLOSE_GRACE`] and
+/// [`DISCARD_AFTER_CLOSE`] bytes, then shuts the socket down cleanly.
+async fn discard(io: &mut Box<dyn Io>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = io.shutdown().await;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut left = DISCARD_AFTER_CLOSE;
+    let _ = timeout(CLOSE_GRACE, async {
+        while left > 0 {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
 }
 
 /// Serves one accepted TCP connection until it closes. `_alive` is held
@@ -69,6 +122,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
     // small frames of this protocol and keeps an idle connection small.
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(4096)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(Some(HARD_FRAME_CAP))
         .max_frame_size(Some(HARD_FRAME_CAP));
     let io: Box<dyn Io> = match &shared.tls {
@@ -104,11 +159,25 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
         }
     };
     let (sink, mut stream) = ws.split();
-    let (outbox, OutboxReceiver { rx, overflow }) = Outbox::new(shared.config.outbox_capacity);
+    let (outbox, receiver) = Outbox::with_limits(OutboxLimits {
+        frames: shared.config.outbox_capacity,
+        bytes: shared.config.outbox_bytes,
+        user_bytes: shared.config.user_outbox_bytes,
+    });
+    let overflow = receiver.overflow.clone();
     let (close_tx, close_rx) = oneshot::channel();
-    let mut writer = tokio::spawn(write_loop(sink, rx, close_rx));
+    let mut writer = tokio::spawn(write_loop(
+        sink,
+        receiver,
+        close_rx,
+        shared.config.write_timeout,
+    ));
+    let mut bucket = MessageBucket::new(
+        shared.config.message_rate_per_sec,
+        shared.config.message_burst,
+    );
 
-    let end = match handshake(&shared, &outbox, &mut stream, deadline).await {
+    let end = match handshake(&shared, &outbox, &mut stream, deadline, &mut bucket).await {
         Err(end) => end,
         Ok(uid)
             if !shared
@@ -129,8 +198,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
             End::Close(CloseCode::Policy, "too many devices")
         }
         Ok(uid) => {
-            let n = shared.next_device.fetch_add(1, Ordering::Relaxed);
-            let device = format!("{}.{}", shared.config.node, n);
+            outbox.set_user(shared.devices.queued_bytes(&uid));
+            let device = new_device_id(&shared);
             // Welcome goes first, before anyone can route to this device.
             let welcome = Frame::from(encode(&ServerMessage::Welcome {
                 protocol: PROTOCOL_VERSION,
@@ -145,16 +214,16 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
             tracing::info!(uid = %uid, device = %device, peer = ?peer, "connected");
             let mut conn = Connection {
                 shared: shared.clone(),
-                deliver_prefix: deliver_prefix(&uid, &device),
+                origin: Origin {
+                    key: Arc::from(format!("{uid} {device}")),
+                    notify: Some(outbox.clone()),
+                },
                 outbox,
                 uid,
                 device,
                 pending: Arc::default(),
                 bad_frames: 0,
-                bucket: MessageBucket::new(
-                    shared.config.message_rate_per_sec,
-                    shared.config.message_burst,
-                ),
+                bucket,
             };
             let end = conn
                 .run(&mut stream, &overflow, shared.shutdown.clone())
@@ -174,6 +243,25 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
 
     match end {
         End::Abort => writer.abort(),
+        End::TooLarge => {
+            let _ = close_tx.send(CloseFrame {
+                code: CloseCode::Size,
+                reason: "frame too large".into(),
+            });
+            // The client may still be sending the rest of the frame: read
+            // and discard it (bounded) so that it gets the close frame,
+            // not a reset for unread data.
+            let sink = match timeout(CLOSE_GRACE, &mut writer).await {
+                Ok(Ok(Some(sink))) => sink,
+                _ => {
+                    writer.abort();
+                    return;
+                }
+            };
+            if let Ok(mut ws) = sink.reunite(stream) {
+                discard(ws.get_mut()).await;
+            }
+        }
         End::PeerClosed => {
             writer.abort();
             // Reading drives tungstenite to send the reply close frame.
@@ -200,6 +288,7 @@ impl End {
     fn describe(&self) -> &'static str {
         match self {
             End::Close(_, reason) => reason,
+            End::TooLarge => "frame too large",
             End::PeerClosed => "closed by the client",
             End::Abort => "connection lost, idle or too slow",
         }
@@ -223,48 +312,69 @@ async fn drain(stream: &mut SplitStream<Ws>) {
 
 /// Writes queued frames to the socket, flushing after each batch. On a
 /// close request, writes what is queued at that moment, then the close
-/// frame.
+/// frame, and returns the sink. A client that takes more than
+/// `write_timeout` to take one batch (it does not read), or a socket that
+/// fails, ends the connection (`overflow` tells it).
 async fn write_loop(
     mut sink: SplitSink<Ws, Message>,
-    mut rx: mpsc::Receiver<Message>,
+    mut queue: OutboxReceiver,
     mut close: oneshot::Receiver<CloseFrame>,
-) {
+    write_timeout: Duration,
+) -> Option<SplitSink<Ws, Message>> {
+    let overflow = queue.overflow.clone();
+    let failed = || {
+        overflow.notify_one();
+        None
+    };
     loop {
         tokio::select! {
             biased;
             frame = &mut close => {
                 if let Ok(frame) = frame {
-                    for _ in 0..rx.len() {
-                        match rx.try_recv() {
-                            Ok(msg) => {
-                                if sink.feed(msg).await.is_err() {
-                                    return;
+                    let flushed = timeout(write_timeout, async {
+                        for _ in 0..queue.rx.len() {
+                            match queue.rx.try_recv() {
+                                Ok(q) => {
+                                    queue.written(&q);
+                                    if sink.feed(q.msg).await.is_err() {
+                                        return false;
+                                    }
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        sink.send(Message::Close(Some(frame))).await.is_ok()
+                    })
+                    .await;
+                    if !matches!(flushed, Ok(true)) {
+                        return None;
+                    }
+                }
+                return Some(sink);
+            }
+            q = queue.rx.recv() => {
+                let q = q?;
+                let batch = timeout(write_timeout, async {
+                    queue.written(&q);
+                    if sink.feed(q.msg).await.is_err() {
+                        return false;
+                    }
+                    for _ in 1..WRITE_BATCH {
+                        match queue.rx.try_recv() {
+                            Ok(q) => {
+                                queue.written(&q);
+                                if sink.feed(q.msg).await.is_err() {
+                                    return false;
                                 }
                             }
                             Err(_) => break,
                         }
                     }
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                }
-                return;
-            }
-            msg = rx.recv() => {
-                let Some(msg) = msg else { return };
-                if sink.feed(msg).await.is_err() {
-                    return;
-                }
-                for _ in 1..WRITE_BATCH {
-                    match rx.try_recv() {
-                        Ok(msg) => {
-                            if sink.feed(msg).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(_) => break,
-                    }
-                }
-                if sink.flush().await.is_err() {
-                    return;
+                    sink.flush().await.is_ok()
+                })
+                .await;
+                if !matches!(batch, Ok(true)) {
+                    return failed();
                 }
             }
         }
@@ -293,6 +403,7 @@ async fn handshake(
     outbox: &Outbox,
     stream: &mut SplitStream<Ws>,
     deadline: Instant,
+    bucket: &mut MessageBucket,
 ) -> Result<String, End> {
     let refuse = |code: ErrorCode, message: String| {
         tracing::info!(code = ?code, message = %message, "handshake refused");
@@ -320,7 +431,7 @@ async fn handshake(
                     ErrorCode::TooLarge,
                     "frame exceeds the hard cap",
                 );
-                return Err(End::Close(CloseCode::Size, "frame too large"));
+                return Err(End::TooLarge);
             }
             Ok(Some(Err(_))) => return Err(End::Abort),
             Ok(Some(Ok(msg))) => msg,
@@ -334,7 +445,19 @@ async fn handshake(
                 )
             }
             Message::Close(_) => return Err(End::PeerClosed),
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            // Pings (answered by the WebSocket layer) count against the
+            // frame rate like any frame; before `hello` there is no
+            // leniency: over the rate, the connection is closed.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {
+                if bucket.allow() {
+                    continue;
+                }
+                shared.metrics.limit(Limit::MessageRate);
+                return refuse(
+                    ErrorCode::RateLimited,
+                    "too many frames before hello".into(),
+                );
+            }
         };
         return match decode_frame(&text, shared.config.max_json_depth) {
             Ok(ClientMessage::Hello { protocol, token }) => {
@@ -392,9 +515,8 @@ struct Connection {
     outbox: Outbox,
     uid: String,
     device: String,
-    /// `{"type":"deliver","from":…,"device":…,"body":` for this
-    /// connection: a delivery is this, the sender's body text and `}`.
-    deliver_prefix: String,
+    /// This connection as the sender of relayed frames.
+    origin: Origin,
     pending: Pending,
     bad_frames: u32,
     /// Frames this connection may still send now.
@@ -454,7 +576,7 @@ impl Connection {
                         Some(Err(WsError::Capacity(_))) => {
                             self.shared.metrics.limit(Limit::FrameHardCap);
                             self.error(ErrorCode::TooLarge, "frame exceeds the hard cap");
-                            return End::Close(CloseCode::Size, "frame too large");
+                            return End::TooLarge;
                         }
                         Some(Err(_)) => return End::Abort,
                     };
@@ -468,6 +590,15 @@ impl Connection {
                             self.bad(ErrorCode::Malformed, "binary frames are not accepted".into())
                         }
                         Message::Close(_) => Some(End::PeerClosed),
+                        // Pings and pongs count against the frame rate
+                        // like any frame (the WebSocket layer answers a
+                        // ping by itself, replacing a pong not yet sent).
+                        Message::Ping(_) | Message::Pong(_) | Message::Frame(_)
+                            if !self.bucket.allow() =>
+                        {
+                            self.rate_limited(None);
+                            None
+                        }
                         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
                     };
                     if let Some(end) = end {
@@ -530,17 +661,15 @@ impl Connection {
             return None;
         }
         match decoded {
+            // The body as the client wrote it is not relayed: it is
+            // encoded again from what it decoded to, so fields the
+            // protocol does not define are stripped and the field limits
+            // bound what is relayed.
             Ok(Decoded::Send {
-                to,
-                device,
-                body,
-                raw_body,
-            }) => {
-                self.route(to, device, body, Some(raw_body)).await;
-                None
-            }
-            Ok(Decoded::Other(ClientMessage::Send { to, device, body })) => {
-                self.route(to, device, body, None).await;
+                to, device, body, ..
+            })
+            | Ok(Decoded::Other(ClientMessage::Send { to, device, body })) => {
+                self.route(to, device, body).await;
                 None
             }
             Ok(Decoded::Other(ClientMessage::Hello { .. })) => {
@@ -577,17 +706,11 @@ impl Connection {
         invite_failed(&self.shared, &self.outbox, invite_id, reason);
     }
 
-    /// Routes `body` to `to`. `raw_body`, the body as the client wrote it
-    /// (already decoded into `body` and validated), is forwarded as it is
-    /// instead of encoding `body` again.
-    async fn route(
-        &mut self,
-        to: String,
-        device: Option<String>,
-        body: PeerMessage,
-        raw_body: Option<&str>,
-    ) {
+    /// Routes `body` to `to`, if the sender has a part in what it is
+    /// about (see [`crate::authz`]).
+    async fn route(&mut self, to: String, device: Option<String>, body: PeerMessage) {
         let shared = &*self.shared;
+        let check = Check::of(&body);
         let invite = match &body {
             PeerMessage::Invite { invite_id, .. } => {
                 if to == self.uid {
@@ -617,16 +740,22 @@ impl Connection {
                 pending.insert(key.clone(), Instant::now());
                 Some(key)
             }
-            PeerMessage::Outcome { invite_id, outcome } => {
-                let (label, reason) = outcome_labels(outcome);
-                shared.metrics.invite_outcome(label, reason);
-                if let Some(sent) = lock(&self.pending).remove(&(to.clone(), invite_id.clone())) {
-                    shared.metrics.invite_latency(label, sent.elapsed());
-                }
-                None
-            }
             _ => None,
         };
+        if let Err(refusal) = self.authorize(&check, &to, &body).await {
+            if let Some(key) = &invite {
+                lock(&self.pending).remove(key);
+            }
+            self.refuse(&check, &body, refusal);
+            return;
+        }
+        if let PeerMessage::Outcome { invite_id, outcome } = &body {
+            let (label, reason) = outcome_labels(outcome);
+            shared.metrics.invite_outcome(label, reason);
+            if let Some(sent) = lock(&self.pending).remove(&(to.clone(), invite_id.clone())) {
+                shared.metrics.invite_latency(label, sent.elapsed());
+            }
+        }
         let kind = message_kind(&body);
         // [SDK reconnect] A `query` (an invitee that reconnected asking its
         // caller's device about an invite) to a device that is not
@@ -637,23 +766,13 @@ impl Connection {
             }
             _ => None,
         };
-        let frame = match raw_body {
-            Some(raw) if self.deliver_prefix.len() + raw.len() < MAX_FRAME_LEN => {
-                let mut text = String::with_capacity(self.deliver_prefix.len() + raw.len() + 1);
-                text.push_str(&self.deliver_prefix);
-                text.push_str(raw);
-                text.push('}');
-                Frame::from(text)
-            }
-            // A body padded up to the frame limit is sent in its shortest
-            // form, so the delivery stays within the limit.
-            _ => Frame::from(encode(&ServerMessage::Deliver {
-                from: self.uid.clone(),
-                device: self.device.clone(),
-                body,
-            })),
-        };
+        let frame = Frame::from(encode(&ServerMessage::Deliver {
+            from: self.uid.clone(),
+            device: self.device.clone(),
+            body,
+        }));
         let then: Then = {
+            let caller = invite.as_ref().map(|_| self.uid.clone());
             let shared = self.shared.clone();
             let outbox = self.outbox.clone();
             let pending = self.pending.clone();
@@ -690,11 +809,72 @@ impl Connection {
                     );
                 } else if let Some(key) = invite {
                     lock(&pending).remove(&key);
+                    if let Some(caller) = &caller {
+                        shared.membership.forget(caller, &key.1);
+                    }
                     invite_failed(&shared, &outbox, &key.1, FailureReason::Offline);
                 }
             })
         };
-        shared.router.submit(to, device, frame, then).await;
+        shared
+            .router
+            .submit(to, device, frame, Some(self.origin.clone()), then)
+            .await;
+    }
+
+    /// Checks with the membership records that this connection's user
+    /// has a part in what `body` is about, asking the broker first if
+    /// this node does not know; shares what the message establishes with
+    /// the other nodes.
+    async fn authorize(&self, check: &Check, to: &str, body: &PeerMessage) -> Result<(), Refusal> {
+        let shared = &*self.shared;
+        if shared.config.open_relay {
+            return Ok(());
+        }
+        let members = &shared.membership;
+        if let Some(questions) = check.question(members, &self.uid, to) {
+            match shared.router.fetch(questions).await {
+                Ok(facts) => facts.iter().for_each(|f| members.learn(f)),
+                // Decided on what this node knows.
+                Err(e) => tracing::warn!(error = %e, "could not ask the broker about a relay"),
+            }
+        }
+        let facts = members.admit(check, &self.uid, to, body)?;
+        if !facts.is_empty() {
+            if let Err(e) = shared.router.share(facts).await {
+                tracing::warn!(error = %e, "could not share membership with the broker");
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers a relay the sender has no part in: an invite fails
+    /// (`unauthorized`, or `rate_limited` when the caller has too many
+    /// invites recorded), anything else gets `error forbidden`.
+    fn refuse(&self, check: &Check, body: &PeerMessage, refusal: Refusal) {
+        self.shared.metrics.limit(Limit::Forbidden);
+        tracing::debug!(uid = %self.uid, device = %self.device, check = ?check, "relay refused");
+        if let PeerMessage::Invite { invite_id, .. } = body {
+            let reason = match refusal {
+                Refusal::Forbidden => FailureReason::Unauthorized,
+                Refusal::TooManyInvites => FailureReason::RateLimited,
+            };
+            self.invite_failed(invite_id, reason);
+            return;
+        }
+        let message = match check {
+            Check::Parties { invite_id } => format!(
+                "invite {invite_id}: only its caller and its invitee may send each other messages about it"
+            ),
+            Check::Members { conversation } => format!(
+                "conversation {conversation}: the sender and the recipient must both be in it"
+            ),
+            Check::Invite { conversation } => {
+                format!("conversation {conversation}: only its members may invite into it")
+            }
+            Check::Free => "refused".to_owned(),
+        };
+        self.error(ErrorCode::Forbidden, message);
     }
 
     /// Forgets this device and tells the invitees of its pending invites
@@ -705,6 +885,7 @@ impl Connection {
         router.unregister(&self.uid, &self.device).await;
         let pending: Vec<_> = lock(&self.pending).drain().collect();
         for ((to, invite_id), _) in pending {
+            self.shared.membership.decided(&self.uid, &invite_id);
             self.shared
                 .metrics
                 .invite_outcome("failed", FailureReason::CallerGone.as_str());
@@ -713,19 +894,18 @@ impl Connection {
                 device: self.device.clone(),
                 invite_id,
             }));
-            router.submit(to, None, frame, Box::new(|_| {})).await;
+            // Within the gone device's share of each queue, like its
+            // other frames: a flood of invites cannot end in a flood of
+            // `caller_gone` that drops the invitee.
+            let origin = Origin {
+                key: self.origin.key.clone(),
+                notify: None,
+            };
+            router
+                .submit(to, None, frame, Some(origin), Box::new(|_| {}))
+                .await;
         }
     }
-}
-
-/// The start of every `deliver` frame from `uid`'s device `device`, up
-/// to the body.
-fn deliver_prefix(uid: &str, device: &str) -> String {
-    format!(
-        "{{\"type\":\"deliver\",\"from\":{},\"device\":{},\"body\":",
-        serde_json::to_string(uid).expect("strings serialize"),
-        serde_json::to_string(device).expect("strings serialize"),
-    )
 }
 
 fn invite_failed(shared: &Shared, outbox: &Outbox, invite_id: &str, reason: FailureReason) {

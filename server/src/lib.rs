@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod authz;
 pub mod broker;
 pub mod config;
 mod connection;
@@ -35,7 +36,9 @@ pub use auth::{mint_token, verify_token, AuthError, Authenticator};
 pub use config::ServerConfig;
 pub use connection::HARD_FRAME_CAP;
 pub use metrics::Metrics;
-pub use router::{Frame, MemoryRouter, Outbox, RouteError, Routed, Router, Then};
+pub use router::{
+    Frame, MemoryRouter, Origin, Outbox, OutboxLimits, Pushed, RouteError, Routed, Router, Then,
+};
 pub use settings::Settings;
 pub use tls::TlsConfig;
 
@@ -60,6 +63,7 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) devices: limits::DeviceCounter,
+    pub(crate) membership: authz::Membership,
     pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
@@ -117,13 +121,15 @@ impl Server {
         let tls = config.tls.as_ref().map(TlsConfig::acceptor).transpose()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
-            auth: Authenticator::new(config.secret.clone(), config.dev),
+            auth: Authenticator::new(config.secret.clone(), config.dev)
+                .with_max_lifetime(config.max_token_lifetime),
             limiter: RateLimiter::new(config.invite_rate_per_sec, config.invite_burst),
             router,
             next_device: AtomicU64::new(1),
             shutdown: shutdown_rx,
             metrics: Arc::new(Metrics::new()),
             devices: limits::DeviceCounter::default(),
+            membership: authz::Membership::default(),
             tls,
             config,
         });

@@ -9,7 +9,8 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 use wd_protocol::{decode_client, ClientMessage, DecodeError, PeerMessage, MAX_FRAME_LEN};
 
@@ -218,10 +219,12 @@ impl MessageBucket {
     }
 }
 
-/// Connected devices per uid on this server, capped.
+/// Connected devices per uid on this server, capped; and the bytes
+/// queued for all the devices of each uid.
 #[derive(Debug, Default)]
 pub struct DeviceCounter {
     counts: Mutex<HashMap<String, usize>>,
+    queued: Mutex<HashMap<String, Weak<AtomicUsize>>>,
 }
 
 impl DeviceCounter {
@@ -249,6 +252,23 @@ impl DeviceCounter {
                 counts.remove(uid);
             }
         }
+    }
+
+    /// The count of bytes queued for every device of `uid` (shared by its
+    /// connections' outgoing queues).
+    pub fn queued_bytes(&self, uid: &str) -> Arc<AtomicUsize> {
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = queued.get(uid).and_then(Weak::upgrade) {
+            return count;
+        }
+        if queued.len() >= 1024 && queued.len().is_power_of_two() {
+            // Counts of users whose queues are all gone (now and then:
+            // amortised over the insertions).
+            queued.retain(|_, q| q.strong_count() > 0);
+        }
+        let count = Arc::new(AtomicUsize::new(0));
+        queued.insert(uid.to_owned(), Arc::downgrade(&count));
+        count
     }
 }
 

@@ -6,7 +6,7 @@
 //! Settings come from flags, then `WD_SIGNAL_*` variables, then the TOML
 //! file, then the defaults (`docs/operations.md`).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 use clap::{Args, Parser, Subcommand};
@@ -16,6 +16,33 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use wd_signal::settings::{LogFormat, Resolved};
 use wd_signal::{mint_token, Server, Settings};
+
+/// mimalloc returns the memory freed after a burst (an attack, a spike
+/// of traffic) to the system, where the system allocator keeps most of it
+/// (docs/SECURITY.md, "Memory after an attack").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` in mimalloc's `mi_option_t` (its 16th option;
+/// `include/mimalloc.h` of the libmimalloc-sys version in Cargo.lock).
+const MI_OPTION_PURGE_DELAY: i32 = 15;
+
+/// Makes mimalloc hand pages it freed back to the system at once. By
+/// default it waits (1 s, 10 s for its arenas) and purges only when the
+/// allocator is next entered by the thread that freed them, so a server
+/// that goes quiet after a burst (an attack) would keep the memory; with
+/// no delay the RSS falls back to within a few MiB of idle
+/// (docs/SECURITY.md, "Memory after an attack").
+#[allow(unsafe_code)]
+fn return_freed_memory_at_once() {
+    // mimalloc's own API (linked in with the `mimalloc` crate).
+    extern "C" {
+        fn mi_option_set(option: i32, value: std::ffi::c_long);
+    }
+    // SAFETY: mi_option_set takes no pointers and may be called from any
+    // thread at any time; this option only changes when memory is purged.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+}
 
 /// Signaling server for wilddog-video: authenticates, routes and tracks
 /// invites.
@@ -82,6 +109,21 @@ struct ServeArgs {
     /// [default: 1024].
     #[arg(long, env = "WD_SIGNAL_OUTBOX_CAPACITY")]
     outbox_capacity: Option<usize>,
+    /// Bytes queued for one connection; one sender may hold a quarter
+    /// [default: 4194304].
+    #[arg(long, env = "WD_SIGNAL_OUTBOX_BYTES", value_name = "BYTES")]
+    outbox_bytes: Option<usize>,
+    /// Bytes queued for all the connections of one user [default: 16777216].
+    #[arg(long, env = "WD_SIGNAL_USER_OUTBOX_BYTES", value_name = "BYTES")]
+    user_outbox_bytes: Option<usize>,
+    /// Seconds a client may take to read one batch of frames before it is
+    /// dropped [default: 30].
+    #[arg(long, env = "WD_SIGNAL_WRITE_TIMEOUT", value_name = "SECS")]
+    write_timeout: Option<u64>,
+    /// Seconds a signed token's exp may lie in the future; later ones are
+    /// refused; 0: no maximum [default: 604800, 7 days].
+    #[arg(long, env = "WD_SIGNAL_MAX_TOKEN_LIFETIME", value_name = "SECS")]
+    max_token_lifetime: Option<u64>,
     /// Bad frames one connection may send before it is closed [default: 5].
     #[arg(long, env = "WD_SIGNAL_MAX_BAD_FRAMES")]
     max_bad_frames: Option<u32>,
@@ -153,6 +195,10 @@ impl ServeArgs {
             invite_burst: self.invite_burst,
             max_pending_invites: self.max_pending_invites,
             outbox_capacity: self.outbox_capacity,
+            outbox_bytes: self.outbox_bytes,
+            user_outbox_bytes: self.user_outbox_bytes,
+            write_timeout: self.write_timeout,
+            max_token_lifetime: self.max_token_lifetime,
             max_bad_frames: self.max_bad_frames,
             ping_interval: self.ping_interval,
             metrics_listen: self.metrics_listen,
@@ -260,6 +306,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&resolved);
+    return_freed_memory_at_once();
     let runtime = match build_runtime(resolved.workers) {
         Ok(rt) => rt,
         Err(e) => {

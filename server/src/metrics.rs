@@ -94,6 +94,9 @@ pub enum Limit {
     Devices,
     /// A frame nested deeper than `max_json_depth`.
     JsonDepth,
+    /// A relay about an invite or conversation the sender (or the
+    /// recipient) has no part in was refused.
+    Forbidden,
 }
 
 impl Limit {
@@ -109,6 +112,7 @@ impl Limit {
             Limit::MessageRate => "message_rate",
             Limit::Devices => "devices",
             Limit::JsonDepth => "json_depth",
+            Limit::Forbidden => "forbidden",
         }
     }
 }
@@ -122,6 +126,7 @@ fn error_code(code: ErrorCode) -> &'static str {
         ErrorCode::Protocol => "protocol",
         ErrorCode::RateLimited => "rate_limited",
         ErrorCode::Internal => "internal",
+        ErrorCode::Forbidden => "forbidden",
     }
 }
 

@@ -16,6 +16,10 @@
 //! invite_burst = 1000
 //! max_pending_invites = 1024   # per connection
 //! outbox_capacity = 1024       # frames queued per connection
+//! outbox_bytes = 4194304       # bytes queued per connection
+//! user_outbox_bytes = 16777216 # bytes queued for all connections of a user
+//! write_timeout = 30           # seconds a client may take to read a batch
+//! max_token_lifetime = 604800  # seconds a token's exp may lie ahead; 0: no maximum
 //! max_bad_frames = 5
 //! ping_interval = 30           # seconds; 0 disables pings
 //! metrics_listen = "127.0.0.1:9480"
@@ -89,6 +93,14 @@ pub struct Settings {
     pub max_pending_invites: Option<usize>,
     /// Frames queued for one connection before it is dropped as too slow.
     pub outbox_capacity: Option<usize>,
+    /// Bytes queued for one connection.
+    pub outbox_bytes: Option<usize>,
+    /// Bytes queued for all the connections of one user.
+    pub user_outbox_bytes: Option<usize>,
+    /// Seconds a client may take to read one batch of frames.
+    pub write_timeout: Option<u64>,
+    /// Seconds a token's `exp` may lie in the future; 0: no maximum.
+    pub max_token_lifetime: Option<u64>,
     /// Bad frames one connection may send before it is closed.
     pub max_bad_frames: Option<u32>,
     /// Seconds between pings of an idle connection; 0 disables them.
@@ -151,6 +163,10 @@ struct Effective<'a> {
     invite_burst: u32,
     max_pending_invites: usize,
     outbox_capacity: usize,
+    outbox_bytes: usize,
+    user_outbox_bytes: usize,
+    write_timeout: u64,
+    max_token_lifetime: u64,
     max_bad_frames: u32,
     ping_interval: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -196,6 +212,10 @@ impl Settings {
             invite_burst: self.invite_burst.or(lower.invite_burst),
             max_pending_invites: self.max_pending_invites.or(lower.max_pending_invites),
             outbox_capacity: self.outbox_capacity.or(lower.outbox_capacity),
+            outbox_bytes: self.outbox_bytes.or(lower.outbox_bytes),
+            user_outbox_bytes: self.user_outbox_bytes.or(lower.user_outbox_bytes),
+            write_timeout: self.write_timeout.or(lower.write_timeout),
+            max_token_lifetime: self.max_token_lifetime.or(lower.max_token_lifetime),
             max_bad_frames: self.max_bad_frames.or(lower.max_bad_frames),
             ping_interval: self.ping_interval.or(lower.ping_interval),
             metrics_listen: self.metrics_listen.or(lower.metrics_listen),
@@ -229,6 +249,16 @@ impl Settings {
             invite_burst: self.invite_burst.unwrap_or(d.invite_burst),
             max_pending_invites: self.max_pending_invites.unwrap_or(d.max_pending_invites),
             outbox_capacity: self.outbox_capacity.unwrap_or(d.outbox_capacity),
+            outbox_bytes: self.outbox_bytes.unwrap_or(d.outbox_bytes),
+            user_outbox_bytes: self.user_outbox_bytes.unwrap_or(d.user_outbox_bytes),
+            write_timeout: self
+                .write_timeout
+                .map_or(d.write_timeout, Duration::from_secs),
+            max_token_lifetime: match self.max_token_lifetime {
+                None => d.max_token_lifetime,
+                Some(0) => None,
+                Some(secs) => Some(Duration::from_secs(secs)),
+            },
             max_bad_frames: self.max_bad_frames.unwrap_or(d.max_bad_frames),
             ping_interval: match self.ping_interval {
                 None => d.ping_interval,
@@ -249,6 +279,7 @@ impl Settings {
             max_devices_per_uid: self.max_devices.unwrap_or(d.max_devices_per_uid),
             max_json_depth: self.max_json_depth.unwrap_or(d.max_json_depth),
             broker: self.broker,
+            open_relay: false,
         };
         if server.handshake_timeout.is_zero() {
             return Err("handshake_timeout must be at least 1 second".to_owned());
@@ -295,6 +326,10 @@ impl Resolved {
             invite_burst: s.invite_burst,
             max_pending_invites: s.max_pending_invites,
             outbox_capacity: s.outbox_capacity,
+            outbox_bytes: s.outbox_bytes,
+            user_outbox_bytes: s.user_outbox_bytes,
+            write_timeout: s.write_timeout.as_secs(),
+            max_token_lifetime: s.max_token_lifetime.map_or(0, |d| d.as_secs()),
             max_bad_frames: s.max_bad_frames,
             ping_interval: s.ping_interval.map_or(0, |d| d.as_secs()),
             metrics_listen: s.metrics_listen.map(|a| a.to_string()),

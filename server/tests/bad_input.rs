@@ -9,7 +9,7 @@ use wd_protocol::{ErrorCode, PeerMessage, MAX_FRAME_LEN, MAX_USER_DATA_LEN};
 
 #[test]
 fn malformed_json_and_unknown_type() {
-    let server = dev_server();
+    let server = relay_server();
     let mut alice = Client::dev(&server.url(), "alice");
     alice.send_text("{oops");
     alice.expect_error(ErrorCode::Malformed);
@@ -24,7 +24,7 @@ fn malformed_json_and_unknown_type() {
 
 #[test]
 fn oversize_field_is_malformed_naming_the_field() {
-    let server = dev_server();
+    let server = relay_server();
     let mut alice = Client::dev(&server.url(), "alice");
     alice.send_to(
         "bob",
@@ -44,7 +44,7 @@ fn oversize_field_is_malformed_naming_the_field() {
 
 #[test]
 fn too_large_frame_is_answered_and_connection_survives() {
-    let server = dev_server();
+    let server = relay_server();
     let url = server.url();
     let mut alice = Client::dev(&url, "alice");
     let mut bob = Client::dev(&url, "bob");
@@ -56,7 +56,7 @@ fn too_large_frame_is_answered_and_connection_survives() {
 
 #[test]
 fn frame_over_the_hard_cap_closes() {
-    let server = dev_server();
+    let server = relay_server();
     let url = server.url();
     let mut alice = Client::dev(&url, "alice");
     // The server may close while this is still being written.
@@ -81,7 +81,7 @@ fn frame_over_the_hard_cap_closes() {
 
 #[test]
 fn repeated_bad_frames_close_only_that_connection() {
-    let server = dev_server();
+    let server = relay_server();
     let url = server.url();
     let mut mallory = Client::dev(&url, "mallory");
     let mut alice = Client::dev(&url, "alice");
@@ -103,7 +103,7 @@ fn repeated_bad_frames_close_only_that_connection() {
 
 #[test]
 fn good_frames_do_not_count_as_bad() {
-    let server = dev_server();
+    let server = relay_server();
     let url = server.url();
     let mut alice = Client::dev(&url, "alice");
     let mut bob = Client::dev(&url, "bob");

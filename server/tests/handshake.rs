@@ -34,6 +34,40 @@ fn hello_gets_welcome_with_unique_devices() {
     assert!(a.device.starts_with("n1."), "{}", a.device);
     assert_ne!(a.device, b.device);
     wd_protocol::validate_id("device", &a.device).unwrap();
+    // Not guessable: 80 random bits in hex after the node name, not a
+    // counter.
+    for d in [&a.device, &b.device] {
+        let random = d.strip_prefix("n1.").unwrap();
+        assert_eq!(random.len(), 20, "{d}");
+        assert!(random.bytes().all(|b| b.is_ascii_hexdigit()), "{d}");
+    }
+    assert_ne!(a.device[3..13], b.device[3..13]);
+}
+
+/// A signed token whose `exp` lies further ahead than the server's
+/// maximum token lifetime (7 days by default) is refused, however well
+/// signed; one within it is accepted.
+#[test]
+fn tokens_living_longer_than_the_maximum_are_refused() {
+    let server = signed_server(false);
+    let now = wd_signal::auth::now_unix();
+    for exp in [u64::MAX, now + 8 * 24 * 3600] {
+        let token = mint_token(SECRET, "alice", exp);
+        let detail = refused(&server.url(), &token, ErrorCode::Unauthorized);
+        assert!(detail.contains("lifetime"), "{detail}");
+    }
+    let ok = mint_token(SECRET, "alice", now + 6 * 24 * 3600);
+    Client::login(&server.url(), &ok);
+    // Configurable: 60 s at most.
+    let strict = wd_signal::spawn(ServerConfig {
+        secret: Some(SECRET.to_vec()),
+        max_token_lifetime: Some(Duration::from_secs(60)),
+        ..ServerConfig::dev()
+    })
+    .unwrap();
+    let detail = refused(&strict.url(), &ok, ErrorCode::Unauthorized);
+    assert!(detail.contains("lifetime"), "{detail}");
+    Client::login(&strict.url(), &mint_token(SECRET, "alice", now + 60));
 }
 
 #[test]

@@ -153,15 +153,22 @@ fn forged_sender_is_ignored() {
     let url = server.url();
     let mut bob = Client::dev(&url, "bob");
     let mut mallory = Client::dev(&url, "mallory");
+    let bob_device = bob.device.clone();
+    // Bob invited mallory, so mallory may answer about these invites.
+    for id in ["i1", "i2", "i3"] {
+        bob.invite("mallory", id);
+        mallory.expect_deliver();
+    }
     let got = during(&url, move || {
         // A `from` at the top level and inside the body: neither is a
         // field of the protocol, so neither reaches bob as the sender.
         mallory.send_text(
             r#"{"type":"send","to":"bob","from":"alice","body":{"kind":"ringing","invite_id":"i1","from":"alice"}}"#,
         );
-        mallory.send_text(
-            r#"{"type":"send","to":"bob","device":"n1.1","from":"alice","body":{"kind":"ringing","invite_id":"i2"}}"#,
-        );
+        mallory.send_text(format!(
+            r#"{{"type":"send","to":"bob","device":"{}","from":"alice","body":{{"kind":"ringing","invite_id":"i2"}}}}"#,
+            bob_device
+        ));
         mallory.send_to("bob", None, ringing("i3"));
         let mut got = Vec::new();
         loop {
@@ -344,12 +351,16 @@ fn message_flood_is_rate_limited_for_the_flooder_only() {
         }
         // An invite over the message rate fails as an invite.
         mallory.invite("nobody", "over");
-        for _ in 0..50 {
-            mallory.expect_error(ErrorCode::RateLimited);
-        }
+        // Frames within the burst are refused as foreign relays (mallory
+        // has no invite with nobody), the rest as over the rate.
+        let mut limited = 0;
         loop {
             match mallory.recv() {
-                ServerMessage::Error { code, .. } => assert_eq!(code, ErrorCode::RateLimited),
+                ServerMessage::Error {
+                    code: ErrorCode::RateLimited,
+                    ..
+                } => limited += 1,
+                ServerMessage::Error { code, .. } => assert_eq!(code, ErrorCode::Forbidden),
                 ServerMessage::InviteFailed { invite_id, reason } => {
                     assert_eq!(invite_id, "over");
                     assert_eq!(reason, FailureReason::RateLimited);
@@ -358,6 +369,7 @@ fn message_flood_is_rate_limited_for_the_flooder_only() {
                 other => panic!("mallory got {other:?}"),
             }
         }
+        assert!(limited >= 50, "{limited} rate limited");
     });
     assert!(server
         .metrics()
@@ -450,9 +462,9 @@ fn deeply_nested_json_is_malformed() {
         );
         mallory.send_text(just_over);
         mallory.expect_error(ErrorCode::Malformed);
-        // Still connected: a valid message goes through.
-        mallory.send_to("mallory", None, ringing("self"));
-        assert_eq!(mallory.expect_deliver().2, ringing("self"));
+        // Still connected: a valid message is answered.
+        mallory.invite("nobody", "still-here");
+        mallory.expect_invite_failed("still-here", FailureReason::Offline);
         // Before hello: refused and closed.
         let mut early = Client::raw(&url2);
         early.send_text(format!(
@@ -545,4 +557,197 @@ fn silent_connections_are_closed_after_the_handshake_timeout() {
         .metrics()
         .encode()
         .contains("wd_signal_limits_hit_total{limit=\"handshake_timeout\"} 40"));
+}
+
+/// Every relay a third party could send about alice's invite to bob and
+/// about their conversation: (recipient, body).
+fn foreign_relays(
+    invite_id: &str,
+    conversation: &str,
+    device: &str,
+) -> Vec<(&'static str, PeerMessage)> {
+    let id = || invite_id.to_owned();
+    let conv = || conversation.to_owned();
+    vec![
+        ("alice", PeerMessage::Ringing { invite_id: id() }),
+        (
+            "alice",
+            PeerMessage::Accept {
+                invite_id: id(),
+                answer: None,
+                user_data: None,
+            },
+        ),
+        (
+            "alice",
+            PeerMessage::Reject {
+                invite_id: id(),
+                reason: Default::default(),
+            },
+        ),
+        ("alice", PeerMessage::Query { invite_id: id() }),
+        (
+            "bob",
+            PeerMessage::Outcome {
+                invite_id: id(),
+                outcome: Outcome::Canceled { reason: None },
+            },
+        ),
+        (
+            "bob",
+            PeerMessage::Outcome {
+                invite_id: id(),
+                outcome: Outcome::Accepted {
+                    device: device.to_owned(),
+                    participants: vec![],
+                },
+            },
+        ),
+        (
+            "bob",
+            PeerMessage::Status {
+                invite_id: id(),
+                state: wd_protocol::InviteState::Unknown,
+            },
+        ),
+        (
+            "bob",
+            PeerMessage::Message {
+                conversation_id: conv(),
+                payload: "hi".into(),
+            },
+        ),
+        (
+            "alice",
+            PeerMessage::Leave {
+                conversation_id: conv(),
+            },
+        ),
+        (
+            "bob",
+            PeerMessage::Joined {
+                conversation_id: conv(),
+                uid: "mallory".into(),
+                device: device.to_owned(),
+            },
+        ),
+    ]
+}
+
+/// How many of [`foreign_relays`] are about the invite (the rest are
+/// about the conversation).
+const ABOUT_THE_INVITE: usize = 7;
+
+/// The server knows who is in each invite and conversation: every relay
+/// about alice's invite to bob, or their conversation, from mallory is
+/// refused (`error forbidden`), before and after the conversation
+/// exists, and the parties hear none of it.
+#[test]
+fn foreign_relays_are_refused_by_the_server() {
+    let server = dev_server();
+    let url = server.url();
+    let alice = sdk(&url, "alice");
+    let bob = sdk(&url, "bob");
+    let bob_invites = invites(&bob);
+    let out = alice
+        .invite_to_conversation(InviteOptions::new("bob"))
+        .unwrap();
+    let inc = bob_invites
+        .recv_timeout(WAIT)
+        .expect("bob hears the invite");
+    let (tx, events) = channel();
+    out.set_listener(move |_, ev| {
+        let _ = tx.send(ev.clone());
+    });
+    let mut mallory = Client::dev(&url, "mallory");
+    let forged = foreign_relays(out.invite_id(), out.conversation_id(), &mallory.device);
+    for (to, body) in &forged {
+        mallory.send_to(to, None, body.clone());
+    }
+    for (to, body) in &forged {
+        let detail = mallory.expect_error(ErrorCode::Forbidden);
+        assert!(!detail.is_empty(), "{to}: {body:?}");
+    }
+    assert_eq!(out.status(), OutgoingStatus::Pending);
+    assert_eq!(inc.status(), IncomingStatus::Pending);
+    inc.accept(None, None).expect("bob accepts");
+    loop {
+        match events.recv_timeout(WAIT).expect("alice's invite event") {
+            OutgoingEvent::Ringing => continue,
+            OutgoingEvent::Accepted => break,
+            other => panic!("alice's invite ended {other:?}"),
+        }
+    }
+    // The conversation exists now; mallory is still not in it.
+    for (to, body) in &forged {
+        mallory.send_to(to, None, body.clone());
+    }
+    for _ in &forged {
+        mallory.expect_error(ErrorCode::Forbidden);
+    }
+    assert_eq!(alice.foreign_messages(), 0);
+    assert_eq!(bob.foreign_messages(), 0);
+    let conv = out.conversation().expect("alice's conversation");
+    assert!(conv.participants().iter().all(|p| p.uid != "mallory"));
+    assert!(server
+        .metrics()
+        .encode()
+        .contains("wd_signal_limits_hit_total{limit=\"forbidden\"}"));
+}
+
+/// Behind a server that relays anything (one that does not check who is
+/// in an invite), the SDK ignores every message about an invite from
+/// someone who is neither its caller nor its invitee, and counts it;
+/// the invite then completes normally.
+#[test]
+fn the_sdk_ignores_and_counts_foreign_invite_messages() {
+    let server = server_with(|c| c.open_relay = true);
+    let url = server.url();
+    let alice = sdk(&url, "alice");
+    let bob = sdk(&url, "bob");
+    let alice_invites = invites(&alice);
+    let bob_invites = invites(&bob);
+    let out = alice
+        .invite_to_conversation(InviteOptions::new("bob"))
+        .unwrap();
+    let inc = bob_invites
+        .recv_timeout(WAIT)
+        .expect("bob hears the invite");
+    let mut mallory = Client::dev(&url, "mallory");
+    let forged = foreign_relays(out.invite_id(), out.conversation_id(), &mallory.device);
+    let (to_alice, to_bob) = forged[..ABOUT_THE_INVITE]
+        .iter()
+        .fold((0, 0), |(a, b), (to, _)| {
+            if *to == "alice" {
+                (a + 1, b)
+            } else {
+                (a, b + 1)
+            }
+        });
+    for (to, body) in &forged[..ABOUT_THE_INVITE] {
+        mallory.send_to(to, None, body.clone());
+    }
+    // Messages from one sender reach a recipient in order, and the SDK
+    // handles them in order: an invite from mallory sent after the
+    // forgeries arrives once they have been handled.
+    mallory.invite("alice", "m-sync-a");
+    mallory.invite("bob", "m-sync-b");
+    assert_eq!(alice_invites.recv_timeout(WAIT).unwrap().from(), "mallory");
+    assert_eq!(bob_invites.recv_timeout(WAIT).unwrap().from(), "mallory");
+    assert_eq!(alice.foreign_messages(), to_alice);
+    assert_eq!(bob.foreign_messages(), to_bob);
+    assert_eq!(out.status(), OutgoingStatus::Pending);
+    assert_eq!(inc.status(), IncomingStatus::Pending);
+    let (tx, events) = channel();
+    out.set_listener(move |_, ev| {
+        let _ = tx.send(ev.clone());
+    });
+    inc.accept(None, None).expect("bob accepts");
+    loop {
+        match events.recv_timeout(WAIT).expect("alice's invite event") {
+            OutgoingEvent::Ringing => continue,
+            OutgoingEvent::Accepted => break,
+            other => panic!("alice's invite ended {other:?}"),
+        }
+    }
 }

@@ -10,11 +10,15 @@ mod common;
 
 use cluster::{have_redis, Node, Redis};
 use common::{invite, ringing, Client};
-use wd_protocol::{FailureReason, Outcome, PeerMessage, ServerMessage};
+use wd_protocol::{ErrorCode, FailureReason, Outcome, PeerMessage, ServerMessage};
 
 /// Node flags that lift the per-connection rate limits, so that floods of
-/// frames are routed rather than refused.
+/// frames are routed rather than refused, and let one sender hold up to
+/// 1024 frames of a recipient's queue (a quarter of it), so that a device
+/// read only after a burst of 1000 frames still gets them all.
 const UNLIMITED: &[&str] = &[
+    "--outbox-capacity",
+    "4096",
     "--message-rate",
     "0",
     "--invite-rate",
@@ -38,6 +42,45 @@ fn message(n: usize) -> PeerMessage {
     }
 }
 
+/// Makes `caller` and the user of `invitees` (its devices) members of
+/// conversation `c`, the one [`message`] is in: the server relays
+/// conversation messages only between members. An invite accepted by the
+/// first device; every device reads the invite and the outcome.
+fn converse(caller: &mut Client, invitees: &mut [&mut Client]) {
+    let to = invitees[0].uid.clone();
+    let id = format!("talk-{}", caller.uid);
+    caller.send_to(
+        &to,
+        None,
+        PeerMessage::Invite {
+            invite_id: id.clone(),
+            conversation_id: "c".into(),
+            mode: Default::default(),
+            user_data: None,
+            offer: None,
+            lifetime_ms: 60_000,
+        },
+    );
+    for d in invitees.iter_mut() {
+        d.expect_deliver();
+    }
+    let device = invitees[0].device.clone();
+    caller.send_to(
+        &to,
+        None,
+        PeerMessage::Outcome {
+            invite_id: id,
+            outcome: Outcome::Accepted {
+                device,
+                participants: Vec::new(),
+            },
+        },
+    );
+    for d in invitees.iter_mut() {
+        d.expect_deliver();
+    }
+}
+
 fn payload(body: &PeerMessage) -> usize {
     match body {
         PeerMessage::Message { payload, .. } => payload.parse().expect("numbered"),
@@ -57,6 +100,7 @@ fn a_thousand_numbered_messages_across_nodes_arrive_in_order() {
     // one device only that device.
     let mut far = Client::dev(&nodes[1].url, "bob");
     let mut near = Client::dev(&nodes[0].url, "bob");
+    converse(&mut alice, &mut [&mut far, &mut near]);
     let far_device = far.device.clone();
     const N: usize = 1000;
     let sender = std::thread::spawn(move || {
@@ -92,6 +136,7 @@ fn an_invite_followed_at_once_by_its_cancel_ends_canceled_on_both_sides() {
     let (redis, nodes) = cluster(2);
     let mut alice = Client::dev(&nodes[0].url, "alice");
     let mut bob = Client::dev(&nodes[1].url, "bob");
+    converse(&mut alice, &mut [&mut bob]);
     for i in 0..50 {
         let id = format!("i-{i}");
         alice.send_to("bob", None, invite(&id));
@@ -139,6 +184,9 @@ fn answers_reach_the_sender_in_order_while_routing_is_pipelined() {
     let (_redis, nodes) = cluster(2);
     let mut alice = Client::dev(&nodes[0].url, "alice");
     let mut bob = Client::dev(&nodes[1].url, "bob");
+    // Bob's invite, which alice may then query.
+    bob.invite("alice", "q");
+    alice.expect_deliver();
     // Invites to an offline user and to bob, interleaved and sent without
     // waiting: each offline one fails, in the order sent.
     for i in 0..100 {
@@ -182,6 +230,12 @@ fn a_query_to_a_gone_device_of_another_node_is_answered_undeliverable_once() {
     let query = |id: &str| PeerMessage::Query {
         invite_id: id.into(),
     };
+    // Bob's invites, which alice may then query, and a conversation.
+    for id in ["q1", "q2"] {
+        bob.invite("alice", id);
+        alice.expect_deliver();
+    }
+    converse(&mut alice, &mut [&mut bob]);
     // A device id of n2 that is not connected. n2 is alive and subscribed,
     // so n1 counts the frame as delivered: the answer comes from n2.
     let gone = "n2.999999";
@@ -295,6 +349,7 @@ fn a_node_with_one_node_cluster_still_serves_local_devices_in_order() {
     let (_redis, nodes) = cluster(1);
     let mut alice = Client::dev(&nodes[0].url, "alice");
     let mut bob = Client::dev(&nodes[0].url, "bob");
+    converse(&mut alice, &mut [&mut bob]);
     let device = bob.device.clone();
     for n in 0..200 {
         let to_device = (n % 3 == 0).then_some(device.as_str());
@@ -314,26 +369,25 @@ fn scripts_flushed_from_redis_fail_typed_then_routing_resumes() {
     let mut alice = Client::dev(&nodes[0].url, "alice");
     let mut bob = Client::dev(&nodes[1].url, "bob");
     redis.cli(&["SCRIPT", "FLUSH"]).expect("SCRIPT FLUSH");
-    // Each attempt: an invite to bob, then a numbered message from alice
-    // to herself that marks the end of the attempt's answers. The first
-    // invite after the flush fails `server_error` (never silence); the
-    // node then loads its script again and a later invite reaches bob.
+    // Each attempt: an invite to bob, then an invite to a user nobody is
+    // (`offline`, or `server_error` while the scripts are missing) that
+    // marks the end of the attempt's answers. The first invite after the
+    // flush fails `server_error` (never silence); the node then loads its
+    // script again and a later invite reaches bob.
     for attempt in 0..10 {
         let id = format!("i-{attempt}");
+        let marker = format!("m-{attempt}");
         alice.invite("bob", &id);
-        alice.send_to("alice", None, message(attempt));
+        alice.invite("nobody", &marker);
         let mut failed = false;
         loop {
             match alice.recv() {
+                ServerMessage::InviteFailed { invite_id, .. } if invite_id == marker => break,
                 ServerMessage::InviteFailed { invite_id, reason } => {
                     assert_eq!(invite_id, id);
                     assert_eq!(reason, FailureReason::ServerError);
                     failed = true;
                 }
-                // The marker, when its own batch failed, still reaches
-                // alice (a device of this node) followed by the error.
-                ServerMessage::Error { .. } => {}
-                ServerMessage::Deliver { body, .. } if payload(&body) == attempt => break,
                 other => panic!("unexpected {other:?}"),
             }
         }
@@ -351,13 +405,14 @@ fn scripts_flushed_from_redis_fail_typed_then_routing_resumes() {
 }
 
 #[test]
-fn bodies_forwarded_as_written_cross_nodes_intact() {
+fn bodies_with_newlines_cross_nodes_intact() {
     if !have_redis() {
         return;
     }
     let (_redis, nodes) = cluster(2);
     let mut alice = Client::dev(&nodes[0].url, "alice");
     let mut bob = Client::dev(&nodes[1].url, "bob");
+    converse(&mut alice, &mut [&mut bob]);
     // Newlines, the record separator of a channel message, inside and
     // around the body; several frames in one batch.
     let body =
@@ -373,4 +428,41 @@ fn bodies_forwarded_as_written_cross_nodes_intact() {
         assert_eq!(from, "alice");
         assert_eq!(got, meant);
     }
+}
+
+/// Who is in an invite and in a conversation is known to every node
+/// (through Redis): relays from a third party on another node are
+/// refused (`error forbidden`), the parties' own relays pass.
+#[test]
+fn foreign_relays_are_refused_across_nodes() {
+    if !have_redis() {
+        return;
+    }
+    let (_redis, nodes) = cluster(2);
+    let mut alice = Client::dev(&nodes[0].url, "alice");
+    let mut bob = Client::dev(&nodes[1].url, "bob");
+    let mut mallory = Client::dev(&nodes[1].url, "mallory");
+    alice.invite("bob", "x1");
+    bob.expect_deliver();
+    mallory.send_to("alice", None, ringing("x1"));
+    mallory.expect_error(ErrorCode::Forbidden);
+    mallory.send_to(
+        "bob",
+        None,
+        PeerMessage::Outcome {
+            invite_id: "x1".into(),
+            outcome: Outcome::Canceled { reason: None },
+        },
+    );
+    mallory.expect_error(ErrorCode::Forbidden);
+    // Bob, on the other node, may answer alice's invite.
+    bob.send_to("alice", Some(&alice.device.clone()), ringing("x1"));
+    assert_eq!(alice.expect_deliver().2, ringing("x1"));
+    converse(&mut alice, &mut [&mut bob]);
+    mallory.send_to("bob", None, message(1));
+    mallory.expect_error(ErrorCode::Forbidden);
+    mallory.send_to("alice", None, message(1));
+    mallory.expect_error(ErrorCode::Forbidden);
+    bob.send_to("alice", None, message(2));
+    assert_eq!(payload(&alice.expect_deliver().2), 2);
 }

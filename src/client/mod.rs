@@ -298,6 +298,14 @@ impl Client {
         self.core().lock().engine.live_count()
     }
 
+    /// How many messages about one of this client's invites came from a
+    /// user who is neither its caller nor its invitee. They are ignored;
+    /// the server refuses to relay them, so a count above 0 means a server
+    /// that does not check who takes part in an invite.
+    pub fn foreign_messages(&self) -> u64 {
+        self.core().lock().engine.foreign_messages()
+    }
+
     /// Whether the client has an engine deadline armed (an invite's
     /// lifetime or an accept's confirmation). With nothing pending there
     /// is none, and the I/O thread wakes only for heartbeats. A

@@ -120,6 +120,9 @@ pub struct Engine {
     timers: Timers,
     transmits: VecDeque<ClientMessage>,
     events: VecDeque<Event>,
+    /// Messages about an invite this engine knows, from a user who is
+    /// neither its caller nor its invitee: ignored, and counted.
+    foreign_messages: u64,
 }
 
 impl Engine {
@@ -139,6 +142,7 @@ impl Engine {
             conversations_by_id: HashMap::default(),
             left_conversations: HashSet::default(),
             left_order: VecDeque::new(),
+            foreign_messages: 0,
             decided: HashMap::default(),
             decided_order: VecDeque::new(),
             reconnecting: false,
@@ -326,6 +330,14 @@ impl Engine {
     }
 
     fn handle_peer(&mut self, from: String, device: String, body: PeerMessage, now: Instant) {
+        if !matches!(body, PeerMessage::Invite { .. })
+            && body
+                .invite_id()
+                .is_some_and(|id| self.foreign_to_invite(&from, id))
+        {
+            self.foreign_messages += 1;
+            return;
+        }
         match body {
             PeerMessage::Invite {
                 invite_id,
@@ -440,6 +452,43 @@ impl Engine {
     /// When [`Engine::handle_timeout`] must next be called, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()
+    }
+
+    /// How many messages about an invite this engine knows came from a
+    /// user who is neither its caller nor its invitee (and were ignored).
+    pub fn foreign_messages(&self) -> u64 {
+        self.foreign_messages
+    }
+
+    /// Whether `from` is a stranger to the invite `invite_id` that this
+    /// engine knows (live, or decided and remembered): neither the invitee
+    /// of it as an outgoing invite nor the caller of it as an incoming one.
+    /// An invite id this engine does not know is nobody's to judge.
+    fn foreign_to_invite(&self, from: &str, invite_id: &str) -> bool {
+        let mut known = false;
+        if self.outgoing_by_id.contains_key(invite_id) {
+            known = true;
+            if self.outgoing_to(from, invite_id).is_some() {
+                return false;
+            }
+        }
+        if let Some((to, _)) = self.decided.get(invite_id) {
+            known = true;
+            if to == from {
+                return false;
+            }
+        }
+        if let Some(key) = self.incoming_by_id.get(invite_id) {
+            known = true;
+            if self
+                .incoming
+                .get(key)
+                .is_some_and(|i| i.info().from == from)
+            {
+                return false;
+            }
+        }
+        known
     }
 
     /// How many invites and conversations are live (for leak checks).

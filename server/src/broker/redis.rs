@@ -2,7 +2,8 @@
 //! channel per node, liveness by a heartbeat key with a TTL.
 
 use super::scripts;
-use crate::router::{Frame, MemoryRouter, Outbox, RouteError, Routed, Router, Then};
+use crate::authz::{Fact, Question, CONVERSATION_IDLE};
+use crate::router::{Frame, MemoryRouter, Origin, Outbox, RouteError, Routed, Router, Then};
 use futures_util::stream::FuturesOrdered;
 use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubStream};
@@ -100,6 +101,7 @@ struct Job {
     to: String,
     device: Option<String>,
     frame: Frame,
+    origin: Option<Origin>,
     then: Then,
 }
 
@@ -148,6 +150,38 @@ fn pending_key(node: &str) -> String {
 
 fn channel(node: &str) -> String {
     format!("wd:route:{node}")
+}
+
+/// The invites with id `invite_id`: a hash caller → `"<invitee>
+/// <conversation> <expiry, unix ms>"`, expiring with the last invite
+/// recorded (ids are chosen by callers, so several may share one; each
+/// field carries its own expiry).
+fn invite_key(invite_id: &str) -> String {
+    format!("wd:invite:{invite_id}")
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The members (uids) of a conversation, expiring when it is idle.
+fn conversation_key(conversation: &str) -> String {
+    format!("wd:conv:{conversation}")
+}
+
+/// Who relayed a frame another node published (its `from` and `device`),
+/// so that it gets only its fair share of each queue here too.
+fn origin_of(frame: &str) -> Option<Origin> {
+    let p = serde_json::from_str::<Peek<'_>>(frame).ok()?;
+    if p.from.is_empty() {
+        return None;
+    }
+    Some(Origin {
+        key: std::sync::Arc::from(format!("{} {}", p.from, p.device)),
+        notify: None,
+    })
 }
 
 /// Appends one frame to a channel message: `"<to>\n<device or
@@ -566,7 +600,10 @@ impl Inner {
     /// node can tell that the device is gone.
     fn on_route(self: &Arc<Self>, payload: &[u8]) {
         for (to, device, frame) in records(payload) {
-            let taken = self.local.push(to, device, &Frame::from(frame.to_owned()));
+            let origin = origin_of(frame);
+            let taken =
+                self.local
+                    .push(to, device, &Frame::from(frame.to_owned()), origin.as_ref());
             if let (0, Some(device)) = (taken, device) {
                 if let Some(query) = query_of(frame) {
                     self.clone().bounce(to, device, query);
@@ -622,7 +659,12 @@ impl Inner {
         let local = if invite {
             0
         } else {
-            self.local.push(&job.to, job.device.as_deref(), &job.frame)
+            self.local.push(
+                &job.to,
+                job.device.as_deref(),
+                &job.frame,
+                job.origin.as_ref(),
+            )
         };
         Err(RouteError { local, message })
     }
@@ -743,7 +785,14 @@ impl Inner {
         };
         let noscript = matches!(&counts, Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript));
         for (job, plan) in jobs.into_iter().zip(plans) {
-            let local = |job: &Job| self.local.push(&job.to, job.device.as_deref(), &job.frame);
+            let local = |job: &Job| {
+                self.local.push(
+                    &job.to,
+                    job.device.as_deref(),
+                    &job.frame,
+                    job.origin.as_ref(),
+                )
+            };
             let result = match plan {
                 Plan::Local => Ok(local(&job)),
                 Plan::Remote {
@@ -793,7 +842,7 @@ impl Inner {
             let local = if invite {
                 0
             } else {
-                self.local.push(to, device, frame)
+                self.local.push(to, device, frame, None)
             };
             Err(RouteError { local, message })
         };
@@ -841,7 +890,7 @@ impl Inner {
             .await;
         let remote = remote.map(|counts| counts.first().copied().unwrap_or(0));
         match remote {
-            Ok(remote) => Ok(remote + self.local.push(to, device, frame)),
+            Ok(remote) => Ok(remote + self.local.push(to, device, frame, None)),
             Err(e) => fail(e.to_string()),
         }
     }
@@ -907,7 +956,7 @@ impl Router for RedisRouter {
         // A device of this node: no need to ask Redis.
         if let Some(d) = device {
             if node_of(d) == Some(self.inner.node.as_str()) {
-                return Routed::ready(Ok(self.inner.local.push(to, device, frame)));
+                return Routed::ready(Ok(self.inner.local.push(to, device, frame, None)));
             }
         }
         Routed::pending(self.inner.deliver(to, device, frame))
@@ -918,12 +967,14 @@ impl Router for RedisRouter {
         to: String,
         device: Option<String>,
         frame: Frame,
+        origin: Option<Origin>,
         then: Then,
     ) -> Routed<'a, ()> {
         let job = Job {
             to,
             device,
             frame,
+            origin,
             then,
         };
         match self.inner.queue.try_send(job) {
@@ -934,6 +985,129 @@ impl Router for RedisRouter {
             // The sending task is gone only when the router is dropped.
             Err(mpsc::error::TrySendError::Closed(_)) => Routed::ready(()),
         }
+    }
+
+    fn share(&self, facts: Vec<Fact>) -> Routed<'_, Result<(), RouteError>> {
+        let inner = &self.inner;
+        Routed::pending(async move {
+            let Some(mut conn) = inner.conn() else {
+                return Err(RouteError {
+                    local: 0,
+                    message: "not connected".to_owned(),
+                });
+            };
+            let mut pipe = redis::pipe();
+            for fact in &facts {
+                match fact {
+                    Fact::Invite {
+                        caller,
+                        invite_id,
+                        invitee,
+                        conversation,
+                        ttl,
+                    } => {
+                        let ttl_ms = ttl.as_millis().max(1) as u64;
+                        let key = invite_key(invite_id);
+                        pipe.cmd("HSET")
+                            .arg(&key)
+                            .arg(caller)
+                            .arg(format!("{invitee} {conversation} {}", unix_ms() + ttl_ms))
+                            .ignore();
+                        pipe.cmd("PEXPIRE").arg(&key).arg(ttl_ms).ignore();
+                    }
+                    Fact::Members {
+                        conversation,
+                        members,
+                    } => {
+                        let key = conversation_key(conversation);
+                        pipe.cmd("SADD").arg(&key).arg(members).ignore();
+                        pipe.cmd("PEXPIRE")
+                            .arg(&key)
+                            .arg(CONVERSATION_IDLE.as_millis() as u64)
+                            .ignore();
+                    }
+                }
+            }
+            let r: RedisResult<()> = pipe.query_async(&mut conn).await;
+            r.map_err(|e| RouteError {
+                local: 0,
+                message: e.to_string(),
+            })
+        })
+    }
+
+    fn fetch(&self, questions: Vec<Question>) -> Routed<'_, Result<Vec<Fact>, RouteError>> {
+        let inner = &self.inner;
+        Routed::pending(async move {
+            let fail = |message: String| RouteError { local: 0, message };
+            let Some(mut conn) = inner.conn() else {
+                return Err(fail("not connected".to_owned()));
+            };
+            let mut pipe = redis::pipe();
+            for q in &questions {
+                match q {
+                    Question::Invite { invite_id } => {
+                        pipe.cmd("HGETALL").arg(invite_key(invite_id));
+                    }
+                    Question::Members { conversation } => {
+                        pipe.cmd("SMEMBERS").arg(conversation_key(conversation));
+                    }
+                }
+            }
+            let mut replies: Vec<redis::Value> = pipe
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            replies.reverse();
+            let mut facts = Vec::new();
+            for q in questions {
+                match q {
+                    Question::Invite { invite_id } => {
+                        let records: Vec<(String, String)> = replies
+                            .pop()
+                            .and_then(|v| redis::from_redis_value(v).ok())
+                            .unwrap_or_default();
+                        let now = unix_ms();
+                        for (caller, record) in records {
+                            let mut parts = record.splitn(3, ' ');
+                            let (Some(invitee), Some(conversation), Some(expires)) =
+                                (parts.next(), parts.next(), parts.next())
+                            else {
+                                continue;
+                            };
+                            let Some(left) = expires
+                                .parse::<u64>()
+                                .ok()
+                                .and_then(|e| e.checked_sub(now))
+                                .filter(|left| *left > 0)
+                            else {
+                                continue;
+                            };
+                            facts.push(Fact::Invite {
+                                caller,
+                                invite_id: invite_id.clone(),
+                                invitee: invitee.to_owned(),
+                                conversation: conversation.to_owned(),
+                                ttl: Duration::from_millis(left),
+                            });
+                        }
+                    }
+                    Question::Members { conversation } => {
+                        let members: Vec<String> = replies
+                            .pop()
+                            .and_then(|v| redis::from_redis_value(v).ok())
+                            .unwrap_or_default();
+                        if !members.is_empty() {
+                            facts.push(Fact::Members {
+                                conversation,
+                                members,
+                            });
+                        }
+                    }
+                }
+            }
+            Ok(facts)
+        })
     }
 
     fn is_online<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<bool, RouteError>> {

@@ -19,6 +19,12 @@ pub fn dev_server() -> ServerHandle {
     wd_signal::spawn(ServerConfig::dev()).expect("server starts")
 }
 
+/// A dev server that relays between any two users (no check that they
+/// share an invite or a conversation): for tests of routing alone.
+pub fn relay_server() -> ServerHandle {
+    server_with(|c| c.open_relay = true)
+}
+
 pub fn server_with(f: impl FnOnce(&mut ServerConfig)) -> ServerHandle {
     let mut config = ServerConfig::dev();
     f(&mut config);
