@@ -317,11 +317,16 @@ fn serve(args: ServeArgs) -> ExitCode {
     let workers = resolved.workers;
     let config = resolved.server;
     if config.dev {
-        // Every start, whatever the log level: anyone can claim any uid.
-        eprintln!(
-            "wd-signal: WARNING: development mode (--dev): unsigned `dev:<uid>` tokens \
-             are accepted, so anyone can connect as any user; never use it in production"
-        );
+        // Every start, whatever the log level: anyone can claim any uid. A
+        // log line (JSON in the JSON format) where warnings are logged, a
+        // plain line on stderr where they are filtered out.
+        const DEV: &str = "development mode (--dev): unsigned `dev:<uid>` tokens are accepted, \
+                           so anyone can connect as any user; never use it in production";
+        if tracing::enabled!(tracing::Level::WARN) {
+            tracing::warn!("{DEV}");
+        } else {
+            eprintln!("wd-signal: WARNING: {DEV}");
+        }
     }
     let scheme = if config.tls.is_some() { "wss" } else { "ws" };
     let result = runtime.block_on(async move {

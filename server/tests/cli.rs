@@ -108,15 +108,30 @@ fn dev_mode_warns_and_a_taken_address_is_named_once() {
         .unwrap();
     assert!(!out.status.success(), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        err.matches("WARNING: development mode (--dev)").count(),
-        1,
-        "{err}"
-    );
+    assert_eq!(err.matches("development mode (--dev)").count(), 1, "{err}");
     let named = format!("cannot listen on {addr}");
     assert_eq!(err.matches(&named).count(), 1, "{err}");
     assert!(err.contains("in use"), "{err}");
     drop(taken);
+}
+
+/// The warning is a log line like any other: JSON in the JSON format.
+#[test]
+fn dev_mode_warning_is_a_json_log_line_in_json_format() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args(["--dev", "--listen", &addr, "--log-format", "json"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warning = err
+        .lines()
+        .find(|l| l.contains("development mode (--dev)"))
+        .unwrap_or_else(|| panic!("no warning in {err}"));
+    let line: serde_json::Value = serde_json::from_str(warning).expect("a JSON log line");
+    assert_eq!(line["level"], "WARN", "{warning}");
 }
 
 #[test]

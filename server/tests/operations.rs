@@ -138,8 +138,19 @@ fn sigterm_tells_clients_to_reconnect_and_drains_within_the_grace() {
         .unwrap()
         .to_owned();
 
-    // JSON logs: the first event names the metrics address.
+    // JSON logs: the dev-mode warning first, then the event naming the
+    // metrics address.
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut warning = String::new();
+    stderr.read_line(&mut warning).unwrap();
+    let event: serde_json::Value = serde_json::from_str(&warning).expect("a JSON log line");
+    assert_eq!(event["level"], "WARN", "{warning}");
+    assert!(
+        event["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("development mode (--dev)")),
+        "{warning}"
+    );
     let mut first = String::new();
     stderr.read_line(&mut first).unwrap();
     let event: serde_json::Value = serde_json::from_str(&first).expect("a JSON log line");

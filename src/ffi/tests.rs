@@ -992,7 +992,10 @@ fn connect_failures_map_to_results() {
 
 #[test]
 fn last_error_copy_out() {
-    let _ = super::result::fail(wd_result::InvalidArgument, "lifetimeMs: expected a non-negative integer");
+    let _ = super::result::fail(
+        wd_result::InvalidArgument,
+        "lifetimeMs: expected a non-negative integer",
+    );
     let expected = "lifetimeMs: expected a non-negative integer";
     let mut needed = 0usize;
     // Size query.
