@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain and a C
-# compiler: valgrind, cmake, pkg-config, redis-server and haproxy (Debian;
+# compiler: valgrind, cmake, pkg-config, redis-server, haproxy and openssl
+# (Debian; the Kotlin TLS tests make their certificates with openssl;
 # the scale-out tests start their own redis-server, the deployment
 # sample's test its own haproxy) and cbindgen at the
 # version pinned in cbindgen.version. Idempotent: does nothing when all of
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 # Debian packages, installed in one apt-get run when any is missing
 # (command name:package name).
 missing=()
-for pair in valgrind:valgrind cmake:cmake pkg-config:pkg-config redis-server:redis-server haproxy:haproxy; do
+for pair in valgrind:valgrind cmake:cmake pkg-config:pkg-config redis-server:redis-server haproxy:haproxy openssl:openssl; do
   if ! command -v "${pair%%:*}" >/dev/null 2>&1; then
     missing+=("${pair#*:}")
   fi

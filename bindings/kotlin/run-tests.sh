@@ -74,26 +74,45 @@ echo "== kotlinc: tests -> $(basename "$test_jar")"
     "$here/src/test/kotlin" -d "$test_jar"
 unset JAVA_OPTS
 
-# 4. A real wd-signal on a free loopback port; stopped on exit.
-server_out="$build/wd-signal.out"
-"$server" --dev --listen 127.0.0.1:0 >"$server_out" 2>"$build/wd-signal.err" &
-server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
-url=""
-for _ in $(seq 100); do   # up to ~10 s for the first line
-    line="$(head -n 1 "$server_out" 2>/dev/null || true)"
-    if [[ "$line" == "listening on ws://"* ]]; then url="${line#listening on }"; break; fi
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-done
-[[ -n "$url" ]] || { echo "wd-signal did not start:" >&2; cat "$build/wd-signal.err" >&2; exit 1; }
-echo "== wd-signal at $url"
+# 4. Two real wd-signal servers on free loopback ports, stopped on exit:
+# one plain, one serving wss:// with a certificate from a CA made here
+# (the TLS tests trust it through caFile/caPem, or not at all).
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done' EXIT
+start_server() { # start_server VAR NAME ARGS... ; stores the URL in $VAR
+    local var=$1 name=$2 line=""
+    local out="$build/$name.out" err="$build/$name.err"
+    shift 2
+    "$server" --dev --listen 127.0.0.1:0 "$@" >"$out" 2>"$err" &
+    pids+=($!)
+    for _ in $(seq 100); do   # up to ~10 s for the first line
+        line="$(head -n 1 "$out" 2>/dev/null || true)"
+        if [[ "$line" == "listening on "* ]]; then printf -v "$var" '%s' "${line#listening on }"; return 0; fi
+        kill -0 "${pids[-1]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "wd-signal ($name) did not start:" >&2; cat "$err" >&2; return 1
+}
+tls="$build/tls"
+rm -rf "$tls" && mkdir -p "$tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=wd-test-ca -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+    -keyout "$tls/key.pem" -out "$tls/leaf.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$tls/ext.cnf"
+openssl x509 -req -in "$tls/leaf.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+    -days 2 -extfile "$tls/ext.cnf" -out "$tls/cert.pem" 2>/dev/null
+url="" tls_url=""
+start_server url wd-signal || exit 1
+start_server tls_url wd-signal-tls --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" || exit 1
+echo "== wd-signal at $url and $tls_url"
 
 # 5. The tests (bounded as a whole, too).
 echo "== tests"
 RUST_BACKTRACE=0 timeout 300 java -Xmx256m -Xss1m \
     -Dwilddog.video.native="$native" \
     -Dwilddog.test.url="$url" \
+    -Dwilddog.test.tls.url="$tls_url" -Dwilddog.test.tls.ca="$tls/ca.pem" \
     -Dwilddog.video.header="$root/include/wilddog_video.h" \
     -cp "$main_jar:$test_jar:$stdlib:$ktest" \
     com.wilddog.video.TestRunnerKt "$@"

@@ -1,7 +1,5 @@
 //! `WilddogVideoClient` natives.
 
-use std::time::Duration;
-
 use jni::objects::{JClass, JObject, JString, JValue};
 use jni::sys::{jint, jlong};
 use jni::JNIEnv;
@@ -13,34 +11,19 @@ use crate::handles::{self, Entry};
 use crate::sink::Sink;
 use crate::{boundary, jstring, opt_string_arg, string_arg, Fail};
 
-fn positive_millis(field: &str, ms: jlong) -> Result<Duration, Fail> {
-    if ms <= 0 {
-        return Err(Fail::Arg {
-            field: field.to_owned(),
-            message: "must be positive".to_owned(),
-        });
-    }
-    Ok(Duration::from_millis(ms as u64))
-}
-
-/// `clientConnect(url, token, connectTimeoutMs, confirmTimeoutMs): Long`.
+/// `clientConnectWith(configJson): Long`: connects with the C
+/// configuration JSON that `ClientOptions.toJson` wrote (every key of
+/// `wd_client_new`; a bad one is an `InvalidArgumentException` naming it).
 /// Blocks until the server welcomed the client.
 #[no_mangle]
-pub extern "system" fn Java_com_wilddog_video_NativeLib_clientConnect<'l>(
+pub extern "system" fn Java_com_wilddog_video_NativeLib_clientConnectWith<'l>(
     mut env: JNIEnv<'l>,
     _class: JClass<'l>,
-    url: JString<'l>,
-    token: JString<'l>,
-    connect_timeout_ms: jlong,
-    confirm_timeout_ms: jlong,
+    config_json: JString<'l>,
 ) -> jlong {
     boundary(&mut env, |env| {
-        let mut config = ClientConfig::new(
-            string_arg(env, &url, "url")?,
-            string_arg(env, &token, "token")?,
-        );
-        config.connect_timeout = positive_millis("connectTimeoutMs", connect_timeout_ms)?;
-        config.confirm_timeout = positive_millis("confirmTimeoutMs", confirm_timeout_ms)?;
+        let json = string_arg(env, &config_json, "options")?;
+        let config = ClientConfig::from_json(&json)?;
         let client = Client::connect(config)?;
         Ok(handles::insert(Entry::Client(client)))
     })

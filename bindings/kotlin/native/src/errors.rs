@@ -89,6 +89,7 @@ fn sdk_exception(e: Error) -> (&'static str, Vec<String>) {
         Error::Unauthorized(_) => ("UnauthorizedException", vec![text]),
         Error::Network(_) => ("NetworkException", vec![text]),
         Error::Protocol(_) => ("ProtocolException", vec![text]),
+        Error::Tls(_) => ("TlsException", vec![text]),
         _ => ("WilddogException", vec![text]),
     }
 }

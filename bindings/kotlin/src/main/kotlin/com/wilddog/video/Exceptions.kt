@@ -39,6 +39,13 @@ class UnauthorizedException(message: String) : WilddogException(message)
 /** The server could not be reached, or the connection broke. */
 class NetworkException(message: String) : WilddogException(message)
 
+/**
+ * A `wss://` server's certificate was refused: not valid for the URL's host,
+ * expired, or not signed by a trusted CA ([ClientOptions.caFile] /
+ * [ClientOptions.caPem], else the built-in web roots). Retrying does not help.
+ */
+class TlsException(message: String) : WilddogException(message)
+
 /** The server answered something the SDK does not understand. */
 class ProtocolException(message: String) : WilddogException(message)
 

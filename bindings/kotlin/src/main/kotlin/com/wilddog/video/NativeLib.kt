@@ -16,7 +16,7 @@ internal object NativeLib {
     }
 
     // Client
-    @JvmStatic external fun clientConnect(url: String, token: String, connectTimeoutMs: Long, confirmTimeoutMs: Long): Long
+    @JvmStatic external fun clientConnectWith(configJson: String): Long
     @JvmStatic external fun clientFree(handle: Long)
     @JvmStatic external fun clientUid(handle: Long): String
     @JvmStatic external fun clientDevice(handle: Long): String

@@ -1,6 +1,9 @@
 package com.wilddog.video
 
 import java.util.concurrent.Executor
+import kotlin.time.Duration
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.Duration.Companion.seconds
 
 /**
  * A connected client (`wilddog.video` `Client`): one connection to a `wd-signal`
@@ -97,7 +100,8 @@ class WilddogVideoClient private constructor(
         /**
          * Connects to [url] (`ws://host:port`) with [token] (a signed token, or
          * `dev:<uid>` against a server in dev mode), blocking until the server
-         * welcomed the client.
+         * welcomed the client. [connect] with [ClientOptions] sets everything
+         * else (several URLs, TLS trust, heartbeats, reconnection).
          *
          * @param eventExecutor runs every listener of this client (and of its
          *   invites and conversations); `null` runs them on the SDK's event thread.
@@ -105,6 +109,7 @@ class WilddogVideoClient private constructor(
          * @throws InvalidArgumentException for a bad url, token or timeout.
          * @throws UnauthorizedException when the server refuses the token.
          * @throws NetworkException when the server cannot be reached.
+         * @throws TlsException when a `wss://` server's certificate is refused.
          * @throws ProtocolException when it answers something unexpected.
          */
         @JvmStatic
@@ -115,11 +120,128 @@ class WilddogVideoClient private constructor(
             eventExecutor: Executor? = null,
             connectTimeoutMs: Long = 10_000,
             confirmTimeoutMs: Long = 10_000,
-        ): WilddogVideoClient {
-            val id = NativeLib.clientConnect(url, token, connectTimeoutMs, confirmTimeoutMs)
+        ): WilddogVideoClient = connect(
+            ClientOptions(
+                urls = listOf(url),
+                token = token,
+                connectTimeout = connectTimeoutMs.milliseconds,
+                confirmTimeout = confirmTimeoutMs.milliseconds,
+            ),
+            eventExecutor,
+        )
+
+        /**
+         * Connects with every setting in [options], blocking until the server
+         * welcomed the client (each of [ClientOptions.urls] is tried once, in
+         * order).
+         *
+         * @param eventExecutor as in the other [connect].
+         * @throws InvalidArgumentException naming the bad option by its C
+         *   configuration key (`urls`, `heartbeatMs`, `caFile`, …).
+         * @throws UnauthorizedException when the server refuses the token.
+         * @throws NetworkException when no server can be reached.
+         * @throws TlsException when a `wss://` server's certificate is refused
+         *   (not valid for the host, expired, or not signed by a trusted CA).
+         * @throws ProtocolException when it answers something unexpected.
+         */
+        @JvmStatic
+        @JvmOverloads
+        fun connect(options: ClientOptions, eventExecutor: Executor? = null): WilddogVideoClient {
+            val id = NativeLib.clientConnectWith(options.toJson())
             return WilddogVideoClient(id, Dispatcher(eventExecutor))
         }
     }
+}
+
+/** Where the SDK runs this client's callbacks before they reach the event executor. */
+enum class Dispatch {
+    /** On the client's own event thread (the default). */
+    THREAD,
+
+    /**
+     * On the client's I/O thread, as soon as it has read what caused them: two
+     * thread wake-ups fewer per event. Listeners without an executor must then
+     * not block: while one runs, the client reads and heartbeats nothing.
+     */
+    IO,
+}
+
+/**
+ * Every setting of a connection: the keys of the C configuration
+ * (`wd_client_new`), with Kotlin types. Only [urls] and [token] are required.
+ */
+data class ClientOptions(
+    /** `ws://` or `wss://` servers, tried in rotation when (re)connecting. */
+    val urls: List<String>,
+    /** A signed token (`dev:<uid>` on a server in dev mode). */
+    val token: String,
+    /** Where callbacks run before the event executor. */
+    val dispatch: Dispatch = Dispatch.THREAD,
+    /** One connection attempt (TCP, TLS, WebSocket, hello). */
+    val connectTimeout: Duration = 10.seconds,
+    /** How long an invitee that accepted or rejected waits for the caller's outcome. */
+    val confirmTimeout: Duration = 10.seconds,
+    /** The ping interval. */
+    val heartbeat: Duration = 5.seconds,
+    /** The link counts as dead after this long with nothing heard. */
+    val deadAfter: Duration = 15.seconds,
+    /** Reconnect after a lost link; if `false` the client ends `DISCONNECTED`. */
+    val reconnect: Boolean = true,
+    /** The shortest reconnection backoff (full jitter, doubling). */
+    val reconnectMin: Duration = 250.milliseconds,
+    /** The longest reconnection backoff. */
+    val reconnectMax: Duration = 10.seconds,
+    /** A PEM file of the CA certificates trusted for `wss://` (else the built-in web roots). */
+    val caFile: String? = null,
+    /** PEM text of the CA certificates trusted for `wss://`. */
+    val caPem: String? = null,
+) {
+    /** One server. */
+    constructor(url: String, token: String) : this(listOf(url), token)
+
+    /** The C configuration JSON. */
+    internal fun toJson(): String = buildString {
+        // One server is `url` (errors then name `url`), several `urls`.
+        if (urls.size == 1) {
+            append("{\"url\":")
+            appendJsonString(urls[0])
+        } else {
+            append("{\"urls\":[")
+            urls.forEachIndexed { i, url ->
+                if (i > 0) append(',')
+                appendJsonString(url)
+            }
+            append(']')
+        }
+        append(",\"token\":")
+        appendJsonString(token)
+        append(",\"dispatch\":")
+        appendJsonString(dispatch.name.lowercase())
+        append(",\"connectTimeoutMs\":").append(connectTimeout.inWholeMilliseconds)
+        append(",\"confirmTimeoutMs\":").append(confirmTimeout.inWholeMilliseconds)
+        append(",\"heartbeatMs\":").append(heartbeat.inWholeMilliseconds)
+        append(",\"deadAfterMs\":").append(deadAfter.inWholeMilliseconds)
+        append(",\"reconnect\":").append(reconnect)
+        append(",\"reconnectMinMs\":").append(reconnectMin.inWholeMilliseconds)
+        append(",\"reconnectMaxMs\":").append(reconnectMax.inWholeMilliseconds)
+        caFile?.let { append(",\"caFile\":"); appendJsonString(it) }
+        caPem?.let { append(",\"caPem\":"); appendJsonString(it) }
+        append('}')
+    }
+}
+
+/** Appends [text] as a JSON string literal. */
+private fun StringBuilder.appendJsonString(text: String) {
+    append('"')
+    for (c in text) {
+        when {
+            c == '"' -> append("\\\"")
+            c == '\\' -> append("\\\\")
+            c < ' ' -> append("\\u").append(c.code.toString(16).padStart(4, '0'))
+            else -> append(c)
+        }
+    }
+    append('"')
 }
 
 /**

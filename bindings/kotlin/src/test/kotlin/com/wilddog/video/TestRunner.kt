@@ -55,6 +55,7 @@ fun main(args: Array<String>) {
     registerConversationTests()
     registerLifecycleTests()
     registerLeakTests()
+    registerOptionsTests()
     val selected = if (args.isEmpty()) registered else registered.filter { t -> args.any { t.name.contains(it) } }
     var passed = 0
     var failed = 0
