@@ -14,6 +14,9 @@
 
 CARGO ?= cargo
 PREFIX ?= /usr/local
+# A full test run builds once: incremental caches would only take disk
+# (several GB). Set CARGO_INCREMENTAL=1 to keep them.
+export CARGO_INCREMENTAL ?= 0
 VENDOR ?=
 
 .PHONY: fuzz-smoke demo test tools lint rust-test c-test examples header install install-test api-docs kotlin-test swift-test vendor unvendor docs-test

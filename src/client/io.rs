@@ -716,26 +716,37 @@ fn serve(
     }
 }
 
-/// How long a closing client waits for the socket to take its last frames.
-const CLOSE_FLUSH: Duration = Duration::from_secs(1);
+/// How long a closing client waits for the server to take its last frames
+/// and answer its close.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// Closes the link as the app asked: first every frame already queued
-/// (a `cancel`'s outcome or a `reject` made just before the free must
-/// reach the server, or the server would tell the peer `caller_gone`
-/// while this side ended otherwise), then the close frame, waiting up to
-/// [`CLOSE_FLUSH`] for a full socket to take it all.
+/// Closes the link as the app asked. First every frame already queued (a
+/// `cancel`'s outcome or a `reject` made just before the free must reach
+/// the server, or the server would tell the peer `caller_gone` while this
+/// side ended otherwise), then the close frame; then it reads until the
+/// server's own close (what else arrives is dropped: the engine is done
+/// with this link) or the end of the stream. Dropping the socket earlier
+/// could make the kernel answer a late server write with a reset, which
+/// discards frames the server had received but not read yet. Waits at
+/// most [`CLOSE_GRACE`].
 fn close_link(core: &Core, ws: &mut WebSocket<Stream>, poll: &mut Poll) {
     let _ = write_outbox(core, ws);
     let _ = ws.close(None);
-    let deadline = Instant::now() + CLOSE_FLUSH;
+    let deadline = Instant::now() + CLOSE_GRACE;
     loop {
-        match ws.flush() {
+        let step = match ws.flush() {
+            Ok(()) => ws.read().map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match step {
+            Ok(()) => {}
             Err(e) if is_would_block(&e) => {
                 if wait(poll, deadline, None).is_err() {
                     return;
                 }
             }
-            _ => return,
+            // The close handshake is done, or the link is gone.
+            Err(_) => return,
         }
     }
 }
