@@ -306,7 +306,15 @@ fn a_client_that_does_not_read_is_closed() {
             other => panic!("alice got {other:?}"),
         }
     }
-    // Bob was cut off: he reads what reached his socket, then the end.
+    // Bob is cut off once a write to him has stalled for the write
+    // timeout: wait for that (he must not read before, or the write
+    // would complete), then he reads what reached his socket, then the
+    // end.
+    let deadline = std::time::Instant::now() + READ_TIMEOUT;
+    while server.metrics().open_connections() > 1 {
+        assert!(std::time::Instant::now() < deadline, "bob was not dropped");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut got = 0;
     while let Event::Msg(_) = bob.next_event() {
         got += 1;
