@@ -247,9 +247,10 @@ fn a_flood_to_a_slow_reader_is_refused_to_the_sender() {
         answer: Some("a".repeat(60_000)),
         user_data: None,
     };
-    // About 12 MB while bob does not read: far more than one sender's
-    // share of his queue (1 MiB of 4 MiB) and the socket buffers.
-    const SENT: usize = 200;
+    // About 24 MB while bob does not read: far more than one sender's
+    // share of his queue (1 MiB of 4 MiB), the write buffer (1 MiB) and
+    // the socket buffers (at most 10 MB on Linux loopback by default).
+    const SENT: usize = 400;
     for _ in 0..SENT {
         alice.send_to("bob", None, big.clone());
     }
