@@ -138,10 +138,16 @@ fn sigterm_tells_clients_to_reconnect_and_drains_within_the_grace() {
         .unwrap()
         .to_owned();
 
-    // JSON logs: the first event names the metrics address.
+    // JSON logs: the first event names the metrics address. The dev-mode
+    // warning, printed on every --dev start whatever the log format,
+    // comes before it.
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut first = String::new();
     stderr.read_line(&mut first).unwrap();
+    if first.starts_with("wd-signal: WARNING: development mode") {
+        first.clear();
+        stderr.read_line(&mut first).unwrap();
+    }
     let event: serde_json::Value = serde_json::from_str(&first).expect("a JSON log line");
     assert_eq!(event["message"], "wd-signal serving", "{first}");
     assert_eq!(event["level"], "INFO", "{first}");
