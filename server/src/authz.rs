@@ -486,6 +486,10 @@ impl Membership {
         body: &PeerMessage,
     ) -> Result<Vec<Fact>, Refusal> {
         let now = Instant::now();
+        if from == to {
+            // Nobody is in an invite or a conversation with itself.
+            return Err(Refusal::Forbidden);
+        }
         let mut s = self.lock();
         s.sweep(now);
         match check {
@@ -668,6 +672,11 @@ mod tests {
             invite_id: id.into(),
         };
         admit(&m, "bob", "alice", ringing("before-restart")).unwrap();
+        assert_eq!(
+            admit(&m, "bob", "bob", ringing("before-restart")),
+            Err(Refusal::Forbidden),
+            "nobody talks to itself"
+        );
         admit(&m, "alice", "bob", invite("i", "c")).unwrap();
         assert_eq!(
             admit(&m, "eve", "bob", accepted("i")),

@@ -554,7 +554,7 @@ impl Connection {
                 biased;
                 _ = overflow.notified() => {
                     self.shared.metrics.limit(Limit::OutboxFull);
-                    tracing::warn!(uid = %self.uid, device = %self.device, "outgoing queue full: dropping a client that does not read");
+                    tracing::warn!(uid = %self.uid, device = %self.device, "outgoing queue full, or a write stalled for the write timeout: dropping a client that does not read");
                     return End::Abort;
                 }
                 _ = shutdown.changed() => {

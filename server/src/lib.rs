@@ -5,8 +5,11 @@
 //! uid to every connected device of that user, answers an invite to a user
 //! with no device online with `offline` at once, tracks the invites each
 //! connection has pending so that the invitees hear `caller_gone` when it
-//! drops, rate-limits invites per user and caps message sizes. It holds no
-//! other invite state. `docs/PROTOCOL.md` describes the wire protocol.
+//! drops, rate-limits invites per user and caps message sizes. Of the rest
+//! of an invite's state it knows only who takes part in it (and in each
+//! conversation), so that it relays messages about an invite or a
+//! conversation only between its parties ([`authz`]); the outcome is the
+//! caller's engine's. `docs/PROTOCOL.md` describes the wire protocol.
 //!
 //! In-process use (tests, examples, benchmarks):
 //!

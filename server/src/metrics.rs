@@ -77,8 +77,9 @@ pub enum Limit {
     InviteRate,
     /// A connection had `max_pending_invites` invites pending.
     PendingInvites,
-    /// A connection's outgoing queue was full (it does not read); it was
-    /// dropped.
+    /// A connection's outgoing queue was full of the server's own frames,
+    /// or a write to it stalled for `write_timeout` (it does not read);
+    /// it was dropped.
     OutboxFull,
     /// A connection sent `max_bad_frames` bad frames; it was closed.
     BadFrames,

@@ -252,8 +252,9 @@ fn sync(c: &mut Client, id: &str) -> (usize, usize) {
     }
 }
 
-/// Item 2: one user with 4 connections floods the 4 connections of an
-/// accomplice (a conversation they share) that never read, with
+/// Item 2: one user with 4 connections floods itself (refused) and the 4
+/// connections of an accomplice (a conversation they share) that never
+/// read, with
 /// 64 KiB messages padded by a field the protocol does not define. The
 /// padding is stripped; the queues of the receivers are bounded in bytes
 /// per connection, per sender and per user; the excess is refused to the
@@ -289,15 +290,26 @@ fn a_user_flooding_readers_that_do_not_read_is_bounded() {
     // From now on the sinks never read. 300 frames from each hog
     // connection: 64 KiB of payload and 64 KiB of padding each.
     const FRAMES: usize = 300;
-    let frame = padded("flood", 64 * 1024 - 16, 64 * 1024).replace("{TO}", "hog-sink");
+    // Every third frame also goes to the hog's own user (the attack as
+    // issue 20 ran it): nobody shares a conversation with itself, so those
+    // are refused `forbidden` whole.
+    let frame = padded("flood", 64 * 1024 - 16, 64 * 1024);
+    let (to_sink, to_self) = (
+        frame.replace("{TO}", "hog-sink"),
+        frame.replace("{TO}", "hog"),
+    );
+    const TO_SELF: usize = FRAMES / 3;
     let threads: Vec<_> = hogs
         .into_iter()
         .enumerate()
         .map(|(i, mut hog)| {
-            let frame = frame.clone();
+            let (to_sink, to_self) = (to_sink.clone(), to_self.clone());
             std::thread::spawn(move || {
-                for _ in 0..FRAMES {
-                    if hog.ws.send(Message::text(frame.clone())).is_err() {
+                for n in 0..FRAMES {
+                    if hog.ws.send(Message::text(to_sink.clone())).is_err() {
+                        return (0, 0);
+                    }
+                    if n % 3 == 0 && hog.ws.send(Message::text(to_self.clone())).is_err() {
                         return (0, 0);
                     }
                 }
@@ -307,11 +319,14 @@ fn a_user_flooding_readers_that_do_not_read_is_bounded() {
         .collect();
     let mut refused = 0;
     for t in threads {
-        refused += t.join().expect("a hog thread").0;
+        let (limited, forbidden) = t.join().expect("a hog thread");
+        assert_eq!(forbidden, TO_SELF, "every frame to itself is refused");
+        refused += limited;
     }
     eprintln!(
-        "padded flood: {} frames sent, {refused} refused to the senders",
-        4 * FRAMES
+        "padded flood: {} frames sent to the sink, {} to itself, {refused} copies refused to the senders",
+        4 * FRAMES,
+        4 * TO_SELF
     );
     assert!(refused > 0, "nothing was refused");
     server.check_peak("padded flood to readers that do not read");

@@ -247,9 +247,10 @@ fn a_flood_to_a_slow_reader_is_refused_to_the_sender() {
         answer: Some("a".repeat(60_000)),
         user_data: None,
     };
-    // About 12 MB while bob does not read: far more than one sender's
-    // share of his queue (1 MiB of 4 MiB) and the socket buffers.
-    const SENT: usize = 200;
+    // About 24 MB while bob does not read: far more than one sender's
+    // share of his queue (1 MiB of 4 MiB), the write buffer (1 MiB) and
+    // the socket buffers (at most 10 MB on Linux loopback by default).
+    const SENT: usize = 400;
     for _ in 0..SENT {
         alice.send_to("bob", None, big.clone());
     }
@@ -306,7 +307,15 @@ fn a_client_that_does_not_read_is_closed() {
             other => panic!("alice got {other:?}"),
         }
     }
-    // Bob was cut off: he reads what reached his socket, then the end.
+    // Bob is cut off once a write to him has stalled for the write
+    // timeout: wait for that (he must not read before, or the write
+    // would complete), then he reads what reached his socket, then the
+    // end.
+    let deadline = std::time::Instant::now() + READ_TIMEOUT;
+    while server.metrics().open_connections() > 1 {
+        assert!(std::time::Instant::now() < deadline, "bob was not dropped");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut got = 0;
     while let Event::Msg(_) = bob.next_event() {
         got += 1;
