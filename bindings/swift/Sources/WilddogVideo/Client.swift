@@ -42,7 +42,7 @@ public final class Client: @unchecked Sendable {
         public var dispatch: Dispatch?
         /// How long creating the client may take to connect (library default 10 s).
         public var connectTimeout: Duration?
-        /// How long an accept waits for the caller's confirmation.
+        /// How long an accept or a reject waits for the caller's outcome (library default 10 s).
         public var confirmTimeout: Duration?
         /// How often the client pings the server (library default 5 s).
         public var heartbeatInterval: Duration?
