@@ -181,7 +181,9 @@ enum wd_conversation_event_kind
 #endif // __cplusplus
  {
     /**
-     * A participant left; see `participant_uid` and `participant_device`.
+     * A participant is no longer in the conversation; see
+     * `participant_uid`, `participant_device` and, for why (it left, or
+     * its connection was lost), `participant_left_reason`.
      */
     WD_CONVERSATION_EVENT_KIND_PARTICIPANT_DISCONNECTED = 0,
     /**
@@ -204,6 +206,34 @@ enum wd_conversation_event_kind
 };
 #ifndef __cplusplus
 typedef uint32_t wd_conversation_event_kind;
+#endif // __cplusplus
+
+/**
+ * Why a participant is no longer in a conversation (the
+ * `participant_left_reason` of a `PARTICIPANT_DISCONNECTED` conversation
+ * event); `WD_PARTICIPANT_LEFT_REASON_NONE` for every other event.
+ */
+enum wd_participant_left_reason
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+    /**
+     * The event is not about a participant leaving.
+     */
+    WD_PARTICIPANT_LEFT_REASON_NONE = 0,
+    /**
+     * The participant left (`wd_conversation_disconnect` on its device).
+     */
+    WD_PARTICIPANT_LEFT_REASON_LEFT = 1,
+    /**
+     * The participant's connection to the server ended without it
+     * leaving; the server announced it gone.
+     */
+    WD_PARTICIPANT_LEFT_REASON_CONNECTION_LOST = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t wd_participant_left_reason;
 #endif // __cplusplus
 
 /**
@@ -592,6 +622,14 @@ typedef struct wd_conversation_event {
      * only; copy it to keep it); otherwise NULL.
      */
     const char *payload;
+    /**
+     * For `WD_CONVERSATION_EVENT_KIND_PARTICIPANT_DISCONNECTED`: why the
+     * participant is gone (`LEFT`, or `CONNECTION_LOST` when its
+     * connection ended without it leaving); `NONE` for every other kind.
+     * Appended to the struct (docs/abi-policy.md): an older library does
+     * not set it, so check `wd_version()` at start-up.
+     */
+    wd_participant_left_reason participant_left_reason;
 } wd_conversation_event;
 
 /**

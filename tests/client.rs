@@ -107,10 +107,13 @@ fn accepted_invite_starts_a_conversation_on_both_sides() {
     );
     assert_eq!(
         next(&conv_a_rx, "participant left"),
-        ConversationEvent::ParticipantDisconnected(Participant {
-            uid: "bob".into(),
-            device: bob.device()
-        })
+        ConversationEvent::ParticipantDisconnected {
+            participant: Participant {
+                uid: "bob".into(),
+                device: bob.device()
+            },
+            reason: wilddog_video::protocol::LeaveReason::Left,
+        }
     );
     assert_eq!(
         next(&conv_a_rx, "conversation over"),

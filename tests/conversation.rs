@@ -3,15 +3,26 @@
 //! built by inviting into a live one, and glare.
 
 mod common;
+#[path = "support/proxy.rs"]
+mod proxy;
 
 use common::*;
 use crossbeam_channel::Receiver;
+use proxy::Proxy;
 use wilddog_video::client::{
-    Client, Conversation, ConversationEvent, Error, IncomingEvent, InviteOptions, OutgoingEvent,
-    OutgoingInvite,
+    Client, ClientConfig, Conversation, ConversationEvent, Error, IncomingEvent, InviteOptions,
+    OutgoingEvent, OutgoingInvite,
 };
 use wilddog_video::engine::{IncomingStatus, OutgoingStatus, Participant};
-use wilddog_video::protocol::CancelReason;
+use wilddog_video::protocol::{CancelReason, LeaveReason};
+
+/// The event of `participant` leaving.
+fn left(participant: Participant) -> ConversationEvent {
+    ConversationEvent::ParticipantDisconnected {
+        participant,
+        reason: LeaveReason::Left,
+    }
+}
 
 fn me(client: &Client) -> Participant {
     Participant {
@@ -98,7 +109,10 @@ fn bad_payloads_and_recipients_are_typed_errors_and_the_conversation_survives() 
     );
     assert!(matches!(
         next(&rx_b, "alice left"),
-        ConversationEvent::ParticipantDisconnected(_)
+        ConversationEvent::ParticipantDisconnected {
+            reason: LeaveReason::Left,
+            ..
+        }
     ));
     assert_eq!(next(&rx_b, "ended"), ConversationEvent::Disconnected);
     assert_eq!(
@@ -127,9 +141,24 @@ fn three_party(
     [Receiver<ConversationEvent>; 3],
     OutgoingInvite,
 ) {
+    three_party_via(srv, srv.url())
+}
+
+/// [`three_party`] with bob connected to `bob_url` (a proxy in front of
+/// the server).
+#[allow(clippy::type_complexity)]
+fn three_party_via(
+    srv: &wd_signal::ServerHandle,
+    bob_url: String,
+) -> (
+    [Client; 3],
+    [Conversation; 3],
+    [Receiver<ConversationEvent>; 3],
+    OutgoingInvite,
+) {
     let (alice, bob, carol) = (
         connect(srv, "alice"),
-        connect(srv, "bob"),
+        Client::connect(ClientConfig::new(bob_url, "dev:bob")).expect("bob connects"),
         connect(srv, "carol"),
     );
     let carol_invites = invites(&carol);
@@ -208,15 +237,12 @@ fn three_parties_leave_in_every_order() {
         for i in [second, last] {
             assert_eq!(
                 next(&rxs[i], "first left"),
-                ConversationEvent::ParticipantDisconnected(me(&clients[first])),
+                left(me(&clients[first])),
                 "{order:?}"
             );
         }
         convs[second].disconnect().unwrap();
-        assert_eq!(
-            next(&rxs[last], "second left"),
-            ConversationEvent::ParticipantDisconnected(me(&clients[second]))
-        );
+        assert_eq!(next(&rxs[last], "second left"), left(me(&clients[second])));
         assert_eq!(
             next(&rxs[last], "last one out"),
             ConversationEvent::Disconnected
@@ -242,10 +268,7 @@ fn two_parties_leave_in_either_order() {
         ];
         convs[leaver].disconnect().unwrap();
         let stayer = 1 - leaver;
-        assert_eq!(
-            next(&rxs[stayer], "left"),
-            ConversationEvent::ParticipantDisconnected(me(&clients[leaver]))
-        );
+        assert_eq!(next(&rxs[stayer], "left"), left(me(&clients[leaver])));
         assert_eq!(next(&rxs[stayer], "ended"), ConversationEvent::Disconnected);
         assert_eq!(next(&rxs[leaver], "ended"), ConversationEvent::Disconnected);
     }
@@ -320,4 +343,95 @@ fn a_local_cancel_reports_caller_canceled() {
     assert_eq!(out.cancel_reason(), None);
     out.cancel().unwrap();
     assert_eq!(out.cancel_reason(), Some(CancelReason::CallerCanceled));
+}
+
+/// The event of `participant`'s connection ending without it leaving.
+fn lost(participant: Participant) -> ConversationEvent {
+    ConversationEvent::ParticipantDisconnected {
+        participant,
+        reason: LeaveReason::ConnectionLost,
+    }
+}
+
+/// Bob's connection is cut (no `leave`, no close frame) while alice and
+/// carol stay: each hears bob gone once, with reason `connection_lost`,
+/// and their conversation goes on without him.
+#[test]
+fn a_participant_whose_connection_drops_is_announced_once() {
+    let srv = server();
+    let proxy = Proxy::start(srv.addr());
+    let (clients, convs, rxs, _out) = three_party_via(&srv, proxy.url());
+    let bob = me(&clients[1]);
+    proxy.cut_and_refuse();
+    assert_eq!(
+        next(&rxs[1], "bob's own end"),
+        ConversationEvent::Disconnected
+    );
+    for i in [0, 2] {
+        assert_eq!(next(&rxs[i], "bob gone"), lost(bob.clone()));
+    }
+    assert_eq!(convs[0].participants(), vec![me(&clients[2])]);
+    assert_eq!(convs[2].participants(), vec![me(&clients[0])]);
+    // Once: what comes next is the others talking.
+    convs[2].send(None, "still here").unwrap();
+    assert_eq!(message(&rxs[0]), (me(&clients[2]), "still here".into()));
+    convs[0].send(None, "me too").unwrap();
+    assert_eq!(message(&rxs[2]), (me(&clients[0]), "me too".into()));
+    assert!(convs[0].is_connected() && convs[2].is_connected());
+    convs[0].disconnect().unwrap();
+    assert_eq!(next(&rxs[2], "alice left"), left(me(&clients[0])));
+    assert_eq!(
+        next(&rxs[2], "carol alone"),
+        ConversationEvent::Disconnected
+    );
+}
+
+/// A client closed without leaving its conversation (the app quit) is
+/// gone for the other side: `connection_lost`, then the two-party
+/// conversation ends.
+#[test]
+fn a_client_closed_without_leaving_is_announced_gone() {
+    let srv = server();
+    let (alice, bob) = (connect(&srv, "alice"), connect(&srv, "bob"));
+    let (ca, cb) = call(&alice, &bob, &invites(&bob));
+    let rx_a = conversation_events(&ca);
+    let who = me(&bob);
+    drop(cb);
+    drop(bob);
+    assert_eq!(next(&rx_a, "bob gone"), lost(who));
+    assert_eq!(next(&rx_a, "alice alone"), ConversationEvent::Disconnected);
+    assert_eq!(alice.live_count(), 0);
+}
+
+/// A participant that left and then lost its connection was disconnected
+/// once, with reason `left`: the server's later announcement is ignored.
+#[test]
+fn leaving_then_dropping_is_announced_once_as_left() {
+    let srv = server();
+    let proxy = Proxy::start(srv.addr());
+    let (clients, convs, rxs, _out) = three_party_via(&srv, proxy.url());
+    convs[1].disconnect().unwrap();
+    assert_eq!(
+        next(&rxs[1], "bob's own end"),
+        ConversationEvent::Disconnected
+    );
+    for i in [0, 2] {
+        assert_eq!(next(&rxs[i], "bob left"), left(me(&clients[1])));
+    }
+    let open = srv.metrics().open_connections();
+    proxy.cut_and_refuse();
+    // The server has announced bob gone once it counts his connection
+    // closed (it announces before it counts).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while srv.metrics().open_connections() >= open {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bob's connection never closed"
+        );
+        std::thread::yield_now();
+    }
+    convs[2].send(Some("alice"), "after bob").unwrap();
+    assert_eq!(message(&rxs[0]), (me(&clients[2]), "after bob".into()));
+    convs[0].send(Some("carol"), "after bob").unwrap();
+    assert_eq!(message(&rxs[2]), (me(&clients[0]), "after bob".into()));
 }

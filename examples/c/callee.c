@@ -24,7 +24,10 @@ static void on_conversation_event(void *user_data, wd_conversation *conv,
     (void)user_data;
     (void)conv;
     if (event->kind == WD_CONVERSATION_EVENT_KIND_PARTICIPANT_DISCONNECTED)
-        printf("[callee] %s left the conversation\n", event->participant_uid);
+        printf("[callee] %s %s\n", event->participant_uid,
+               event->participant_left_reason == WD_PARTICIPANT_LEFT_REASON_CONNECTION_LOST
+                   ? "lost its connection"
+                   : "left the conversation");
     else
         printf("[callee] conversation over\n");
 }

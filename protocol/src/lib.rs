@@ -174,6 +174,33 @@ impl CancelReason {
     }
 }
 
+/// Why a participant is no longer in a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// The participant left ([`PeerMessage::Leave`]).
+    Left,
+    /// The participant's connection to the server ended without it
+    /// leaving ([`ServerMessage::ParticipantGone`]).
+    ConnectionLost,
+}
+
+impl LeaveReason {
+    /// The wire name (`"left"` or `"connection_lost"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaveReason::Left => "left",
+            LeaveReason::ConnectionLost => "connection_lost",
+        }
+    }
+}
+
+impl fmt::Display for LeaveReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One device taking part in a conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Participant {
@@ -553,6 +580,21 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         invite_id: Option<String>,
     },
+    /// The connection of device `device` of user `uid` ended while that
+    /// user was a member of conversation `conversation_id` (as the server
+    /// knows it), without the device leaving first. The receiver removes
+    /// that device from the conversation if it is a participant there, and
+    /// ignores the message otherwise.
+    ParticipantGone {
+        /// The conversation.
+        conversation_id: String,
+        /// The user whose device is gone.
+        uid: String,
+        /// The device that is gone.
+        device: String,
+        /// Why it is gone (`connection_lost`).
+        reason: LeaveReason,
+    },
     /// Something this client sent was refused.
     Error {
         /// What kind of error.
@@ -702,6 +744,17 @@ pub fn decode_server(frame: &str) -> Result<ServerMessage, DecodeError> {
         validate_uid(from).map_err(|e| DecodeError::Invalid(e.field("from")))?;
         validate_id("device", device).map_err(DecodeError::Invalid)?;
         body.validate().map_err(DecodeError::Invalid)?;
+    }
+    if let ServerMessage::ParticipantGone {
+        conversation_id,
+        uid,
+        device,
+        ..
+    } = &msg
+    {
+        validate_id("conversation_id", conversation_id).map_err(DecodeError::Invalid)?;
+        validate_uid(uid).map_err(DecodeError::Invalid)?;
+        validate_id("device", device).map_err(DecodeError::Invalid)?;
     }
     Ok(msg)
 }
@@ -924,6 +977,25 @@ mod tests {
             r#"{"type":"undeliverable","to":"alice","device":"n1.1","invite_id":"i1"}"#
         );
         assert_eq!(decode_server(&encode(&u)).unwrap(), u);
+    }
+
+    #[test]
+    fn participant_gone_round_trips_and_is_checked() {
+        let g = ServerMessage::ParticipantGone {
+            conversation_id: "c-1".into(),
+            uid: "bob".into(),
+            device: "n1.9".into(),
+            reason: LeaveReason::ConnectionLost,
+        };
+        assert_eq!(
+            encode(&g),
+            r#"{"type":"participant_gone","conversation_id":"c-1","uid":"bob","device":"n1.9","reason":"connection_lost"}"#
+        );
+        assert_eq!(decode_server(&encode(&g)).unwrap(), g);
+        let bad = r#"{"type":"participant_gone","conversation_id":"../c","uid":"bob","device":"n1.9","reason":"connection_lost"}"#;
+        assert!(matches!(decode_server(bad), Err(DecodeError::Invalid(_))));
+        let unknown = r#"{"type":"participant_gone","conversation_id":"c","uid":"bob","device":"n1.9","reason":"eaten"}"#;
+        assert!(matches!(decode_server(unknown), Err(DecodeError::Json(_))));
     }
 
     #[test]

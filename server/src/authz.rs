@@ -424,6 +424,31 @@ impl Membership {
         self.lock().forget(caller, invite_id);
     }
 
+    /// The conversations this node records `uid` as a member of, each
+    /// with its other members (possibly none), sorted by conversation id.
+    pub fn conversations_of(&self, uid: &str) -> Vec<(String, Vec<String>)> {
+        let s = self.lock();
+        if !s.per_user.contains_key(uid) {
+            return Vec::new();
+        }
+        let mut found: Vec<(String, Vec<String>)> = s
+            .conversations
+            .iter()
+            .filter(|(_, c)| c.members.iter().any(|m| &**m == uid))
+            .map(|(id, c)| {
+                let others = c
+                    .members
+                    .iter()
+                    .filter(|m| &***m != uid)
+                    .map(|m| m.to_string())
+                    .collect();
+                (id.to_string(), others)
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -714,6 +739,33 @@ mod tests {
         };
         admit(&m, "bob", "alice", joined).unwrap();
         admit(&m, "carol", "alice", message("c")).unwrap();
+    }
+
+    #[test]
+    fn the_conversations_of_a_user_name_its_other_members() {
+        let m = Membership::default();
+        assert!(m.conversations_of("bob").is_empty());
+        admit(&m, "alice", "bob", invite("i", "c")).unwrap();
+        assert!(m.conversations_of("bob").is_empty(), "not accepted yet");
+        admit(&m, "alice", "bob", accepted("i")).unwrap();
+        admit(&m, "bob", "carol", invite("k", "c")).unwrap();
+        admit(&m, "bob", "carol", accepted("k")).unwrap();
+        m.learn(&Fact::Members {
+            conversation: "b".into(),
+            members: vec!["dave".into(), "bob".into()],
+        });
+        assert_eq!(
+            m.conversations_of("bob"),
+            vec![
+                ("b".to_owned(), vec!["dave".to_owned()]),
+                ("c".to_owned(), vec!["alice".to_owned(), "carol".to_owned()]),
+            ]
+        );
+        assert_eq!(
+            m.conversations_of("carol"),
+            vec![("c".to_owned(), vec!["alice".to_owned(), "bob".to_owned()])]
+        );
+        assert!(m.conversations_of("eve").is_empty());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! checks and routes what the client sends, the write loop that drains its
 //! outgoing queue, and the cleanup when it goes away.
 
-use crate::authz::{Check, Refusal};
+use crate::authz::{Check, Question, Refusal};
 use crate::limits::{decode_frame, decode_frame_raw, Decoded, FrameError, MessageBucket};
 use crate::metrics::{message_kind, outcome_labels, Limit};
 use crate::router::{Frame, Origin, Outbox, OutboxLimits, OutboxReceiver, Then};
@@ -22,8 +22,8 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use wd_protocol::{
-    encode, ClientMessage, DecodeError, ErrorCode, FailureReason, PeerMessage, ServerMessage,
-    PROTOCOL_VERSION,
+    encode, ClientMessage, DecodeError, ErrorCode, FailureReason, LeaveReason, PeerMessage,
+    ServerMessage, PROTOCOL_VERSION,
 };
 
 /// Frames (and messages) larger than this make the WebSocket layer close
@@ -878,8 +878,11 @@ impl Connection {
     }
 
     /// Forgets this device and tells the invitees of its pending invites
-    /// that the caller is gone. `caller_gone` is submitted behind every
-    /// frame this connection routed, so it never overtakes its invite.
+    /// that the caller is gone, and the other members of its user's
+    /// conversations that this device is gone. `caller_gone` and
+    /// `participant_gone` are submitted behind every frame this
+    /// connection routed, so they never overtake its invite or its
+    /// `leave`.
     async fn cleanup(&mut self) {
         let router = &self.shared.router;
         router.unregister(&self.uid, &self.device).await;
@@ -904,6 +907,54 @@ impl Connection {
             router
                 .submit(to, None, frame, Some(origin), Box::new(|_| {}))
                 .await;
+        }
+        self.announce_gone().await;
+    }
+
+    /// Tells every other member of each conversation this connection's
+    /// user is in that this device is gone (`participant_gone`). Receivers
+    /// that have no such participant (it left, or was never there from
+    /// this device) ignore it. The members are those this node knows,
+    /// completed from the broker's records of those conversations.
+    async fn announce_gone(&self) {
+        let shared = &*self.shared;
+        let mut conversations = shared.membership.conversations_of(&self.uid);
+        if conversations.is_empty() {
+            return;
+        }
+        let questions = conversations
+            .iter()
+            .map(|(conversation, _)| Question::Members {
+                conversation: conversation.clone(),
+            })
+            .collect();
+        match shared.router.fetch(questions).await {
+            Ok(facts) if !facts.is_empty() => {
+                facts.iter().for_each(|f| shared.membership.learn(f));
+                conversations = shared.membership.conversations_of(&self.uid);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not ask the broker for the members of a gone device's conversations")
+            }
+        }
+        for (conversation, others) in conversations {
+            let frame = Frame::from(encode(&ServerMessage::ParticipantGone {
+                conversation_id: conversation,
+                uid: self.uid.clone(),
+                device: self.device.clone(),
+                reason: LeaveReason::ConnectionLost,
+            }));
+            for to in others {
+                let origin = Origin {
+                    key: self.origin.key.clone(),
+                    notify: None,
+                };
+                shared
+                    .router
+                    .submit(to, None, frame.clone(), Some(origin), Box::new(|_| {}))
+                    .await;
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use std::time::Duration;
 use tungstenite::Message;
-use wd_protocol::{ErrorCode, FailureReason, Outcome, PeerMessage, ServerMessage};
+use wd_protocol::{ErrorCode, FailureReason, LeaveReason, Outcome, PeerMessage, ServerMessage};
 
 #[test]
 fn delivers_to_every_device_or_to_one() {
@@ -383,6 +383,90 @@ fn bodies_are_relayed_without_undefined_fields() {
         PeerMessage::Message {
             conversation_id: "c".into(),
             payload: "p".into()
+        }
+    );
+}
+
+/// Alice invites bob into `c-<invite_id>` and accepts for him as his
+/// caller would: both are members of that conversation on the server.
+fn converse(alice: &mut Client, bob: &mut Client, invite_id: &str) {
+    let to = bob.uid.clone();
+    alice.invite(&to, invite_id);
+    bob.expect_deliver();
+    alice.send_to(
+        &to,
+        None,
+        PeerMessage::Outcome {
+            invite_id: invite_id.into(),
+            outcome: Outcome::Accepted {
+                device: bob.device.clone(),
+                participants: Vec::new(),
+            },
+        },
+    );
+    assert!(matches!(
+        bob.expect_deliver().2,
+        PeerMessage::Outcome { .. }
+    ));
+}
+
+fn message(conversation_id: &str, payload: &str) -> PeerMessage {
+    PeerMessage::Message {
+        conversation_id: conversation_id.into(),
+        payload: payload.into(),
+    }
+}
+
+#[test]
+fn participant_gone_when_a_member_drops_without_leaving() {
+    let server = dev_server();
+    let url = server.url();
+    let mut alice = Client::dev(&url, "alice");
+    let mut bob = Client::dev(&url, "bob");
+    let mut bob2 = Client::dev(&url, "bob");
+    let mut carol = Client::dev(&url, "carol");
+    converse(&mut alice, &mut bob, "i1");
+    bob2.expect_deliver(); // the invite reached both of bob's devices
+    bob2.expect_deliver(); // and so did the outcome
+    let bob_device = bob.device.clone();
+    drop(bob); // abrupt: no close handshake, no leave
+    assert_eq!(
+        alice.recv(),
+        ServerMessage::ParticipantGone {
+            conversation_id: "c-i1".into(),
+            uid: "bob".into(),
+            device: bob_device,
+            reason: LeaveReason::ConnectionLost,
+        }
+    );
+    // Once: the next frame is bob's other device speaking, and bob's other
+    // device (not a participant it could miss) and strangers hear nothing.
+    bob2.send_to("alice", None, message("c-i1", "sentinel"));
+    assert_eq!(alice.expect_deliver().2, message("c-i1", "sentinel"));
+    alice.send_to("bob", None, message("c-i1", "to bob2"));
+    assert_eq!(bob2.expect_deliver().2, message("c-i1", "to bob2"));
+    converse(&mut alice, &mut carol, "i2");
+    carol.send_to("alice", None, message("c-i2", "sentinel"));
+    assert_eq!(alice.expect_deliver().2, message("c-i2", "sentinel"));
+}
+
+#[test]
+fn participant_gone_after_a_clean_close_too() {
+    let server = dev_server();
+    let url = server.url();
+    let mut alice = Client::dev(&url, "alice");
+    let mut bob = Client::dev(&url, "bob");
+    converse(&mut alice, &mut bob, "i1");
+    let bob_device = bob.device.clone();
+    // A complete close handshake, but no `leave`: bob is gone all the same.
+    bob.close();
+    assert_eq!(
+        alice.recv(),
+        ServerMessage::ParticipantGone {
+            conversation_id: "c-i1".into(),
+            uid: "bob".into(),
+            device: bob_device,
+            reason: LeaveReason::ConnectionLost,
         }
     );
 }

@@ -9,11 +9,11 @@ use cluster::{have_redis, Cluster, Node, Redis};
 use crossbeam_channel::{unbounded, Receiver};
 use std::time::Duration;
 use wilddog_video::client::{
-    Client, ClientConfig, ConnectionState, IncomingEvent, IncomingInvite, InviteOptions,
-    OutgoingEvent, OutgoingInvite,
+    Client, ClientConfig, ConnectionState, Conversation, ConversationEvent, IncomingEvent,
+    IncomingInvite, InviteOptions, OutgoingEvent, OutgoingInvite,
 };
-use wilddog_video::engine::{IncomingStatus, OutgoingStatus};
-use wilddog_video::protocol::{CancelReason, FailureReason, RejectReason};
+use wilddog_video::engine::{IncomingStatus, OutgoingStatus, Participant};
+use wilddog_video::protocol::{CancelReason, FailureReason, LeaveReason, RejectReason};
 
 /// Failure bound of one wait: tests never wait this long when all works.
 const WAIT: Duration = Duration::from_secs(20);
@@ -518,4 +518,84 @@ fn a_redis_restart_fails_invites_typed_then_routing_resumes() {
         terminal(&out_rx),
         OutgoingEvent::Rejected(RejectReason::Declined)
     );
+}
+
+fn conversation_events(conv: &Conversation) -> Receiver<ConversationEvent> {
+    let (tx, rx) = unbounded();
+    conv.set_listener(move |_, ev| {
+        let _ = tx.send(ev.clone());
+    });
+    rx
+}
+
+fn lost(client: &Client) -> ConversationEvent {
+    ConversationEvent::ParticipantDisconnected {
+        participant: Participant {
+            uid: client.uid().into(),
+            device: client.device(),
+        },
+        reason: LeaveReason::ConnectionLost,
+    }
+}
+
+/// A conversation over three nodes (alice on n1 invites bob on n2, then
+/// carol on n3 into it): when a member's connection drops, the members on
+/// the other nodes hear `participant_gone` (SDK: `connection_lost`). Alice's
+/// node relayed both outcomes; carol's learns the conversation when she
+/// sends in it.
+#[test]
+fn participant_gone_reaches_members_on_other_nodes() {
+    if !have_redis() {
+        return;
+    }
+    let c = Cluster::start(3);
+    let alice = connect(c.url(0), "alice");
+    let bob = connect(c.url(1), "bob");
+    let carol = connect(c.url(2), "carol");
+    let (bob_inv, carol_inv) = (invites(&bob), invites(&carol));
+    let (out, out_rx) = invite(&alice, "bob", 60_000);
+    let bob_invite = next(&bob_inv, "bob rings");
+    let bob_invite_rx = incoming_events(&bob_invite);
+    bob_invite.accept(None, None).unwrap();
+    assert_eq!(terminal(&out_rx), OutgoingEvent::Accepted);
+    assert_eq!(
+        next(&bob_invite_rx, "bob accepted"),
+        IncomingEvent::Accepted
+    );
+    let cb = bob_invite.conversation().expect("bob's conversation");
+    let rx_b = conversation_events(&cb);
+    let ca = out.conversation().expect("alice's conversation");
+    let to_carol = ca.invite(InviteOptions::new("carol")).unwrap();
+    let to_carol_rx = outgoing_events(&to_carol);
+    let carol_invite = next(&carol_inv, "carol rings");
+    let carol_invite_rx = incoming_events(&carol_invite);
+    carol_invite.accept(None, None).unwrap();
+    assert_eq!(terminal(&to_carol_rx), OutgoingEvent::Accepted);
+    assert_eq!(
+        next(&carol_invite_rx, "carol accepted"),
+        IncomingEvent::Accepted
+    );
+    let cc = carol_invite.conversation().expect("carol's conversation");
+    let rx_c = conversation_events(&cc);
+    assert!(matches!(
+        next(&rx_b, "carol joined, at bob"),
+        ConversationEvent::ParticipantConnected(_)
+    ));
+
+    let gone_alice = lost(&alice);
+    drop(ca);
+    drop(alice);
+    assert_eq!(next(&rx_b, "alice gone, at bob"), gone_alice);
+    assert_eq!(next(&rx_c, "alice gone, at carol"), gone_alice);
+
+    cc.send(Some("bob"), "still here").unwrap();
+    assert!(matches!(
+        next(&rx_b, "carol's message"),
+        ConversationEvent::Message { .. }
+    ));
+    let gone_carol = lost(&carol);
+    drop(cc);
+    drop(carol);
+    assert_eq!(next(&rx_b, "carol gone, at bob"), gone_carol);
+    assert_eq!(next(&rx_b, "bob alone"), ConversationEvent::Disconnected);
 }

@@ -4,7 +4,7 @@ use std::ffi::CStr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use wd_protocol::Mode;
+use wd_protocol::{LeaveReason, Mode};
 
 use super::core::Core;
 use super::events::{deliver_here, Deliver, Slot};
@@ -27,8 +27,16 @@ pub enum ConversationEvent {
         /// The text.
         payload: String,
     },
-    /// A participant left.
-    ParticipantDisconnected(Participant),
+    /// A participant is no longer in the conversation: it left
+    /// ([`LeaveReason::Left`]), or its connection to the server ended
+    /// without it leaving ([`LeaveReason::ConnectionLost`]). Fires once per
+    /// participant device.
+    ParticipantDisconnected {
+        /// The device that is gone.
+        participant: Participant,
+        /// Why.
+        reason: LeaveReason,
+    },
     /// This device is no longer in the conversation (it left, everyone
     /// else left, or the connection was lost). Fires once, last.
     Disconnected,
@@ -81,8 +89,8 @@ impl ConversationShared {
                     }
                 }
                 ConversationEvent::Message { .. } => {}
-                ConversationEvent::ParticipantDisconnected(p) => {
-                    st.participants.retain(|q| q != p);
+                ConversationEvent::ParticipantDisconnected { participant, .. } => {
+                    st.participants.retain(|q| q != participant);
                 }
                 ConversationEvent::Disconnected => {
                     st.connected = false;

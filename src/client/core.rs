@@ -363,9 +363,16 @@ impl Core {
             Event::ConversationMessage { from, payload, .. } => {
                 self.conversation_event(st, key, ConversationEvent::Message { from, payload })
             }
-            Event::ParticipantDisconnected { participant, .. } => {
+            Event::ParticipantDisconnected {
+                participant,
+                reason,
+                ..
+            } => {
                 if let Some(h) = st.conversations.get(&key) {
-                    h.update(ConversationEvent::ParticipantDisconnected(participant));
+                    h.update(ConversationEvent::ParticipantDisconnected {
+                        participant,
+                        reason,
+                    });
                     self.post(h.clone());
                 }
             }

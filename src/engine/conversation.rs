@@ -2,7 +2,8 @@
 //! leaving them.
 
 use wd_protocol::{
-    validate_text, CancelReason, Mode, Outcome, PeerMessage, MAX_MESSAGE_LEN, MAX_PARTICIPANTS,
+    validate_text, CancelReason, LeaveReason, Mode, Outcome, PeerMessage, MAX_MESSAGE_LEN,
+    MAX_PARTICIPANTS,
 };
 
 use super::{
@@ -304,7 +305,17 @@ impl Engine {
         }
     }
 
-    pub(super) fn receive_leave(&mut self, uid: String, device: String, conversation_id: &str) {
+    /// The device `device` of `uid` is no longer in the conversation
+    /// (it sent `leave`, or the server announced it gone): removed, with
+    /// `ParticipantDisconnected`, if it is a participant there; ignored
+    /// otherwise.
+    pub(super) fn receive_leave(
+        &mut self,
+        uid: String,
+        device: String,
+        conversation_id: &str,
+        reason: LeaveReason,
+    ) {
         let Some(&key) = self.conversations_by_id.get(conversation_id) else {
             return;
         };
@@ -321,8 +332,11 @@ impl Engine {
         };
         let participant = conv.participants.remove(at);
         let now_empty = conv.participants.is_empty();
-        self.events
-            .push_back(Event::ParticipantDisconnected { key, participant });
+        self.events.push_back(Event::ParticipantDisconnected {
+            key,
+            participant,
+            reason,
+        });
         if now_empty {
             self.end_conversation(key);
         }

@@ -29,7 +29,8 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::time::{Duration, Instant};
 
 use wd_protocol::{
-    ClientMessage, FailureReason, InviteState, Mode, Outcome, PeerMessage, ServerMessage,
+    ClientMessage, FailureReason, InviteState, LeaveReason, Mode, Outcome, PeerMessage,
+    ServerMessage,
 };
 
 use conversation::Conversation;
@@ -325,6 +326,12 @@ impl Engine {
                     );
                 }
             }
+            ServerMessage::ParticipantGone {
+                conversation_id,
+                uid,
+                device,
+                reason,
+            } => self.receive_leave(uid, device, &conversation_id, reason),
             ServerMessage::Undeliverable { .. } | ServerMessage::Error { .. } => {}
         }
     }
@@ -378,7 +385,7 @@ impl Engine {
                 self.receive_outcome(&from, &device, &invite_id, outcome)
             }
             PeerMessage::Leave { conversation_id } => {
-                self.receive_leave(from, device, &conversation_id)
+                self.receive_leave(from, device, &conversation_id, LeaveReason::Left)
             }
             PeerMessage::Message {
                 conversation_id,

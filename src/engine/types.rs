@@ -1,6 +1,6 @@
 //! Values the engine hands out: keys, statuses, snapshots and events.
 
-use wd_protocol::{CancelReason, FailureReason, Mode, RejectReason};
+use wd_protocol::{CancelReason, FailureReason, LeaveReason, Mode, RejectReason};
 
 /// One device taking part in a conversation (`uid` and `device`).
 pub use wd_protocol::Participant;
@@ -229,12 +229,15 @@ pub enum Event {
         /// The text.
         payload: String,
     },
-    /// A participant left a conversation.
+    /// A participant left a conversation, or its connection was lost.
     ParticipantDisconnected {
         /// The conversation.
         key: Key,
         /// Who left.
         participant: Participant,
+        /// Why: it sent `leave`, or the server announced its connection
+        /// gone.
+        reason: LeaveReason,
     },
     /// This device is no longer in the conversation (it left, the last
     /// other participant left, or the connection was lost). Fires once,

@@ -16,7 +16,7 @@ use super::outgoing::wd_outgoing_invite;
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
 use super::strings::{opt_str_in, str_in, CopyOut, MAX_JSON_LEN};
-use super::types::wd_mode;
+use super::types::{wd_mode, wd_participant_left_reason};
 use crate::client::{Conversation, ConversationEvent, InviteOptions};
 
 /// A conversation this client takes part in (`Conversation`). Each
@@ -37,7 +37,9 @@ counted_handle!(wd_conversation => Conversation.shared);
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum wd_conversation_event_kind {
-    /// A participant left; see `participant_uid` and `participant_device`.
+    /// A participant is no longer in the conversation; see
+    /// `participant_uid`, `participant_device` and, for why (it left, or
+    /// its connection was lost), `participant_left_reason`.
     ParticipantDisconnected = 0,
     /// This device is no longer in the conversation (it left, everyone
     /// else left, or the connection was lost). Fires once, last.
@@ -70,6 +72,12 @@ pub struct wd_conversation_event {
     /// (NUL-terminated UTF-8, at most 64 KiB, valid during the callback
     /// only; copy it to keep it); otherwise NULL.
     pub payload: *const c_char,
+    /// For `WD_CONVERSATION_EVENT_KIND_PARTICIPANT_DISCONNECTED`: why the
+    /// participant is gone (`LEFT`, or `CONNECTION_LOST` when its
+    /// connection ended without it leaving); `NONE` for every other kind.
+    /// Appended to the struct (docs/abi-policy.md): an older library does
+    /// not set it, so check `wd_version()` at start-up.
+    pub participant_left_reason: wd_participant_left_reason,
 }
 
 /// Called with each event of a conversation, on the client's event thread
@@ -297,24 +305,30 @@ pub extern "C" fn wd_conversation_set_callback(
                 let user_data = UserData::new(user_data, release);
                 conversation.set_listener(
                     move |conversation: &Conversation, event: &ConversationEvent| {
-                        let (kind, who, payload) = match event {
-                            ConversationEvent::ParticipantDisconnected(p) => (
+                        let (kind, who, payload, left) = match event {
+                            ConversationEvent::ParticipantDisconnected {
+                                participant,
+                                reason,
+                            } => (
                                 wd_conversation_event_kind::ParticipantDisconnected,
-                                Some(p),
+                                Some(participant),
                                 None,
+                                Some(*reason),
                             ),
                             ConversationEvent::ParticipantConnected(p) => (
                                 wd_conversation_event_kind::ParticipantConnected,
                                 Some(p),
+                                None,
                                 None,
                             ),
                             ConversationEvent::Message { from, payload } => (
                                 wd_conversation_event_kind::Message,
                                 Some(from),
                                 Some(c_text(payload)),
+                                None,
                             ),
                             ConversationEvent::Disconnected => {
-                                (wd_conversation_event_kind::Disconnected, None, None)
+                                (wd_conversation_event_kind::Disconnected, None, None, None)
                             }
                         };
                         let uid = who.map(|p| c_text(&p.uid));
@@ -326,6 +340,7 @@ pub extern "C" fn wd_conversation_set_callback(
                                 .as_ref()
                                 .map_or(ptr::null(), |s| s.as_ptr()),
                             payload: payload.as_ref().map_or(ptr::null(), |s| s.as_ptr()),
+                            participant_left_reason: left.into(),
                         };
                         let ptr = borrowed_ptr::<wd_conversation>(conversation);
                         // SAFETY: `cb` is the app's callback for this

@@ -62,7 +62,12 @@ enum Ev {
     Invite(usize),
     Outgoing(usize, wd_outgoing_event),
     Incoming(usize, wd_incoming_event),
-    Conversation(usize, wd_conversation_event_kind, Option<String>),
+    Conversation(
+        usize,
+        wd_conversation_event_kind,
+        Option<String>,
+        wd_participant_left_reason,
+    ),
 }
 
 /// The `user_data` of test callbacks: where events go, and how often it
@@ -162,7 +167,12 @@ unsafe extern "C" fn on_conversation(
     let uid = (!event.participant_uid.is_null()).then(|| str_out(event.participant_uid));
     send(
         user_data,
-        Ev::Conversation(conversation as usize, event.kind, uid),
+        Ev::Conversation(
+            conversation as usize,
+            event.kind,
+            uid,
+            event.participant_left_reason,
+        ),
     );
 }
 
@@ -772,14 +782,20 @@ fn accepted_invite_through_the_abi() {
     assert_eq!(wd_conversation_disconnect(b), wd_result::InvalidState);
     assert_eq!(
         recv(&b_rx),
-        Ev::Conversation(b as usize, wd_conversation_event_kind::Disconnected, None)
+        Ev::Conversation(
+            b as usize,
+            wd_conversation_event_kind::Disconnected,
+            None,
+            wd_participant_left_reason::None
+        )
     );
     assert_eq!(
         recv(&a_rx),
         Ev::Conversation(
             a as usize,
             wd_conversation_event_kind::ParticipantDisconnected,
-            Some("bob".into())
+            Some("bob".into()),
+            wd_participant_left_reason::Left
         )
     );
 
@@ -1093,7 +1109,7 @@ fn release_runs_exactly_once() {
     assert_eq!(second.releases(), 0);
     assert_eq!(wd_conversation_disconnect(b), OK);
     match recv(&rx2) {
-        Ev::Conversation(ptr, kind, _) => {
+        Ev::Conversation(ptr, kind, _, _) => {
             assert_eq!(ptr, a2 as usize);
             assert_eq!(kind, wd_conversation_event_kind::ParticipantDisconnected);
         }

@@ -5,7 +5,7 @@
 //! converted with a `match` (an unknown value is INVALID_ARGUMENT), never
 //! transmuted.
 
-use wd_protocol::{CancelReason, FailureReason, Mode, RejectReason};
+use wd_protocol::{CancelReason, FailureReason, LeaveReason, Mode, RejectReason};
 
 use crate::client::ConnectionState;
 use crate::engine::{IncomingStatus, OutgoingStatus};
@@ -220,6 +220,31 @@ impl From<ConnectionState> for wd_connection_state {
             ConnectionState::Connected => wd_connection_state::Connected,
             ConnectionState::Reconnecting => wd_connection_state::Reconnecting,
             ConnectionState::Disconnected => wd_connection_state::Disconnected,
+        }
+    }
+}
+
+/// Why a participant is no longer in a conversation (the
+/// `participant_left_reason` of a `PARTICIPANT_DISCONNECTED` conversation
+/// event); `WD_PARTICIPANT_LEFT_REASON_NONE` for every other event.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum wd_participant_left_reason {
+    /// The event is not about a participant leaving.
+    None = 0,
+    /// The participant left (`wd_conversation_disconnect` on its device).
+    Left = 1,
+    /// The participant's connection to the server ended without it
+    /// leaving; the server announced it gone.
+    ConnectionLost = 2,
+}
+
+impl From<Option<LeaveReason>> for wd_participant_left_reason {
+    fn from(r: Option<LeaveReason>) -> Self {
+        match r {
+            None => wd_participant_left_reason::None,
+            Some(LeaveReason::Left) => wd_participant_left_reason::Left,
+            Some(LeaveReason::ConnectionLost) => wd_participant_left_reason::ConnectionLost,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Conversations beyond two parties, messages, and glare, one ordering
 //! per test on a fake clock. Each test ends with `assert_quiet`.
 
-use wd_protocol::{CancelReason, Outcome, PeerMessage, MAX_MESSAGE_LEN};
+use wd_protocol::{
+    CancelReason, LeaveReason, Outcome, PeerMessage, ServerMessage, MAX_MESSAGE_LEN,
+};
 
 use super::harness::{request, Net, LIFETIME_MS};
 use crate::engine::{EngineError, Event, Key, Participant};
@@ -284,7 +286,8 @@ fn participants_leave_in_every_order() {
                 net.take(i),
                 vec![Event::ParticipantDisconnected {
                     key: keys[i],
-                    participant: who(&net, first)
+                    participant: who(&net, first),
+                    reason: LeaveReason::Left
                 }],
                 "{order:?}"
             );
@@ -296,7 +299,8 @@ fn participants_leave_in_every_order() {
             vec![
                 Event::ParticipantDisconnected {
                     key: keys[last],
-                    participant: who(&net, second)
+                    participant: who(&net, second),
+                    reason: LeaveReason::Left
                 },
                 Event::ConversationDisconnected { key: keys[last] }
             ],
@@ -320,7 +324,8 @@ fn two_party_leaving_in_either_order() {
             vec![
                 Event::ParticipantDisconnected {
                     key: keys[stayer],
-                    participant: who(&net, leaver)
+                    participant: who(&net, leaver),
+                    reason: LeaveReason::Left
                 },
                 Event::ConversationDisconnected { key: keys[stayer] }
             ]
@@ -442,7 +447,8 @@ fn a_late_joined_after_leaving_is_answered_with_leave() {
     net.deliver_all();
     assert!(net.take(C).contains(&Event::ParticipantDisconnected {
         key: c,
-        participant: who(&net, B)
+        participant: who(&net, B),
+        reason: LeaveReason::Left
     }));
     assert_eq!(
         net.nodes[C].engine.participants(c),
@@ -620,5 +626,102 @@ fn an_accepting_invite_is_not_glare() {
     let (ca, _) = (conversation_of(&ea), conversation_of(&eb));
     net.leave(A, ca).unwrap();
     net.drain();
+    net.assert_quiet();
+}
+
+fn gone(net: &Net, i: usize, conversation_id: &str) -> ServerMessage {
+    ServerMessage::ParticipantGone {
+        conversation_id: conversation_id.to_owned(),
+        uid: net.nodes[i].uid.clone(),
+        device: net.nodes[i].device.clone(),
+        reason: LeaveReason::ConnectionLost,
+    }
+}
+
+/// The server announces a participant's connection gone: each other
+/// participant removes it once, with reason `connection_lost`; an
+/// announcement about a device that is not a participant there (again,
+/// another device of the user, another conversation) is ignored; the last
+/// one left alone ends its conversation.
+#[test]
+fn a_participant_announced_gone_is_disconnected_once() {
+    let (mut net, keys) = three_party();
+    net.disconnect(B);
+    net.take(B);
+    for i in [A, C] {
+        let msg = gone(&net, B, "c-i1");
+        net.inject(i, msg);
+        assert_eq!(
+            net.take(i),
+            vec![Event::ParticipantDisconnected {
+                key: keys[i],
+                participant: who(&net, B),
+                reason: LeaveReason::ConnectionLost,
+            }]
+        );
+        let again = gone(&net, B, "c-i1");
+        net.inject(i, again);
+        assert_eq!(net.take(i), vec![], "announced twice");
+    }
+    let mut other_device = gone(&net, C, "c-i1");
+    if let ServerMessage::ParticipantGone { device, .. } = &mut other_device {
+        *device = "n1.elsewhere".into();
+    }
+    net.inject(A, other_device);
+    let other_conversation = gone(&net, C, "c-other");
+    net.inject(A, other_conversation);
+    assert_eq!(net.take(A), vec![]);
+    assert_eq!(
+        net.nodes[A].engine.participants(keys[A]),
+        Some(&[who(&net, C)][..])
+    );
+    let msg = gone(&net, C, "c-i1");
+    net.inject(A, msg);
+    assert_eq!(
+        net.take(A),
+        vec![
+            Event::ParticipantDisconnected {
+                key: keys[A],
+                participant: who(&net, C),
+                reason: LeaveReason::ConnectionLost,
+            },
+            Event::ConversationDisconnected { key: keys[A] },
+        ]
+    );
+    // Too late: the conversation is over here.
+    let late = gone(&net, C, "c-i1");
+    net.inject(A, late);
+    assert_eq!(net.take(A), vec![]);
+    net.leave(C, keys[C]).unwrap();
+    net.deliver_all();
+    assert_eq!(net.take(A), vec![]);
+    net.take(C);
+    net.assert_quiet();
+}
+
+/// A participant that left, then lost its connection, is disconnected
+/// once, with reason `left`: the later announcement is ignored.
+#[test]
+fn leaving_then_going_is_one_disconnect_with_reason_left() {
+    let (mut net, keys) = three_party();
+    net.leave(B, keys[B]).unwrap();
+    net.deliver_all();
+    net.take(B);
+    net.disconnect(B);
+    net.take(B);
+    let msg = gone(&net, B, "c-i1");
+    net.inject(A, msg);
+    assert_eq!(
+        net.take(A),
+        vec![Event::ParticipantDisconnected {
+            key: keys[A],
+            participant: who(&net, B),
+            reason: LeaveReason::Left,
+        }]
+    );
+    net.leave(A, keys[A]).unwrap();
+    net.deliver_all();
+    net.take(A);
+    net.take(C);
     net.assert_quiet();
 }

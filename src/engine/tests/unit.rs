@@ -3,8 +3,8 @@
 //! timer, `live_count() == 0` in every engine.
 
 use wd_protocol::{
-    CancelReason, FailureReason, Mode, Outcome, PeerMessage, RejectReason, ServerMessage,
-    MAX_LIFETIME_MS, MAX_SDP_LEN, MAX_USER_DATA_LEN,
+    CancelReason, FailureReason, LeaveReason, Mode, Outcome, PeerMessage, RejectReason,
+    ServerMessage, MAX_LIFETIME_MS, MAX_SDP_LEN, MAX_USER_DATA_LEN,
 };
 
 use super::harness::{request, Net, ALICE, BOB1, BOB2, BOB3, LIFETIME_MS};
@@ -73,6 +73,7 @@ fn hang_up(net: &mut Net, alice_conv: Key, bob: usize, bob_conv: Key) {
             Event::ParticipantDisconnected {
                 key: bob_conv,
                 participant: participant("alice", "n1.1"),
+                reason: LeaveReason::Left,
             },
             Event::ConversationDisconnected { key: bob_conv },
         ]
@@ -1516,7 +1517,8 @@ fn leaving_tells_the_other_side_then_disconnect_twice_is_unknown_key() {
             vec![
                 Event::ParticipantDisconnected {
                     key: sconv,
-                    participant: who
+                    participant: who,
+                    reason: LeaveReason::Left
                 },
                 Event::ConversationDisconnected { key: sconv },
             ]

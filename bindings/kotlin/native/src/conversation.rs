@@ -5,7 +5,7 @@ use jni::sys::{jboolean, jint, jlong, JNI_FALSE, JNI_TRUE};
 use jni::JNIEnv;
 use wilddog_video::client::ConversationEvent;
 use wilddog_video::ffi::conversation::wd_conversation_event_kind as Kind;
-use wilddog_video::ffi::types::wd_mode;
+use wilddog_video::ffi::types::{wd_mode, wd_participant_left_reason};
 
 use crate::client::invite_options;
 use crate::handles::{self, Entry};
@@ -165,10 +165,12 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationDisconnect<'
 }
 
 /// `conversationSetSink(handle, sink)`: events go to `sink.onEvent(kind:
-/// Int, uid: String?, device: String?, payload: String?)` with `kind` a
-/// `WD_CONVERSATION_EVENT_KIND_*` (uid and device name the participant
-/// for `PARTICIPANT_CONNECTED`, `PARTICIPANT_DISCONNECTED` and the sender
-/// of a `MESSAGE`, whose text is `payload`). `DISCONNECTED` is last; the
+/// Int, uid: String?, device: String?, payload: String?, leftReason: Int)`
+/// with `kind` a `WD_CONVERSATION_EVENT_KIND_*` (uid and device name the
+/// participant for `PARTICIPANT_CONNECTED`, `PARTICIPANT_DISCONNECTED` and
+/// the sender of a `MESSAGE`, whose text is `payload`; `leftReason` is the
+/// `WD_PARTICIPANT_LEFT_REASON_*` of a `PARTICIPANT_DISCONNECTED`, `NONE`
+/// otherwise). `DISCONNECTED` is last; the
 /// sink is dropped after it.
 #[no_mangle]
 pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationSetSink<'l>(
@@ -185,18 +187,25 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationSetSink<'l>(
         }
         let sink = Sink::new(env, &sink)?;
         conversation.set_listener(move |conversation, event| {
-            let (kind, participant, payload) = match event {
+            let (kind, participant, payload, left) = match event {
                 ConversationEvent::ParticipantConnected(p) => {
-                    (Kind::ParticipantConnected, Some(p), None)
+                    (Kind::ParticipantConnected, Some(p), None, None)
                 }
                 ConversationEvent::Message { from, payload } => {
-                    (Kind::Message, Some(from), Some(payload))
+                    (Kind::Message, Some(from), Some(payload), None)
                 }
-                ConversationEvent::ParticipantDisconnected(p) => {
-                    (Kind::ParticipantDisconnected, Some(p), None)
-                }
-                ConversationEvent::Disconnected => (Kind::Disconnected, None, None),
+                ConversationEvent::ParticipantDisconnected {
+                    participant,
+                    reason,
+                } => (
+                    Kind::ParticipantDisconnected,
+                    Some(participant),
+                    None,
+                    Some(*reason),
+                ),
+                ConversationEvent::Disconnected => (Kind::Disconnected, None, None, None),
             };
+            let left = wd_participant_left_reason::from(left) as jint;
             sink.call(|env, obj| {
                 let uid = opt_jstring(env, participant.map(|p| p.uid.as_str()))?;
                 let device = opt_jstring(env, participant.map(|p| p.device.as_str()))?;
@@ -204,12 +213,13 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationSetSink<'l>(
                 env.call_method(
                     obj,
                     "onEvent",
-                    "(ILjava/lang/String;Ljava/lang/String;Ljava/lang/String;)V",
+                    "(ILjava/lang/String;Ljava/lang/String;Ljava/lang/String;I)V",
                     &[
                         JValue::Int(kind as jint),
                         JValue::Object(&uid),
                         JValue::Object(&device),
                         JValue::Object(&payload),
+                        JValue::Int(left),
                     ],
                 )
                 .map(drop)

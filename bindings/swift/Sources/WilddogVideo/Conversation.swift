@@ -33,8 +33,10 @@ public final class Conversation: @unchecked Sendable {
     public enum Event: Sendable, Equatable {
         /// A device joined (it accepted an invite into the conversation).
         case participantConnected(Participant)
-        /// A device left.
-        case participantDisconnected(Participant)
+        /// A device is no longer in the conversation: it left
+        /// (``ParticipantLeftReason/left``), or its connection to the server
+        /// ended without it leaving (``ParticipantLeftReason/connectionLost``).
+        case participantDisconnected(Participant, reason: ParticipantLeftReason)
         /// A participant sent this device a message.
         case message(from: Participant, payload: String)
         /// This device is no longer in the conversation (it left, everyone else
@@ -171,10 +173,11 @@ public final class Conversation: @unchecked Sendable {
         onEvent { if case .participantConnected(let participant) = $0 { handler(participant) } }
     }
 
-    /// Calls `handler` when a device leaves.
+    /// Calls `handler` when a device is no longer in the conversation, with
+    /// why (it left, or its connection was lost).
     @discardableResult
-    public func onParticipantDisconnected(_ handler: @escaping @Sendable (Participant) -> Void) -> Conversation {
-        onEvent { if case .participantDisconnected(let participant) = $0 { handler(participant) } }
+    public func onParticipantDisconnected(_ handler: @escaping @Sendable (_ participant: Participant, _ reason: ParticipantLeftReason) -> Void) -> Conversation {
+        onEvent { if case .participantDisconnected(let participant, let reason) = $0 { handler(participant, reason) } }
     }
 
     /// Calls `handler` once when this device is out of the conversation.
@@ -201,7 +204,10 @@ private let conversationCallback: @convention(c) (UnsafeMutableRawPointer?, Opaq
     let participant = Participant(uid: text(raw.participant_uid), device: text(raw.participant_device))
     switch ConversationEventKind(rawValue: raw.kind) {
     case .participantConnected: hub.publish(.participantConnected(participant))
-    case .participantDisconnected: hub.publish(.participantDisconnected(participant))
+    case .participantDisconnected:
+        // The library always sets LEFT or CONNECTION_LOST with this kind.
+        let reason = ParticipantLeftReason(rawValue: raw.participant_left_reason) ?? .left
+        hub.publish(.participantDisconnected(participant, reason: reason))
     case .message: hub.publish(.message(from: participant, payload: text(raw.payload)))
     case .disconnected: hub.publish(.disconnected)
     case nil: break  // a kind newer than this wrapper

@@ -103,6 +103,17 @@ public enum CancelReason: UInt32, Sendable, CaseIterable {
     case glare = 3
 }
 
+/// Why a participant is no longer in a conversation
+/// (`wd_participant_left_reason`; `NONE` is never passed on).
+public enum ParticipantLeftReason: UInt32, Sendable, CaseIterable {
+    /// The participant left (``Conversation/disconnect()`` on its device).
+    case left = 1
+    /// The participant's connection to the server ended without it leaving
+    /// (network lost, app killed, client closed); the server announced it
+    /// gone.
+    case connectionLost = 2
+}
+
 /// Severity of a log message of the library (`wd_log_level`); higher is
 /// more verbose.
 public enum LogLevel: UInt32, Sendable, CaseIterable, Comparable {
@@ -175,6 +186,7 @@ let headerEnumMappings: [HeaderEnumMapping] = [
     mapping("wd_incoming_status", IncomingStatus.self),
     mapping("wd_failure_reason", FailureReason.self, implicit: ["NONE": 0]),
     mapping("wd_cancel_reason", CancelReason.self, implicit: ["NONE": 0]),
+    mapping("wd_participant_left_reason", ParticipantLeftReason.self, implicit: ["NONE": 0]),
     mapping("wd_incoming_event_kind", IncomingEventKind.self),
     mapping("wd_reject_reason", RejectReason.self, implicit: ["NONE": 0]),
     mapping("wd_log_level", LogLevel.self),

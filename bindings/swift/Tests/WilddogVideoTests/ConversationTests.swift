@@ -49,9 +49,9 @@ import Testing
         carol.onInvite { carolInvites.put($0) }
 
         let joinedAtAlice = Mailbox<Participant>()
-        let leftAtAlice = Mailbox<Participant>()
+        let leftAtAlice = Mailbox<(Participant, ParticipantLeftReason)>()
         alice.onParticipantConnected { joinedAtAlice.put($0) }
-            .onParticipantDisconnected { leftAtAlice.put($0) }
+            .onParticipantDisconnected { leftAtAlice.put(($0, $1)) }
         let joinedAtBob = Mailbox<Participant>()
         bob.onParticipantConnected { joinedAtBob.put($0) }
 
@@ -84,7 +84,9 @@ import Testing
         try carolSide.disconnect()
         try await carolGone.next("Carol's disconnected")
         #expect(!carolSide.isConnected)
-        #expect(try await leftAtAlice.next("Carol leaving, at Alice").uid == carol.uid)
+        let (left, why) = try await leftAtAlice.next("Carol leaving, at Alice")
+        #expect(left.uid == carol.uid)
+        #expect(why == .left)
         #expect(try #require(throws: WilddogError.self) { try carolSide.disconnect() }.code == .invalidState)
         #expect(try #require(throws: WilddogError.self) { try carolSide.send("late") }.code == .invalidState)
 
@@ -92,7 +94,17 @@ import Testing
         let bobEnd = bob.events
         try alice.disconnect()
         let bobSaw = try await within("Bob's end") { await collect(bobEnd) }
-        #expect(bobSaw.contains(.participantDisconnected(Participant(uid: pair.alice.uid, device: pair.alice.device))))
+        #expect(bobSaw.contains(.participantDisconnected(Participant(uid: pair.alice.uid, device: pair.alice.device), reason: .left)))
         #expect(bobSaw.last == .disconnected)
+    }
+
+    @Test func aParticipantWhoseClientDisconnectsIsGoneWithConnectionLost() async throws {
+        let pair = try await Pair("gone")
+        let (alice, _) = try await pair.call()
+        let atAlice = alice.events
+        let bob = Participant(uid: pair.bob.uid, device: pair.bob.device)
+        try pair.bob.disconnect()  // the client, not the conversation: no leave
+        let aliceSaw = try await within("Alice's end") { await collect(atAlice) }
+        #expect(aliceSaw == [.participantDisconnected(bob, reason: .connectionLost), .disconnected])
     }
 }

@@ -93,9 +93,14 @@ class Conversation internal constructor(
         core.hub.listen { if (it is Joined) listener(it.participant) }
     }
 
-    /** Adds a listener for a participant leaving. */
-    fun onParticipantDisconnected(listener: (Participant) -> Unit): Conversation = apply {
-        core.hub.listen { if (it is Left) listener(it.participant) }
+    /**
+     * Adds a listener for a participant that is no longer in the conversation, with
+     * why: it left ([ParticipantLeftReason.LEFT]) or its connection to the server
+     * ended without it leaving ([ParticipantLeftReason.CONNECTION_LOST]). Fires once
+     * per participant device.
+     */
+    fun onParticipantDisconnected(listener: (participant: Participant, reason: ParticipantLeftReason) -> Unit): Conversation = apply {
+        core.hub.listen { if (it is Left) listener(it.participant, it.reason) }
     }
 
     /**
@@ -124,7 +129,7 @@ internal object Disconnected
 internal class Joined(val participant: Participant)
 
 /** A `participant_disconnected` event. */
-internal class Left(val participant: Participant)
+internal class Left(val participant: Participant, val reason: ParticipantLeftReason)
 
 /** A message to this device. */
 internal class Message(val from: Participant, val payload: String)
@@ -133,11 +138,13 @@ internal class Message(val from: Participant, val payload: String)
 internal class ConversationCore(val hub: EventHub<Any>, val messages: EventHub<Message>) {
     /** Called by the glue on the SDK's event thread. */
     @Suppress("unused")
-    fun onEvent(kind: Int, uid: String?, device: String?, payload: String?) {
+    fun onEvent(kind: Int, uid: String?, device: String?, payload: String?, leftReason: Int) {
         val participant = Participant(uid ?: "", device ?: "")
         when (ConversationEventKind.of(kind)) {
             ConversationEventKind.PARTICIPANT_CONNECTED -> hub.emit(Joined(participant))
-            ConversationEventKind.PARTICIPANT_DISCONNECTED -> hub.emit(Left(participant))
+            // The glue always passes LEFT or CONNECTION_LOST with this kind.
+            ConversationEventKind.PARTICIPANT_DISCONNECTED ->
+                hub.emit(Left(participant, ParticipantLeftReason.of(leftReason) ?: ParticipantLeftReason.LEFT))
             ConversationEventKind.MESSAGE -> messages.emit(Message(participant, payload ?: ""))
             ConversationEventKind.DISCONNECTED -> hub.emit(Disconnected)
             null -> {}

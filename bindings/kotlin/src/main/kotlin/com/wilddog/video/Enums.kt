@@ -188,6 +188,30 @@ enum class CancelReason(
     }
 }
 
+/**
+ * Why a participant is no longer in a conversation (`wd_participant_left_reason`;
+ * `NONE` is never passed to a listener).
+ */
+enum class ParticipantLeftReason(
+    /** The `WD_PARTICIPANT_LEFT_REASON_*` value. */
+    val value: Int,
+) {
+    /** The participant left ([Conversation.disconnect] on its device). */
+    LEFT(1),
+
+    /**
+     * The participant's connection to the server ended without it leaving (network
+     * lost, app killed, client closed); the server announced it gone.
+     */
+    CONNECTION_LOST(2),
+    ;
+
+    internal companion object {
+        /** `null` for `WD_PARTICIPANT_LEFT_REASON_NONE` (0). */
+        fun of(value: Int): ParticipantLeftReason? = entries.firstOrNull { it.value == value }
+    }
+}
+
 /** Event kinds the glue passes to an outgoing sink (`wd_outgoing_event_kind`). */
 internal enum class OutgoingEventKind(val value: Int) {
     RINGING(0),

@@ -177,10 +177,10 @@ fun registerConversationTests() {
                             fetched.onMessage { _, payload -> got.put(payload) }
                             bobs.send("still listening?")
                             assertEquals("still listening?", got.takeOrFail("message after the second handle"))
-                            val left = CountDownLatch(1)
-                            fetched.onParticipantDisconnected { left.countDown() }
+                            val left = LinkedBlockingQueue<ParticipantLeftReason>()
+                            fetched.onParticipantDisconnected { _, reason -> left.put(reason) }
                             bobs.disconnect()
-                            left.awaitOrFail("participant disconnected")
+                            assertEquals(ParticipantLeftReason.LEFT, left.takeOrFail("participant disconnected"))
                             fetched.close()
                             bobs.close()
                         }

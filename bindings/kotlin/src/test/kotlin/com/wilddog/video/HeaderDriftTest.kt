@@ -23,6 +23,7 @@ fun registerHeaderTests() {
             "wd_failure_reason" to FailureReason.entries.associate { it.name to it.value } + ("NONE" to 0),
             "wd_reject_reason" to RejectReason.entries.associate { it.name to it.value } + ("NONE" to 0),
             "wd_cancel_reason" to CancelReason.entries.associate { it.name to it.value } + ("NONE" to 0),
+            "wd_participant_left_reason" to ParticipantLeftReason.entries.associate { it.name to it.value } + ("NONE" to 0),
             "wd_mode" to Mode.entries.associate { it.name to it.value },
             "wd_connection_state" to ConnectionState.entries.associate { it.name to it.value },
         )

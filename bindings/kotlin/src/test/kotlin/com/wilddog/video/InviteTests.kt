@@ -190,22 +190,53 @@ fun registerInviteTests() {
                     invite.onAccepted { aliceConversation.put(it) }
                     val mine = aliceConversation.takeOrFail("caller's conversation")
                     val theirs = bobConversation.takeOrFail("callee's conversation")
-                    val left = LinkedBlockingQueue<Participant>()
+                    val left = LinkedBlockingQueue<Pair<Participant, ParticipantLeftReason>>()
                     val aliceDisconnected = CountDownLatch(1)
                     val bobDisconnected = CountDownLatch(1)
-                    mine.onParticipantDisconnected { left.put(it) }.onDisconnected { aliceDisconnected.countDown() }
+                    mine.onParticipantDisconnected { p, reason -> left.put(p to reason) }
+                        .onDisconnected { aliceDisconnected.countDown() }
                     theirs.onDisconnected { bobDisconnected.countDown() }
                     assertEquals(listOf(Participant(b, bob.device)), mine.participants)
                     theirs.disconnect()
                     bobDisconnected.awaitOrFail("callee disconnected")
                     assertEquals(false, theirs.isConnected)
                     assertFailsWith<InvalidStateException> { theirs.disconnect() }
-                    assertEquals(Participant(b, bob.device), left.takeOrFail("participant disconnected"))
+                    assertEquals(
+                        Participant(b, bob.device) to ParticipantLeftReason.LEFT,
+                        left.takeOrFail("participant disconnected"),
+                    )
                     aliceDisconnected.awaitOrFail("caller disconnected (everyone else left)")
                     assertEquals(emptyList(), mine.participants)
                     mine.close()
                     theirs.close()
                 }
+            }
+        }
+    }
+
+    test("a participant whose client closes without leaving is gone: CONNECTION_LOST") {
+        val (a, b) = uid("alice") to uid("bob")
+        val bob = connect(b)
+        val bobDevice = bob.device
+        val bobConversation = LinkedBlockingQueue<Conversation>()
+        bob.onInvite { inc -> inc.onAccepted { bobConversation.put(it) }.onOutcome { inc.close() }.accept() }
+        connect(a).use { alice ->
+            val aliceConversation = LinkedBlockingQueue<Conversation>()
+            alice.inviteToConversation(b).use { invite ->
+                invite.onAccepted { aliceConversation.put(it) }
+                val mine = aliceConversation.takeOrFail("caller's conversation")
+                bobConversation.takeOrFail("callee's conversation").close()
+                val left = LinkedBlockingQueue<Pair<Participant, ParticipantLeftReason>>()
+                val aliceDisconnected = CountDownLatch(1)
+                mine.onParticipantDisconnected { p, reason -> left.put(p to reason) }
+                    .onDisconnected { aliceDisconnected.countDown() }
+                bob.close() // no disconnect(): the server announces bob gone
+                assertEquals(
+                    Participant(b, bobDevice) to ParticipantLeftReason.CONNECTION_LOST,
+                    left.takeOrFail("participant gone"),
+                )
+                aliceDisconnected.awaitOrFail("caller disconnected (everyone else gone)")
+                mine.close()
             }
         }
     }
