@@ -137,7 +137,11 @@ public final class Client: @unchecked Sendable {
         let result: Result<Client, WilddogError> = await withCheckedContinuation { continuation in
             let thread = Thread {
                 do throws(WilddogError) {
-                    continuation.resume(returning: .success(try Client(configuration)))
+                    let client = try Client(configuration)
+                    // The client was built on this thread; the awaiting
+                    // task reads it on another (see Sanitizer.swift).
+                    releasedToC(Unmanaged.passUnretained(client).toOpaque())
+                    continuation.resume(returning: .success(client))
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }
@@ -145,7 +149,9 @@ public final class Client: @unchecked Sendable {
             thread.name = "wilddog-video connect"
             thread.start()
         }
-        return try result.get()
+        let client = try result.get()
+        acquiredFromC(Unmanaged.passUnretained(client).toOpaque())
+        return client
     }
 
     /// Connects to `url` with `token` and default options, without blocking

@@ -10,7 +10,9 @@ import Darwin
 // library orders the two. When the process runs under ThreadSanitizer its
 // annotation functions exist, and the wrapper states that ordering with them
 // (release where a box is handed to the library, acquire where the library
-// hands it back). Without ThreadSanitizer they are absent and this does
+// hands it back). The same holds for a continuation resumed from a thread of
+// the wrapper's own (`Client.connect`): the concurrency runtime is not
+// instrumented either. Without ThreadSanitizer they are absent and this does
 // nothing.
 
 private typealias AnnotationHook = @convention(c) (UnsafeRawPointer?) -> Void
