@@ -424,29 +424,32 @@ impl Membership {
         self.lock().forget(caller, invite_id);
     }
 
-    /// The conversations this node records `uid` as a member of, each
-    /// with its other members (possibly none), sorted by conversation id.
-    pub fn conversations_of(&self, uid: &str) -> Vec<(String, Vec<String>)> {
+    /// The conversation `caller`'s invite `invite_id` is for, if recorded.
+    pub fn conversation_of(&self, caller: &str, invite_id: &str) -> Option<String> {
+        let key = (Box::from(caller), Box::from(invite_id));
+        self.lock()
+            .invites
+            .get(&key)
+            .map(|r| r.conversation.to_string())
+    }
+
+    /// For each of `conversations` this node knows, its members other than
+    /// `uid`.
+    pub fn members_of(&self, conversations: &[String], uid: &str) -> Vec<(String, Vec<String>)> {
         let s = self.lock();
-        if !s.per_user.contains_key(uid) {
-            return Vec::new();
-        }
-        let mut found: Vec<(String, Vec<String>)> = s
-            .conversations
+        conversations
             .iter()
-            .filter(|(_, c)| c.members.iter().any(|m| &**m == uid))
-            .map(|(id, c)| {
+            .filter_map(|id| {
+                let c = s.conversations.get(id.as_str())?;
                 let others = c
                     .members
                     .iter()
                     .filter(|m| &***m != uid)
                     .map(|m| m.to_string())
                     .collect();
-                (id.to_string(), others)
+                Some((id.clone(), others))
             })
-            .collect();
-        found.sort();
-        found
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -742,11 +745,14 @@ mod tests {
     }
 
     #[test]
-    fn the_conversations_of_a_user_name_its_other_members() {
+    fn members_of_conversations_name_the_other_members() {
         let m = Membership::default();
-        assert!(m.conversations_of("bob").is_empty());
+        let both = ["b".to_owned(), "c".to_owned()];
+        assert!(m.members_of(&both, "bob").is_empty());
         admit(&m, "alice", "bob", invite("i", "c")).unwrap();
-        assert!(m.conversations_of("bob").is_empty(), "not accepted yet");
+        assert_eq!(m.conversation_of("alice", "i").as_deref(), Some("c"));
+        assert_eq!(m.conversation_of("bob", "i"), None, "bob is not its caller");
+        assert!(m.members_of(&both, "bob").is_empty(), "not accepted yet");
         admit(&m, "alice", "bob", accepted("i")).unwrap();
         admit(&m, "bob", "carol", invite("k", "c")).unwrap();
         admit(&m, "bob", "carol", accepted("k")).unwrap();
@@ -755,17 +761,17 @@ mod tests {
             members: vec!["dave".into(), "bob".into()],
         });
         assert_eq!(
-            m.conversations_of("bob"),
+            m.members_of(&both, "bob"),
             vec![
                 ("b".to_owned(), vec!["dave".to_owned()]),
                 ("c".to_owned(), vec!["alice".to_owned(), "carol".to_owned()]),
             ]
         );
         assert_eq!(
-            m.conversations_of("carol"),
+            m.members_of(&["c".to_owned()], "carol"),
             vec![("c".to_owned(), vec!["alice".to_owned(), "bob".to_owned()])]
         );
-        assert!(m.conversations_of("eve").is_empty());
+        assert!(m.members_of(&["x".to_owned()], "eve").is_empty());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::router::{Frame, Origin, Outbox, OutboxLimits, OutboxReceiver, Then};
 use crate::Shared;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use rustc_hash::FxHashSet;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -222,6 +223,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, _alive: mpsc::Sen
                 uid,
                 device,
                 pending: Arc::default(),
+                conversations: FxHashSet::default(),
                 bad_frames: 0,
                 bucket,
             };
@@ -518,10 +520,19 @@ struct Connection {
     /// This connection as the sender of relayed frames.
     origin: Origin,
     pending: Pending,
+    /// The conversations this device has taken part in and not left, as
+    /// far as its own frames tell (an invite it sent, an accept, a
+    /// message or `joined` in one, less each `leave`): the ones told when
+    /// it goes away without leaving. At most [`MAX_DEVICE_CONVERSATIONS`].
+    conversations: FxHashSet<String>,
     bad_frames: u32,
     /// Frames this connection may still send now.
     bucket: MessageBucket,
 }
+
+/// Most conversations one connection is remembered to take part in (for
+/// `participant_gone`); past it, new ones are not recorded.
+const MAX_DEVICE_CONVERSATIONS: usize = 1024;
 
 async fn tick(interval: &mut Option<Interval>) {
     match interval {
@@ -749,6 +760,7 @@ impl Connection {
             self.refuse(&check, &body, refusal);
             return;
         }
+        note_conversation(&mut self.conversations, &shared.membership, &to, &body);
         if let PeerMessage::Outcome { invite_id, outcome } = &body {
             let (label, reason) = outcome_labels(outcome);
             shared.metrics.invite_outcome(label, reason);
@@ -916,22 +928,25 @@ impl Connection {
     /// that have no such participant (it left, or was never there from
     /// this device) ignore it. The members are those this node knows,
     /// completed from the broker's records of those conversations.
-    async fn announce_gone(&self) {
+    async fn announce_gone(&mut self) {
         let shared = &*self.shared;
-        let mut conversations = shared.membership.conversations_of(&self.uid);
-        if conversations.is_empty() {
+        let mine: Vec<String> = std::mem::take(&mut self.conversations)
+            .into_iter()
+            .collect();
+        if mine.is_empty() {
             return;
         }
-        let questions = conversations
+        let mut conversations = shared.membership.members_of(&mine, &self.uid);
+        let questions = mine
             .iter()
-            .map(|(conversation, _)| Question::Members {
+            .map(|conversation| Question::Members {
                 conversation: conversation.clone(),
             })
             .collect();
         match shared.router.fetch(questions).await {
             Ok(facts) if !facts.is_empty() => {
                 facts.iter().for_each(|f| shared.membership.learn(f));
-                conversations = shared.membership.conversations_of(&self.uid);
+                conversations = shared.membership.members_of(&mine, &self.uid);
             }
             Ok(_) => {}
             Err(e) => {
@@ -955,6 +970,39 @@ impl Connection {
                     .submit(to, None, frame.clone(), Some(origin), Box::new(|_| {}))
                     .await;
             }
+        }
+    }
+}
+
+/// Records in `mine` (a connection's conversations) the conversation a
+/// frame it relays shows it taking part in, or leaving.
+fn note_conversation(
+    mine: &mut FxHashSet<String>,
+    membership: &crate::authz::Membership,
+    to: &str,
+    body: &PeerMessage,
+) {
+    let joined = match body {
+        PeerMessage::Leave { conversation_id } => {
+            mine.remove(conversation_id);
+            return;
+        }
+        PeerMessage::Invite {
+            conversation_id, ..
+        }
+        | PeerMessage::Message {
+            conversation_id, ..
+        }
+        | PeerMessage::Joined {
+            conversation_id, ..
+        } => Some(conversation_id.clone()),
+        // `to` is the invite's caller.
+        PeerMessage::Accept { invite_id, .. } => membership.conversation_of(to, invite_id),
+        _ => None,
+    };
+    if let Some(conversation) = joined {
+        if mine.len() < MAX_DEVICE_CONVERSATIONS {
+            mine.insert(conversation);
         }
     }
 }

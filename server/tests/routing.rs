@@ -393,6 +393,22 @@ fn converse(alice: &mut Client, bob: &mut Client, invite_id: &str) {
     let to = bob.uid.clone();
     alice.invite(&to, invite_id);
     bob.expect_deliver();
+    // Bob accepts, as the SDK does: the server learns from his own frame
+    // that this device is in the conversation.
+    let (caller, caller_device) = (alice.uid.clone(), alice.device.clone());
+    bob.send_to(
+        &caller,
+        Some(&caller_device),
+        PeerMessage::Accept {
+            invite_id: invite_id.into(),
+            answer: None,
+            user_data: None,
+        },
+    );
+    assert!(matches!(
+        alice.expect_deliver().2,
+        PeerMessage::Accept { .. }
+    ));
     alice.send_to(
         &to,
         None,
