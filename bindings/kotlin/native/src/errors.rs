@@ -75,7 +75,7 @@ fn exception_for(fail: Fail) -> (&'static str, Vec<String>) {
     }
 }
 
-// Other sessions may add `Error` variants; the fallback arm keeps this
+// Later versions may add `Error` variants; the fallback arm keeps this
 // compiling and still throws the base class.
 #[allow(unreachable_patterns)]
 fn sdk_exception(e: Error) -> (&'static str, Vec<String>) {
