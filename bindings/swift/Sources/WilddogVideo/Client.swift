@@ -175,9 +175,7 @@ public final class Client: @unchecked Sendable {
 
     /// The connection's state now.
     public var connectionState: ConnectionState {
-        var state: UInt32 = 0
-        _ = wd_client_connection_state(handle, &state)
-        return ConnectionState(rawValue: state) ?? .disconnected
+        enumValue { wd_client_connection_state(handle, $0) } ?? .disconnected
     }
 
     /// Invites a user to a new conversation (`inviteToConversation`).

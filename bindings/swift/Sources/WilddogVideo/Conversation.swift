@@ -55,9 +55,7 @@ public final class Conversation: @unchecked Sendable {
     private init(owning handle: OpaquePointer) {
         self.handle = handle
         self.id = ownedString { wd_conversation_id(handle, $0) } ?? ""
-        var mode: UInt32 = 0
-        _ = wd_conversation_mode(handle, &mode)
-        self.mode = Mode(rawValue: mode) ?? .p2p
+        self.mode = enumValue { wd_conversation_mode(handle, $0) } ?? .p2p
         self.hub = EventHub(policy: .bufferUntilFirstListener, isTerminal: { $0 == .disconnected })
         let box = hub.retainedForC()
         if wd_conversation_set_callback(handle, conversationCallback, box, releaseCallbackBox) != WD_RESULT_OK.rawValue {

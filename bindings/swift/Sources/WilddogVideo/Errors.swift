@@ -136,3 +136,13 @@ func ownedString(_ get: (UnsafeMutablePointer<UnsafePointer<CChar>?>) -> UInt32)
     guard get(&pointer) == WD_RESULT_OK.rawValue, let pointer else { return nil }
     return String(cString: pointer)
 }
+
+/// Reads a `wd_*` enum value through a C getter that stores it in its out
+/// parameter: `nil` when the value has no case in `Value` (a header
+/// `*_NONE`, or a value newer than this wrapper).
+func enumValue<Value: RawRepresentable>(_ get: (UnsafeMutablePointer<UInt32>) -> UInt32) -> Value?
+where Value.RawValue == UInt32 {
+    var value: UInt32 = 0
+    _ = get(&value)
+    return Value(rawValue: value)
+}

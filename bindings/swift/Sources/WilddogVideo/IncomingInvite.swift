@@ -42,9 +42,7 @@ public final class IncomingInvite: @unchecked Sendable {
         self.handle = handle
         self.from = ownedString { wd_incoming_invite_from(handle, $0) } ?? ""
         self.conversationId = ownedString { wd_incoming_invite_conversation_id(handle, $0) } ?? ""
-        var mode: UInt32 = 0
-        _ = wd_incoming_invite_mode(handle, &mode)
-        self.mode = Mode(rawValue: mode) ?? .p2p
+        self.mode = enumValue { wd_incoming_invite_mode(handle, $0) } ?? .p2p
         self.userData = ownedString { wd_incoming_invite_user_data(handle, $0) }
         self.offer = ownedString { wd_incoming_invite_offer(handle, $0) }
         self.hub = IncomingHub(policy: .all, isTerminal: { _ in true })
@@ -62,23 +60,17 @@ public final class IncomingInvite: @unchecked Sendable {
     /// The status now; it changes as soon as the outcome is known, before
     /// its event is delivered.
     public var status: IncomingStatus {
-        var value: UInt32 = 0
-        _ = wd_incoming_invite_status(handle, &value)
-        return IncomingStatus(rawValue: value) ?? .failed
+        enumValue { wd_incoming_invite_status(handle, $0) } ?? .failed
     }
 
     /// Why the invite failed, or `nil`.
     public var failureReason: FailureReason? {
-        var value: UInt32 = 0
-        _ = wd_incoming_invite_failure_reason(handle, &value)
-        return FailureReason(rawValue: value)
+        enumValue { wd_incoming_invite_failure_reason(handle, $0) }
     }
 
     /// Why the invite was canceled, or `nil`.
     public var cancelReason: CancelReason? {
-        var value: UInt32 = 0
-        _ = wd_incoming_invite_cancel_reason(handle, &value)
-        return CancelReason(rawValue: value)
+        enumValue { wd_incoming_invite_cancel_reason(handle, $0) }
     }
 
     /// The conversation, once accepted (`nil` before); the same object every time.

@@ -59,30 +59,22 @@ public final class OutgoingInvite: @unchecked Sendable {
     /// The status now; it changes as soon as the outcome is decided, before
     /// its event is delivered.
     public var status: OutgoingStatus {
-        var value: UInt32 = 0
-        _ = wd_outgoing_invite_status(handle, &value)
-        return OutgoingStatus(rawValue: value) ?? .failed
+        enumValue { wd_outgoing_invite_status(handle, $0) } ?? .failed
     }
 
     /// Why the invite failed, or `nil`.
     public var failureReason: FailureReason? {
-        var value: UInt32 = 0
-        _ = wd_outgoing_invite_failure_reason(handle, &value)
-        return FailureReason(rawValue: value)
+        enumValue { wd_outgoing_invite_failure_reason(handle, $0) }
     }
 
     /// Why the invitee rejected, or `nil`.
     public var rejectReason: RejectReason? {
-        var value: UInt32 = 0
-        _ = wd_outgoing_invite_reject_reason(handle, &value)
-        return RejectReason(rawValue: value)
+        enumValue { wd_outgoing_invite_reject_reason(handle, $0) }
     }
 
     /// Why the invite was canceled, or `nil`.
     public var cancelReason: CancelReason? {
-        var value: UInt32 = 0
-        _ = wd_outgoing_invite_cancel_reason(handle, &value)
-        return CancelReason(rawValue: value)
+        enumValue { wd_outgoing_invite_cancel_reason(handle, $0) }
     }
 
     /// The conversation, once the invite is accepted (`nil` before). The same
