@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Instant;
 
 use mio::Waker;
@@ -199,14 +199,20 @@ impl Core {
         let _ = self.try_post(target);
     }
 
-    /// Puts a handle on the event queue, or, once the client stopped it
-    /// (the app freed the client), delivers the handle's events on this
-    /// thread now: a listener set after its client is gone still hears
-    /// what happened, once. Call with no lock held.
-    pub(crate) fn post_or_deliver_here(&self, target: Arc<dyn Deliver>) {
-        if let Err(target) = self.try_post(target) {
-            deliver_here(target);
-        }
+    /// Puts a handle on the event queue of its client `core`, or, once
+    /// that client stopped its queue or is gone (the app freed it),
+    /// delivers the handle's events on this thread now: a listener set
+    /// after its client is gone still hears what happened, once. Call with
+    /// no lock held.
+    pub(crate) fn post_or_deliver_here(core: &Weak<Core>, target: Arc<dyn Deliver>) {
+        let target = match core.upgrade() {
+            Some(core) => match core.try_post(target) {
+                Ok(()) => return,
+                Err(target) => target,
+            },
+            None => target,
+        };
+        deliver_here(target);
     }
 
     /// Queues `target` unless the queue is stopped; gives it back if so.

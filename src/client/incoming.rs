@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use wd_protocol::{CancelReason, FailureReason, Mode, RejectReason};
 
 use super::core::Core;
-use super::events::{deliver_here, Deliver, Slot};
+use super::events::{Deliver, Slot};
 use super::text::Text;
 use super::{Conversation, Error};
 use crate::engine::{EngineError, IncomingInfo, IncomingStatus, Key};
@@ -241,11 +241,7 @@ impl IncomingInvite {
         listener: impl FnMut(&IncomingInvite, &IncomingEvent) + Send + 'static,
     ) {
         if self.shared.slot.set(Box::new(listener)) {
-            match self.shared.core.upgrade() {
-                Some(core) => core.post_or_deliver_here(self.shared.clone()),
-                // The client is gone: no thread is left to run it.
-                None => deliver_here(self.shared.clone()),
-            }
+            Core::post_or_deliver_here(&self.shared.core, self.shared.clone());
         }
     }
 
