@@ -77,22 +77,9 @@ unset JAVA_OPTS
 # 4. Two real wd-signal servers on free loopback ports, stopped on exit:
 # one plain, one serving wss:// with a certificate from a CA made here
 # (the TLS tests trust it through caFile/caPem, or not at all).
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done' EXIT
-start_server() { # start_server VAR NAME ARGS... ; stores the URL in $VAR
-    local var=$1 name=$2 line=""
-    local out="$build/$name.out" err="$build/$name.err"
-    shift 2
-    "$server" --dev --listen 127.0.0.1:0 "$@" >"$out" 2>"$err" &
-    pids+=($!)
-    for _ in $(seq 100); do   # up to ~10 s for the first line
-        line="$(head -n 1 "$out" 2>/dev/null || true)"
-        if [[ "$line" == "listening on "* ]]; then printf -v "$var" '%s' "${line#listening on }"; return 0; fi
-        kill -0 "${pids[-1]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "wd-signal ($name) did not start:" >&2; cat "$err" >&2; return 1
-}
+WD_SIGNAL="$server"
+source "$root/tests/c/server.sh"
+trap wd_server_stop_all EXIT
 tls="$build/tls"
 rm -rf "$tls" && mkdir -p "$tls"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
@@ -102,9 +89,8 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0
 printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$tls/ext.cnf"
 openssl x509 -req -in "$tls/leaf.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
     -days 2 -extfile "$tls/ext.cnf" -out "$tls/cert.pem" 2>/dev/null
-url="" tls_url=""
-start_server url wd-signal || exit 1
-start_server tls_url wd-signal-tls --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" || exit 1
+wd_server_start url --dev || exit 1
+wd_server_start tls_url --dev --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" || exit 1
 echo "== wd-signal at $url and $tls_url"
 
 # 5. The tests (bounded as a whole, too).

@@ -46,18 +46,10 @@ export PKG_CONFIG_PATH="$here/.build/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PA
 link=(-Xlinker -rpath -Xlinker "$libdir")
 
 # 2. A real wd-signal on a free loopback port; stopped on exit.
-server_out="$here/.build/wd-signal.out"
-"$server" --dev --listen 127.0.0.1:0 >"$server_out" 2>"$here/.build/wd-signal.err" &
-server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
-url=""
-for _ in $(seq 100); do   # up to ~10 s for the first line
-    line="$(head -n 1 "$server_out" 2>/dev/null || true)"
-    if [[ "$line" == "listening on ws://"* ]]; then url="${line#listening on }"; break; fi
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-done
-[[ -n "$url" ]] || { echo "wd-signal did not start:" >&2; cat "$here/.build/wd-signal.err" >&2; exit 1; }
+WD_SIGNAL="$server"
+source "$root/tests/c/server.sh"
+trap wd_server_stop_all EXIT
+wd_server_start url --dev || exit 1
 echo "== wd-signal at $url"
 export WILDDOG_TEST_URL="$url"
 

@@ -1,10 +1,12 @@
-# Shell helpers to run a wd-signal server for the C tests and the examples.
+# Shell helpers to run a wd-signal server for the C tests, the examples and
+# the Kotlin and Swift tests.
 # Source this file (bash), then:
 #
 #   wd_server_start VAR [wd-signal options...]
 #       starts `wd-signal --listen 127.0.0.1:0 OPTIONS` in the background,
 #       waits (at most WD_SERVER_WAIT seconds, default 10) for its line
-#       `listening on ws://127.0.0.1:PORT` and stores the URL in $VAR and
+#       `listening on ws://127.0.0.1:PORT` (wss:// with --tls-cert/--tls-key)
+#       and stores the URL in $VAR and
 #       the pid in ${VAR}_PID. Returns non-zero if the server did not come up.
 #   wd_server_logs
 #       prints the servers' logs (their stderr), e.g. after a failure.
@@ -37,7 +39,7 @@ wd_server_start() {
         return 1
     fi
     case $line in
-        "listening on ws://"*) ;;
+        "listening on ws://"* | "listening on wss://"*) ;;
         *) echo "wd-signal: unexpected first line: $line" >&2; return 1 ;;
     esac
     printf -v "$var" '%s' "${line#listening on }"
@@ -55,8 +57,8 @@ wd_server_logs() {
 wd_server_stop_all() {
     local pid
     for pid in "${WD_SERVER_PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
     done
     WD_SERVER_PIDS=()
     rm -rf "$WD_SERVER_TMP"
