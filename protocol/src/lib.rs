@@ -17,6 +17,10 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod push;
+
+pub use push::{decode_push, PushPayload, PushProvider, UnregisterReason};
+
 /// Version of this protocol, sent in [`ClientMessage::Hello`] and
 /// [`ServerMessage::Welcome`]. Bumped only for incompatible changes.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -485,6 +489,11 @@ pub enum ErrorCode {
     /// neither the caller nor the invitee of, or a conversation it (or the
     /// recipient) is not in. Nothing was delivered.
     Forbidden,
+    /// What was asked for does not exist, or not for this user.
+    NotFound,
+    /// This server does not offer what was asked (push, when it has no
+    /// push gateway).
+    Unsupported,
 }
 
 /// What a client sends to the server.
@@ -509,6 +518,42 @@ pub enum ClientMessage {
         /// The message.
         body: PeerMessage,
     },
+    /// Register this device's push key for the authenticated user, so that
+    /// invites reach the device through a push while it is not connected.
+    /// Registering the same `app_id` and `push_key` again refreshes it.
+    /// Answered with [`ServerMessage::PushRegistered`] or
+    /// [`ServerMessage::PushRegistrationFailed`].
+    RegisterPush {
+        /// The push service.
+        provider: PushProvider,
+        /// The app id the push gateway knows the app by (for Sygnal, the
+        /// key of its `apps` configuration).
+        app_id: String,
+        /// The device's push key (APNs token, FCM token, Web Push key).
+        push_key: String,
+        /// Extra fields for the gateway's `devices[].data` (a Web Push
+        /// subscription's `endpoint` and `auth`, say), at most
+        /// [`push::MAX_PUSH_DATA_LEN`] bytes of JSON.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data: Option<serde_json::Map<String, serde_json::Value>>,
+    },
+    /// Remove a push registration of the authenticated user. Answered with
+    /// [`ServerMessage::PushUnregistered`] (also when there was none).
+    UnregisterPush {
+        /// The app id it was registered with.
+        app_id: String,
+        /// The push key it was registered with.
+        push_key: String,
+    },
+    /// Where does the invite `invite_id` from user `from` stand? Only a
+    /// device of the invitee may ask. Answered with
+    /// [`ServerMessage::InviteState`] or [`ServerMessage::FetchFailed`].
+    FetchInvite {
+        /// The invite.
+        invite_id: String,
+        /// Its caller's user id.
+        from: String,
+    },
 }
 
 impl ClientMessage {
@@ -523,6 +568,16 @@ impl ClientMessage {
                 }
                 body.validate()
             }
+            ClientMessage::RegisterPush {
+                app_id,
+                push_key,
+                data,
+                ..
+            } => push::validate_registration(app_id, push_key, data.as_ref()),
+            ClientMessage::UnregisterPush { app_id, push_key } => {
+                push::validate_registration(app_id, push_key, None)
+            }
+            ClientMessage::FetchInvite { invite_id, from } => push::validate_fetch(invite_id, from),
         }
     }
 }
@@ -594,6 +649,61 @@ pub enum ServerMessage {
         device: String,
         /// Why it is gone (`connection_lost`).
         reason: LeaveReason,
+    },
+    /// A [`ClientMessage::RegisterPush`] was stored.
+    PushRegistered {
+        /// The registration's app id.
+        app_id: String,
+        /// The registration's push key.
+        push_key: String,
+    },
+    /// A [`ClientMessage::RegisterPush`] was refused.
+    PushRegistrationFailed {
+        /// The registration's app id.
+        app_id: String,
+        /// The registration's push key.
+        push_key: String,
+        /// Why: `unsupported` (this server sends no pushes), `malformed`,
+        /// `rate_limited` or `internal`.
+        code: ErrorCode,
+        /// Human-readable detail.
+        message: String,
+    },
+    /// A push registration of this user is gone: removed on request, or
+    /// because the push gateway reported its key dead.
+    PushUnregistered {
+        /// The registration's app id.
+        app_id: String,
+        /// The registration's push key.
+        push_key: String,
+        /// Why it is gone.
+        reason: UnregisterReason,
+    },
+    /// The answer to [`ClientMessage::FetchInvite`].
+    InviteState {
+        /// The invite.
+        invite_id: String,
+        /// Its caller's user id.
+        from: String,
+        /// Its caller's device.
+        device: String,
+        /// The invite as the caller sent it (a [`PeerMessage::Invite`]).
+        invite: Box<PeerMessage>,
+        /// How much of its lifetime is left, in milliseconds (0 once it
+        /// ended).
+        time_left_ms: u64,
+        /// How it ended, if it has; absent while it is still ringing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<Outcome>,
+    },
+    /// A [`ClientMessage::FetchInvite`] could not be answered.
+    FetchFailed {
+        /// The invite asked for.
+        invite_id: String,
+        /// `not_found` (no such invite from that caller to this user, or
+        /// it ended too long ago), `rate_limited`, `unsupported` or
+        /// `internal`.
+        code: ErrorCode,
     },
     /// Something this client sent was refused.
     Error {
@@ -755,6 +865,29 @@ pub fn decode_server(frame: &str) -> Result<ServerMessage, DecodeError> {
         validate_id("conversation_id", conversation_id).map_err(DecodeError::Invalid)?;
         validate_uid(uid).map_err(DecodeError::Invalid)?;
         validate_id("device", device).map_err(DecodeError::Invalid)?;
+    }
+    if let ServerMessage::InviteState {
+        invite_id,
+        from,
+        device,
+        invite,
+        ..
+    } = &msg
+    {
+        push::validate_fetch(invite_id, from).map_err(DecodeError::Invalid)?;
+        validate_id("device", device).map_err(DecodeError::Invalid)?;
+        match &**invite {
+            PeerMessage::Invite {
+                invite_id: inner, ..
+            } if inner == invite_id => {}
+            _ => {
+                return Err(DecodeError::Invalid(ValidationError::new(
+                    "invite",
+                    "must be the invite asked for",
+                )))
+            }
+        }
+        invite.validate().map_err(DecodeError::Invalid)?;
     }
     Ok(msg)
 }

@@ -474,7 +474,12 @@ async fn handshake(
                     Err(e) => refuse(ErrorCode::Unauthorized, e.to_string()),
                 }
             }
-            Ok(ClientMessage::Send { .. }) => refuse(
+            Ok(
+                ClientMessage::Send { .. }
+                | ClientMessage::RegisterPush { .. }
+                | ClientMessage::UnregisterPush { .. }
+                | ClientMessage::FetchInvite { .. },
+            ) => refuse(
                 ErrorCode::Protocol,
                 "the first message must be hello".into(),
             ),
@@ -686,6 +691,41 @@ impl Connection {
             Ok(Decoded::Other(ClientMessage::Hello { .. })) => {
                 self.error(ErrorCode::Protocol, "hello was already received");
                 Some(End::Close(CloseCode::Policy, "second hello"))
+            }
+            Ok(Decoded::Other(ClientMessage::RegisterPush {
+                app_id, push_key, ..
+            })) => {
+                push(
+                    &self.outbox,
+                    &ServerMessage::PushRegistrationFailed {
+                        app_id,
+                        push_key,
+                        code: ErrorCode::Unsupported,
+                        message: "this server has no push gateway".into(),
+                    },
+                );
+                None
+            }
+            Ok(Decoded::Other(ClientMessage::UnregisterPush { app_id, push_key })) => {
+                push(
+                    &self.outbox,
+                    &ServerMessage::PushUnregistered {
+                        app_id,
+                        push_key,
+                        reason: wd_protocol::UnregisterReason::Requested,
+                    },
+                );
+                None
+            }
+            Ok(Decoded::Other(ClientMessage::FetchInvite { invite_id, .. })) => {
+                push(
+                    &self.outbox,
+                    &ServerMessage::FetchFailed {
+                        invite_id,
+                        code: ErrorCode::Unsupported,
+                    },
+                );
+                None
             }
             Err(FrameError::Decode(DecodeError::Invalid(e))) if e.field == "to" => {
                 // An otherwise valid invite to an invalid user id fails as

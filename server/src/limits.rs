@@ -172,7 +172,10 @@ fn decode_send(text: &str) -> Option<Decoded<'_>> {
             body,
             raw_body,
         }),
-        ClientMessage::Hello { .. } => None,
+        ClientMessage::Hello { .. }
+        | ClientMessage::RegisterPush { .. }
+        | ClientMessage::UnregisterPush { .. }
+        | ClientMessage::FetchInvite { .. } => None,
     }
 }
 

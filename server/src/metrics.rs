@@ -128,6 +128,8 @@ fn error_code(code: ErrorCode) -> &'static str {
         ErrorCode::RateLimited => "rate_limited",
         ErrorCode::Internal => "internal",
         ErrorCode::Forbidden => "forbidden",
+        ErrorCode::NotFound => "not_found",
+        ErrorCode::Unsupported => "unsupported",
     }
 }
 

@@ -332,7 +332,15 @@ impl Engine {
                 device,
                 reason,
             } => self.receive_leave(uid, device, &conversation_id, reason),
-            ServerMessage::Undeliverable { .. } | ServerMessage::Error { .. } => {}
+            // This engine sends no push registrations or fetches, so
+            // their answers carry nothing for it.
+            ServerMessage::Undeliverable { .. }
+            | ServerMessage::Error { .. }
+            | ServerMessage::PushRegistered { .. }
+            | ServerMessage::PushRegistrationFailed { .. }
+            | ServerMessage::PushUnregistered { .. }
+            | ServerMessage::InviteState { .. }
+            | ServerMessage::FetchFailed { .. } => {}
         }
     }
 
