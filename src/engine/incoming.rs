@@ -8,7 +8,7 @@ use wd_protocol::{
 };
 
 use super::{
-    check_text, Engine, EngineError, Event, IncomingInfo, IncomingStatus, Key, Participant,
+    check_text, field, Engine, EngineError, Event, IncomingInfo, IncomingStatus, Key, Participant,
     FINISHED_MEMORY,
 };
 
@@ -71,8 +71,8 @@ impl Engine {
         user_data: Option<String>,
         now: Instant,
     ) -> Result<(), EngineError> {
-        check_text("answer", answer.as_deref(), MAX_SDP_LEN)?;
-        check_text("userData", user_data.as_deref(), MAX_USER_DATA_LEN)?;
+        check_text(field::ANSWER, answer.as_deref(), MAX_SDP_LEN)?;
+        check_text(field::USER_DATA, user_data.as_deref(), MAX_USER_DATA_LEN)?;
         self.answer(
             key,
             IncomingStatus::Accepting,
