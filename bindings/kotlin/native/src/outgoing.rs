@@ -4,7 +4,7 @@ use jni::objects::{JClass, JObject, JString, JValue};
 use jni::sys::{jint, jlong};
 use jni::JNIEnv;
 use wilddog_video::client::OutgoingEvent;
-use wilddog_video::ffi::outgoing::wd_outgoing_event_kind as Kind;
+use wilddog_video::ffi::outgoing::{wd_outgoing_event, wd_outgoing_event_kind as Kind};
 use wilddog_video::ffi::types::{
     wd_cancel_reason, wd_failure_reason, wd_mode, wd_outgoing_status, wd_reject_reason,
 };
@@ -170,7 +170,8 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_outgoingCancel<'l>(
 
 /// `outgoingSetSink(handle, sink)`: events go to `sink.onEvent(kind: Int,
 /// reason: Int, conversation: Long)` with `kind` a
-/// `WD_OUTGOING_EVENT_KIND_*`, `reason` the reject or failure reason, and
+/// `WD_OUTGOING_EVENT_KIND_*`, `reason` the reject, cancel or failure
+/// reason the event carries (`WD_*_REASON_*`, 0 for the others), and
 /// for `ACCEPTED` a new `Conversation` handle the sink owns. Events that
 /// happened before are delivered too, once. After the outcome the sink is
 /// dropped (its global reference deleted): nothing follows an outcome.
@@ -190,19 +191,12 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_outgoingSetSink<'l>(
         }
         let sink = Sink::new(env, &sink)?;
         invite.set_listener(move |invite, event| {
-            let (kind, reason) = match event {
-                OutgoingEvent::Ringing => (Kind::Ringing, 0),
-                OutgoingEvent::Accepted => (Kind::Accepted, 0),
-                OutgoingEvent::Rejected(r) => {
-                    (Kind::Rejected, wd_reject_reason::from(Some(*r)) as jint)
+            let c_event = wd_outgoing_event::from(event);
+            let (kind, reason) = (c_event.kind, c_event.reason() as jint);
+            let conversation = match event {
+                OutgoingEvent::Accepted { conversation, .. } => {
+                    handles::insert(Entry::Conversation(conversation.clone()))
                 }
-                OutgoingEvent::Canceled => (Kind::Canceled, 0),
-                OutgoingEvent::Failed(r) => {
-                    (Kind::Failed, wd_failure_reason::from(Some(*r)) as jint)
-                }
-            };
-            let conversation = match (kind, invite.conversation()) {
-                (Kind::Accepted, Some(c)) => handles::insert(Entry::Conversation(c)),
                 _ => 0,
             };
             sink.call(|env, obj| {
