@@ -56,6 +56,7 @@ fun main(args: Array<String>) {
     registerLifecycleTests()
     registerLeakTests()
     registerOptionsTests()
+    registerCancelReasonTests()
     val selected = if (args.isEmpty()) registered else registered.filter { t -> args.any { t.name.contains(it) } }
     var passed = 0
     var failed = 0
