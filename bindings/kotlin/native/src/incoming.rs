@@ -1,6 +1,6 @@
 //! `IncomingInvite` natives.
 
-use jni::objects::{JClass, JObject, JString, JValue};
+use jni::objects::{JClass, JObject, JString};
 use jni::sys::{jint, jlong};
 use jni::JNIEnv;
 use wilddog_video::client::IncomingEvent;
@@ -205,26 +205,11 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_incomingSetSink<'l>(
         let sink = Sink::new(env, &sink)?;
         invite.set_listener(move |invite, event| {
             let c_event = wd_incoming_event::from(event);
-            let (kind, reason) = (c_event.kind, c_event.reason() as jint);
             let conversation = match event {
-                IncomingEvent::Accepted { conversation } => {
-                    handles::insert(Entry::Conversation(conversation.clone()))
-                }
-                _ => 0,
+                IncomingEvent::Accepted { conversation } => Some(conversation),
+                _ => None,
             };
-            sink.call(|env, obj| {
-                env.call_method(
-                    obj,
-                    "onEvent",
-                    "(IIJ)V",
-                    &[
-                        JValue::Int(kind as jint),
-                        JValue::Int(reason),
-                        JValue::Long(conversation),
-                    ],
-                )
-                .map(drop)
-            });
+            sink.invite_event(c_event.kind as jint, c_event.reason(), conversation);
             invite.clear_listener();
         });
         Ok(())

@@ -1,6 +1,6 @@
 //! `OutgoingInvite` natives.
 
-use jni::objects::{JClass, JObject, JString, JValue};
+use jni::objects::{JClass, JObject, JString};
 use jni::sys::{jint, jlong};
 use jni::JNIEnv;
 use wilddog_video::client::OutgoingEvent;
@@ -192,27 +192,12 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_outgoingSetSink<'l>(
         let sink = Sink::new(env, &sink)?;
         invite.set_listener(move |invite, event| {
             let c_event = wd_outgoing_event::from(event);
-            let (kind, reason) = (c_event.kind, c_event.reason() as jint);
             let conversation = match event {
-                OutgoingEvent::Accepted { conversation, .. } => {
-                    handles::insert(Entry::Conversation(conversation.clone()))
-                }
-                _ => 0,
+                OutgoingEvent::Accepted { conversation, .. } => Some(conversation),
+                _ => None,
             };
-            sink.call(|env, obj| {
-                env.call_method(
-                    obj,
-                    "onEvent",
-                    "(IIJ)V",
-                    &[
-                        JValue::Int(kind as jint),
-                        JValue::Int(reason),
-                        JValue::Long(conversation),
-                    ],
-                )
-                .map(drop)
-            });
-            if kind != Kind::Ringing {
+            sink.invite_event(c_event.kind as jint, c_event.reason(), conversation);
+            if c_event.kind != Kind::Ringing {
                 // The outcome was the last event: release the listener now
                 // (it is dropped when this call returns).
                 invite.clear_listener();
