@@ -794,3 +794,84 @@ fn across_two_nodes_a_woken_device_answers_and_a_rejected_key_is_told() {
     laptop.expect_deliver();
     assert_eq!(gw.next_about("wd.invite", "i3").keys(), ["bob-phone"]);
 }
+
+// ---- Through a real Sygnal (server/tests/sygnal-e2e.sh) -----------------
+
+/// One HTTP request a Web Push endpoint received: its head and body.
+fn receive_one(listener: &std::net::TcpListener) -> (String, Vec<u8>) {
+    let (mut tcp, _) = listener.accept().expect("a Web Push request");
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    let (head, len) = loop {
+        let n = tcp.read(&mut buf).expect("reads the request");
+        assert!(n > 0, "the request ended early");
+        data.extend_from_slice(&buf[..n]);
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            data.drain(..end + 4);
+            break (head, len);
+        }
+    };
+    while data.len() < len {
+        let n = tcp.read(&mut buf).expect("reads the body");
+        assert!(n > 0, "the body ended early");
+        data.extend_from_slice(&buf[..n]);
+    }
+    tcp.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    (head, data)
+}
+
+#[test]
+#[ignore = "needs a running Sygnal: server/tests/sygnal-e2e.sh"]
+fn through_a_real_sygnal() {
+    use base64::Engine;
+    let (Ok(url), Ok(app)) = (
+        std::env::var("WD_SYGNAL_URL"),
+        std::env::var("WD_SYGNAL_APP"),
+    ) else {
+        panic!(
+            "WD_SYGNAL_URL and WD_SYGNAL_APP name the Sygnal to use (server/tests/sygnal-e2e.sh)"
+        );
+    };
+    let endpoint = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = server_with(|c| c.push_gateway = Some(url));
+    // A Web Push subscription: the P-256 base point as its public key
+    // (any valid point does: only the encrypted body's arrival is checked)
+    // and a random auth secret.
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let point = "046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5";
+    let point: Vec<u8> = (0..point.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&point[i..i + 2], 16).unwrap())
+        .collect();
+    let mut bob = Client::dev(&server.url(), "bob");
+    bob.send(&ClientMessage::RegisterPush {
+        provider: PushProvider::Webpush,
+        app_id: app,
+        push_key: b64.encode(&point),
+        data: json!({
+            "endpoint": format!("http://{}/push/bob", endpoint.local_addr().unwrap()),
+            "auth": b64.encode([7u8; 16]),
+        })
+        .as_object()
+        .cloned(),
+    });
+    assert!(matches!(bob.recv(), ServerMessage::PushRegistered { .. }));
+    bob.close();
+    let mut alice = Client::dev(&server.url(), "alice");
+    alice.send_to("bob", None, invite("i1"));
+    let (head, body) = receive_one(&endpoint);
+    assert!(head.starts_with("post /push/bob"), "{head}");
+    assert!(head.contains("content-encoding: aes128gcm"), "{head}");
+    assert!(!body.is_empty(), "an encrypted payload");
+    wait_metric(&server, "wd_signal_push_sent_total{type=\"invite\"}", |v| {
+        v == 1.0
+    });
+}
