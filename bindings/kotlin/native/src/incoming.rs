@@ -11,6 +11,7 @@ use wilddog_video::ffi::types::{
 };
 
 use crate::handles::{self, Entry};
+use crate::names::{INCOMING_ON_EVENT, INCOMING_REPORT_ERROR};
 use crate::sink::Sink;
 use crate::{boundary, jstring, opt_jstring, opt_string_arg, Fail};
 
@@ -206,7 +207,7 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_incomingSetSink<'l>(
             invite.clear_listener();
             return Ok(());
         }
-        let sink = Sink::new(env, &sink)?;
+        let sink = Sink::new(env, &sink, &INCOMING_REPORT_ERROR)?;
         invite.set_listener(move |invite, event| {
             let (kind, reason) = match event {
                 IncomingEvent::Accepted => (Kind::Accepted, 0),
@@ -227,8 +228,8 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_incomingSetSink<'l>(
             sink.call(|env, obj| {
                 env.call_method(
                     obj,
-                    "onEvent",
-                    "(IIJ)V",
+                    INCOMING_ON_EVENT.name,
+                    INCOMING_ON_EVENT.sig,
                     &[
                         JValue::Int(kind as jint),
                         JValue::Int(reason),

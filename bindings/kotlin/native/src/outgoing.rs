@@ -10,6 +10,7 @@ use wilddog_video::ffi::types::{
 };
 
 use crate::handles::{self, Entry};
+use crate::names::{OUTGOING_ON_EVENT, OUTGOING_REPORT_ERROR};
 use crate::sink::Sink;
 use crate::{boundary, jstring, opt_jstring};
 
@@ -188,7 +189,7 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_outgoingSetSink<'l>(
             invite.clear_listener();
             return Ok(());
         }
-        let sink = Sink::new(env, &sink)?;
+        let sink = Sink::new(env, &sink, &OUTGOING_REPORT_ERROR)?;
         invite.set_listener(move |invite, event| {
             let (kind, reason) = match event {
                 OutgoingEvent::Ringing => (Kind::Ringing, 0),
@@ -208,8 +209,8 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_outgoingSetSink<'l>(
             sink.call(|env, obj| {
                 env.call_method(
                     obj,
-                    "onEvent",
-                    "(IIJ)V",
+                    OUTGOING_ON_EVENT.name,
+                    OUTGOING_ON_EVENT.sig,
                     &[
                         JValue::Int(kind as jint),
                         JValue::Int(reason),
