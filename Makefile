@@ -19,12 +19,12 @@ PREFIX ?= /usr/local
 export CARGO_INCREMENTAL ?= 0
 VENDOR ?=
 
-.PHONY: fuzz-smoke demo test tools lint rust-test c-test examples header install install-test api-docs kotlin-test swift-test vendor unvendor docs-test
+.PHONY: fuzz-smoke sygnal-test demo test tools lint rust-test c-test examples header install install-test api-docs kotlin-test swift-test vendor unvendor docs-test
 
 demo:
 	$(CARGO) run --locked --example quickstart
 
-test: tools lint rust-test fuzz-smoke c-test examples docs-test install-test kotlin-test swift-test
+test: tools lint rust-test fuzz-smoke c-test examples docs-test install-test kotlin-test swift-test sygnal-test
 
 tools:
 	./scripts/setup-tools.sh
@@ -69,6 +69,11 @@ kotlin-test:
 # under --sanitize=address and --sanitize=thread, and the guide's example.
 swift-test:
 	CARGO="$(CARGO)" ./bindings/swift/run-tests.sh
+
+# An invite pushed through a real Sygnal (PyPI matrix-sygnal) to a Web
+# Push endpoint; says why and skips where Sygnal cannot be installed.
+sygnal-test:
+	./server/tests/sygnal-e2e.sh
 
 # Every fuzz target for 15 s (cargo-fuzz, installed if missing); see
 # docs/SECURITY.md. `scripts/fuzz.sh run TARGET 300` fuzzes one longer.

@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(decode_client decode_server server_frame options_json config_json c_abi_sequence)
+TARGETS=(decode_client decode_server decode_push server_frame options_json config_json c_abi_sequence)
 SANITIZER=${FUZZ_SANITIZER:-none}
 export RUSTC_BOOTSTRAP=1
 

@@ -1,31 +1,58 @@
-// NOT EXERCISED HERE. This machine reaches npm but not Maven Central, so the
-// project builds and tests the Kotlin wrapper with bindings/kotlin/run-tests.sh
-// (kotlinc from the npm package `kotlin-compiler`). This file is what a user
-// would start from on their own machine; it has never been run by CI.
+// The JVM library: `wilddog-video` (the plain API, src/main/kotlin) and
+// `wilddog-video-coroutines` (src/coroutines/kotlin), with the compiler pinned
+// to the version run-tests.sh uses. NOT EXERCISED BY THIS PROJECT'S CI, which
+// has neither Gradle nor Maven Central: run-tests.sh builds and tests the same
+// sources with kotlinc, and runs `gradle jar coroutinesJar` where Gradle is
+// installed.
 //
-//   gradle build                       # jar + native library (cargo)
-//   gradle kotlinTests                 # the same tests run-tests.sh runs; start a
-//                                      # server first: cargo run -p wd-signal -- --dev
+//   gradle jar coroutinesJar      # build/libs/wilddog-video-0.1.0.jar, …-coroutines-0.1.0.jar
+//   gradle kotlinTests            # the tests run-tests.sh runs; start a server first:
+//                                 #   cargo run -p wd-signal -- --dev
 //
-// For Android, build libwilddog_video_jni.so per ABI (e.g. with cargo-ndk) into
-// src/main/jniLibs/<abi>/ of an Android library module instead of the
-// `cargoBuild` task below, and note java.lang.ref.Cleaner needs API level 33+.
+// The native library comes from cargo (`cargoBuild`); for Android see
+// android/build.gradle.kts and docs/getting-started-kotlin.md.
 
 plugins {
     kotlin("jvm") version "2.4.20"
     `java-library`
+    `maven-publish`
 }
 
 group = "com.wilddog"
 version = "0.1.0"
 
-repositories { mavenCentral() }
+kotlin { jvmToolchain(17) }
 
-dependencies {
-    testImplementation(kotlin("test"))
+val coroutinesVersion = "1.8.0"
+
+sourceSets {
+    // The coroutine layer, its own artifact: the plain API stays free of kotlinx.coroutines.
+    create("coroutines") {
+        kotlin.srcDir("src/coroutines/kotlin")
+        compileClasspath += sourceSets["main"].output
+        runtimeClasspath += sourceSets["main"].output
+    }
+    named("test") {
+        kotlin.srcDir(layout.buildDirectory.dir("doc-snippets"))
+        compileClasspath += sourceSets["coroutines"].output
+        runtimeClasspath += sourceSets["coroutines"].output
+    }
 }
 
-kotlin { jvmToolchain(17) }
+dependencies {
+    "coroutinesImplementation"(kotlin("stdlib"))
+    "coroutinesImplementation"("org.jetbrains.kotlinx:kotlinx-coroutines-core:$coroutinesVersion")
+    testImplementation(kotlin("test"))
+    testImplementation("org.jetbrains.kotlinx:kotlinx-coroutines-core:$coroutinesVersion")
+}
+
+val coroutinesJar by tasks.registering(Jar::class) {
+    description = "The coroutine layer: wilddog-video-coroutines."
+    archiveBaseName.set("wilddog-video-coroutines")
+    from(sourceSets["coroutines"].output)
+}
+
+tasks.jar { archiveBaseName.set("wilddog-video") }
 
 val repoRoot = rootDir.resolve("../..")
 val nativeLib = repoRoot.resolve("target/debug/" + System.mapLibraryName("wilddog_video_jni"))
@@ -33,10 +60,23 @@ val nativeLib = repoRoot.resolve("target/debug/" + System.mapLibraryName("wilddo
 val cargoBuild by tasks.registering(Exec::class) {
     description = "Builds the JNI glue (bindings/kotlin/native) and wd-signal with cargo."
     workingDir = repoRoot
-    commandLine("cargo", "build", "-p", "wilddog-video-jni", "-p", "wd-signal")
+    commandLine("cargo", "build", "--locked", "-p", "wilddog-video-jni", "-p", "wd-signal")
 }
 
-tasks.named("assemble") { dependsOn(cargoBuild) }
+// The guide's ```kotlin blocks, as functions the tests compile and run.
+val docSnippets by tasks.registering(Exec::class) {
+    description = "Generates build/doc-snippets from docs/getting-started-kotlin.md."
+    val out = layout.buildDirectory.dir("doc-snippets").get().asFile
+    inputs.file(repoRoot.resolve("docs/getting-started-kotlin.md"))
+    outputs.dir(out)
+    doFirst { out.deleteRecursively(); out.mkdirs() }
+    commandLine(
+        "python3", repoRoot.resolve("tests/docs/kotlin-snippets.py").absolutePath,
+        out.resolve("DocSnippets.kt").absolutePath, repoRoot.resolve("docs/getting-started-kotlin.md").absolutePath,
+    )
+}
+
+tasks.named("compileTestKotlin") { dependsOn(docSnippets) }
 
 // The tests use a small runner (TestRunnerKt.main), not JUnit.
 val kotlinTests by tasks.registering(JavaExec::class) {
@@ -46,8 +86,30 @@ val kotlinTests by tasks.registering(JavaExec::class) {
     mainClass.set("com.wilddog.video.TestRunnerKt")
     systemProperty("wilddog.video.native", nativeLib.absolutePath)
     systemProperty("wilddog.video.header", repoRoot.resolve("include/wilddog_video.h").absolutePath)
+    systemProperty("wilddog.test.root", repoRoot.absolutePath)
+    systemProperty("wilddog.test.main.jar", tasks.jar.get().archiveFile.get().asFile.absolutePath)
     systemProperty("wilddog.test.url", findProperty("wilddog.test.url") ?: "ws://127.0.0.1:8480")
 }
 
-// The tests read `internal` members (diagnostics hooks): same module as main in
-// Gradle's default setup, so nothing more is needed.
+publishing {
+    publications {
+        create<MavenPublication>("wilddogVideo") {
+            artifactId = "wilddog-video"
+            from(components["java"])
+        }
+        create<MavenPublication>("wilddogVideoCoroutines") {
+            artifactId = "wilddog-video-coroutines"
+            artifact(coroutinesJar)
+            pom.withXml {
+                val deps = asNode().appendNode("dependencies")
+                fun dep(group: String, name: String, version: String) = deps.appendNode("dependency").apply {
+                    appendNode("groupId", group)
+                    appendNode("artifactId", name)
+                    appendNode("version", version)
+                }
+                dep("com.wilddog", "wilddog-video", project.version.toString())
+                dep("org.jetbrains.kotlinx", "kotlinx-coroutines-core", coroutinesVersion)
+            }
+        }
+    }
+}

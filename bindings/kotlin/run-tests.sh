@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Builds the JNI library, compiles the Kotlin wrapper and its tests without
-# Gradle (kotlinc from the npm package `kotlin-compiler`, Java 17), starts a
-# real wd-signal on loopback and runs the tests against it.
+# Builds the JNI library, compiles the Kotlin wrapper, its coroutine layer and
+# its tests without Gradle (kotlinc from the npm package `kotlin-compiler`,
+# Java 17; kotlinx-coroutines from the same package's lib/), starts a real
+# wd-signal on loopback and runs the tests against it: once with each cleaner
+# (`-Dwilddog.video.cleaner=jdk`, then `phantom`, the one Android below API 33
+# uses). The tests include every ```kotlin block of
+# docs/getting-started-kotlin.md, compiled and run (tests/docs/kotlin-snippets.py
+# turns them into functions).
 #
 #   bindings/kotlin/run-tests.sh [name-filter...]
 #
 # KOTLIN_COMPILER_TGZ=path/to/kotlin-compiler-2.4.20.tgz installs the
 # compiler from that npm tarball instead of the npm registry (offline
 # builds; .ci/run sets it when the registry cannot be reached).
+# WILDDOG_CLEANERS="jdk phantom" (the default) names the cleaner runs.
 #
-# Prints `N passed, M failed`; exits non-zero on any failure. Everything it
-# builds goes to bindings/kotlin/build/ (git-ignored).
+# Prints `N passed, M failed` per run; exits non-zero on any failure.
+# Everything it builds goes to bindings/kotlin/build/ (git-ignored). Where
+# Gradle is installed it also builds the JVM library with build.gradle.kts
+# (this project's CI has no Gradle, so that step is skipped there;
+# WILDDOG_GRADLE=0 skips it anywhere).
 set -euo pipefail
 
 KOTLIN_COMPILER_VERSION=2.4.20   # npm package; its kotlinc works with Java 17
@@ -45,7 +54,8 @@ fi
 kotlinc="$kc/bin/kotlinc"
 stdlib="$kc/lib/kotlin-stdlib.jar"
 ktest="$kc/lib/kotlin-test.jar"
-for f in "$kotlinc" "$stdlib" "$ktest"; do
+coroutines="$kc/lib/kotlinx-coroutines-core-jvm.jar"
+for f in "$kotlinc" "$stdlib" "$ktest" "$coroutines"; do
     [[ -e "$f" ]] || { echo "missing $f in kotlin-compiler@$KOTLIN_COMPILER_VERSION" >&2; exit 1; }
 done
 java -version 2>&1 | head -1
@@ -60,18 +70,27 @@ native="$target_dir/debug/libwilddog_video_jni.so"
 [[ "$(uname)" == Darwin ]] && native="$target_dir/debug/libwilddog_video_jni.dylib"
 server="$target_dir/debug/wd-signal"
 
-# 3. Kotlin: main sources into one jar, tests (with access to `internal`) into another.
+# 3. Kotlin: the plain API (against the standard library alone: it must not
+# need kotlinx.coroutines), the coroutine layer, then the tests with the
+# guide's snippets (with access to `internal`).
 # C1 only and a serial GC: kotlinc is a short-lived process on a small machine.
 export JAVA_OPTS="${KOTLINC_JAVA_OPTS:--Xmx1g -XX:TieredStopAtLevel=1 -XX:+UseSerialGC}"
 main_jar="$build/wilddog-video.jar"
+coroutines_jar="$build/wilddog-video-coroutines.jar"
 test_jar="$build/wilddog-video-tests.jar"
+snippets="$build/doc-snippets"
 echo "== kotlinc: main -> $(basename "$main_jar")"
 "$kotlinc" -jvm-target 17 -module-name wilddog-video -Werror \
     "$here/src/main/kotlin" -d "$main_jar"
-echo "== kotlinc: tests -> $(basename "$test_jar")"
+echo "== kotlinc: coroutines -> $(basename "$coroutines_jar")"
+"$kotlinc" -jvm-target 17 -module-name wilddog-video-coroutines -Werror \
+    -cp "$main_jar:$coroutines" "$here/src/coroutines/kotlin" -d "$coroutines_jar"
+rm -rf "$snippets" && mkdir -p "$snippets"
+python3 "$root/tests/docs/kotlin-snippets.py" "$snippets/DocSnippets.kt" "$root/docs/getting-started-kotlin.md"
+echo "== kotlinc: tests and the guide's snippets -> $(basename "$test_jar")"
 "$kotlinc" -jvm-target 17 -module-name wilddog-video-tests -nowarn \
-    -Xfriend-paths="$main_jar" -cp "$main_jar:$ktest" \
-    "$here/src/test/kotlin" -d "$test_jar"
+    -Xfriend-paths="$main_jar" -cp "$main_jar:$coroutines_jar:$coroutines:$ktest" \
+    "$here/src/test/kotlin" "$snippets" -d "$test_jar"
 unset JAVA_OPTS
 
 # 4. Two real wd-signal servers on free loopback ports, stopped on exit:
@@ -93,13 +112,30 @@ wd_server_start url --dev || exit 1
 wd_server_start tls_url --dev --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" || exit 1
 echo "== wd-signal at $url and $tls_url"
 
-# 5. The tests (bounded as a whole, too).
-echo "== tests"
-RUST_BACKTRACE=0 timeout 300 java -Xmx256m -Xss1m \
-    -Dwilddog.video.native="$native" \
-    -Dwilddog.test.url="$url" \
-    -Dwilddog.test.tls.url="$tls_url" -Dwilddog.test.tls.ca="$tls/ca.pem" \
-    -Dwilddog.video.header="$root/include/wilddog_video.h" \
-    -cp "$main_jar:$test_jar:$stdlib:$ktest" \
-    com.wilddog.video.TestRunnerKt "$@"
+# 5. The tests, once per cleaner (each run bounded as a whole, too).
+failed=0
+for cleaner in ${WILDDOG_CLEANERS:-jdk phantom}; do
+    echo "== tests (cleaner: $cleaner)"
+    if ! RUST_BACKTRACE=0 timeout 300 java -Xmx256m -Xss1m \
+        -Dwilddog.video.native="$native" \
+        -Dwilddog.video.cleaner="$cleaner" \
+        -Dwilddog.test.url="$url" \
+        -Dwilddog.test.tls.url="$tls_url" -Dwilddog.test.tls.ca="$tls/ca.pem" \
+        -Dwilddog.video.header="$root/include/wilddog_video.h" \
+        -Dwilddog.test.root="$root" \
+        -Dwilddog.test.main.jar="$main_jar" \
+        -cp "$main_jar:$coroutines_jar:$test_jar:$stdlib:$ktest:$coroutines" \
+        com.wilddog.video.TestRunnerKt "$@"; then
+        failed=1
+    fi
+done
+
+# 6. Gradle, where it is installed: the JVM library as a user would build it.
+if [[ "${WILDDOG_GRADLE:-1}" != 0 ]] && command -v gradle >/dev/null 2>&1; then
+    echo "== gradle: build.gradle.kts (JVM library and coroutine layer)"
+    (cd "$here" && gradle --no-daemon --quiet jar coroutinesJar) || failed=1
+else
+    echo "== gradle: not installed here; build.gradle.kts is not exercised"
+fi
 echo "== run-tests.sh took $((SECONDS - started)) s"
+exit "$failed"

@@ -98,6 +98,25 @@ pub struct ServerConfig {
     /// (`redis://HOST:PORT[/DB]`); `None`: route in memory, one node.
     /// Every node sharing a broker needs its own [`node`](Self::node).
     pub broker: Option<String>,
+    /// URL of the push gateway that wakes devices without a connection
+    /// (`http://HOST:PORT[/PATH]`, speaking the Matrix push gateway API;
+    /// `/_matrix/push/v1/notify` is appended unless the path already ends
+    /// with it). `None`: no pushes; `register_push` and `fetch_invite` are
+    /// answered `unsupported` ([`crate::push`]).
+    pub push_gateway: Option<String>,
+    /// How long a push registration lasts without being registered again.
+    pub push_retention: Duration,
+    /// Most push registrations one user may hold (at most
+    /// [`wd_protocol::push::MAX_PUSH_REGISTRATIONS`]); one more replaces
+    /// the least recently registered.
+    pub push_max_registrations: usize,
+    /// Pushes waiting for the gateway; one more is dropped (and counted in
+    /// `wd_signal_push_dropped_total{reason="queue_full"}`).
+    pub push_queue: usize,
+    /// Attempts at delivering one push to the gateway (the first and the
+    /// retries after a connection failure, a timeout or a 5xx/429
+    /// answer), after which it is dropped and counted.
+    pub push_attempts: u32,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -127,6 +146,11 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_devices_per_uid", &self.max_devices_per_uid)
             .field("max_json_depth", &self.max_json_depth)
             .field("broker", &self.broker)
+            .field("push_gateway", &self.push_gateway)
+            .field("push_retention", &self.push_retention)
+            .field("push_max_registrations", &self.push_max_registrations)
+            .field("push_queue", &self.push_queue)
+            .field("push_attempts", &self.push_attempts)
             .finish()
     }
 }
@@ -158,6 +182,11 @@ impl Default for ServerConfig {
             max_devices_per_uid: 16,
             max_json_depth: crate::limits::DEFAULT_MAX_JSON_DEPTH,
             broker: None,
+            push_gateway: None,
+            push_retention: Duration::from_secs(30 * 24 * 3600),
+            push_max_registrations: wd_protocol::push::MAX_PUSH_REGISTRATIONS,
+            push_queue: 1024,
+            push_attempts: 4,
         }
     }
 }
@@ -226,6 +255,24 @@ impl ServerConfig {
         }
         if matches!(self.ping_interval, Some(d) if d.is_zero()) {
             return Err("ping_interval must not be zero".to_owned());
+        }
+        if let Some(url) = &self.push_gateway {
+            crate::push::GatewayUrl::parse(url)?;
+        }
+        if self.push_retention.is_zero() {
+            return Err("push_retention must be at least 1 second".to_owned());
+        }
+        let most = wd_protocol::push::MAX_PUSH_REGISTRATIONS;
+        if !(1..=most).contains(&self.push_max_registrations) {
+            return Err(format!(
+                "push_max_registrations must be between 1 and {most}"
+            ));
+        }
+        if self.push_queue == 0 {
+            return Err("push_queue must be at least 1".to_owned());
+        }
+        if self.push_attempts == 0 {
+            return Err("push_attempts must be at least 1".to_owned());
         }
         Ok(())
     }

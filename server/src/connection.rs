@@ -508,11 +508,19 @@ fn hello_without_token(text: &str) -> bool {
 }
 
 /// Invites a connection sent that have no outcome yet, (to, invite_id),
-/// and when they were routed. Shared with the routing results of its
-/// invites, which remove an invite that reached no device.
-type Pending = Arc<Mutex<HashMap<(String, String), Instant>>>;
+/// when they were routed and whether they were pushed ([`crate::push`]).
+/// Shared with the routing results of its invites, which remove an
+/// invite that reached no device.
+type Pending = Arc<Mutex<HashMap<(String, String), Sent>>>;
 
-fn lock(pending: &Pending) -> MutexGuard<'_, HashMap<(String, String), Instant>> {
+/// When a pending invite was routed, and whether it was pushed.
+#[derive(Clone, Copy, Debug)]
+struct Sent {
+    at: Instant,
+    pushed: bool,
+}
+
+fn lock(pending: &Pending) -> MutexGuard<'_, HashMap<(String, String), Sent>> {
     pending.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -665,6 +673,36 @@ impl Connection {
     async fn on_text(&mut self, text: &str) -> Option<End> {
         let decoded = decode_frame_raw(text, self.shared.config.max_json_depth);
         if !self.bucket.allow() {
+            // Push requests have answers of their own.
+            match decoded {
+                Ok(Decoded::Other(ClientMessage::RegisterPush {
+                    app_id, push_key, ..
+                })) => {
+                    self.shared.metrics.limit(Limit::MessageRate);
+                    push(
+                        &self.outbox,
+                        &ServerMessage::PushRegistrationFailed {
+                            app_id,
+                            push_key,
+                            code: ErrorCode::RateLimited,
+                            message: "too many messages: registration dropped".into(),
+                        },
+                    );
+                    return None;
+                }
+                Ok(Decoded::Other(ClientMessage::FetchInvite { invite_id, .. })) => {
+                    self.shared.metrics.limit(Limit::MessageRate);
+                    push(
+                        &self.outbox,
+                        &ServerMessage::FetchFailed {
+                            invite_id,
+                            code: ErrorCode::RateLimited,
+                        },
+                    );
+                    return None;
+                }
+                _ => {}
+            }
             let invite_id = match &decoded {
                 Ok(
                     Decoded::Send { body, .. } | Decoded::Other(ClientMessage::Send { body, .. }),
@@ -693,38 +731,47 @@ impl Connection {
                 Some(End::Close(CloseCode::Policy, "second hello"))
             }
             Ok(Decoded::Other(ClientMessage::RegisterPush {
-                app_id, push_key, ..
+                provider,
+                app_id,
+                push_key,
+                data,
             })) => {
-                push(
-                    &self.outbox,
-                    &ServerMessage::PushRegistrationFailed {
+                let answer = match &self.shared.push {
+                    Some(p) => {
+                        p.register(&self.uid, &self.device, provider, app_id, push_key, data)
+                            .await
+                    }
+                    None => ServerMessage::PushRegistrationFailed {
                         app_id,
                         push_key,
                         code: ErrorCode::Unsupported,
                         message: "this server has no push gateway".into(),
                     },
-                );
+                };
+                push(&self.outbox, &answer);
                 None
             }
             Ok(Decoded::Other(ClientMessage::UnregisterPush { app_id, push_key })) => {
-                push(
-                    &self.outbox,
-                    &ServerMessage::PushUnregistered {
+                let answer = match &self.shared.push {
+                    Some(p) => p.unregister(&self.uid, app_id, push_key).await,
+                    None => ServerMessage::PushUnregistered {
                         app_id,
                         push_key,
                         reason: wd_protocol::UnregisterReason::Requested,
                     },
-                );
+                };
+                push(&self.outbox, &answer);
                 None
             }
-            Ok(Decoded::Other(ClientMessage::FetchInvite { invite_id, .. })) => {
-                push(
-                    &self.outbox,
-                    &ServerMessage::FetchFailed {
+            Ok(Decoded::Other(ClientMessage::FetchInvite { invite_id, from })) => {
+                let answer = match &self.shared.push {
+                    Some(p) => p.fetch(&self.uid, &from, invite_id).await,
+                    None => ServerMessage::FetchFailed {
                         invite_id,
                         code: ErrorCode::Unsupported,
                     },
-                );
+                };
+                push(&self.outbox, &answer);
                 None
             }
             Err(FrameError::Decode(DecodeError::Invalid(e))) if e.field == "to" => {
@@ -788,7 +835,13 @@ impl Connection {
                 // Counted as pending from now on (for the limit and for
                 // `caller_gone`); the routing result takes it back if the
                 // invite reached no device.
-                pending.insert(key.clone(), Instant::now());
+                pending.insert(
+                    key.clone(),
+                    Sent {
+                        at: Instant::now(),
+                        pushed: false,
+                    },
+                );
                 Some(key)
             }
             _ => None,
@@ -801,11 +854,32 @@ impl Connection {
             return;
         }
         note_conversation(&mut self.conversations, &shared.membership, &to, &body);
+        // [push] An invite to the user as a whole also goes to its
+        // registered devices that hold no connection; it then counts as
+        // delivered even if no device is connected.
+        let pushed = match (&invite, &shared.push, &device) {
+            (Some(key), Some(p), None) => {
+                let pushed = p.invite(&self.uid, &self.device, &to, &body).await;
+                if pushed {
+                    if let Some(sent) = lock(&self.pending).get_mut(key) {
+                        sent.pushed = true;
+                    }
+                }
+                pushed
+            }
+            _ => false,
+        };
         if let PeerMessage::Outcome { invite_id, outcome } = &body {
             let (label, reason) = outcome_labels(outcome);
             shared.metrics.invite_outcome(label, reason);
-            if let Some(sent) = lock(&self.pending).remove(&(to.clone(), invite_id.clone())) {
-                shared.metrics.invite_latency(label, sent.elapsed());
+            let sent = lock(&self.pending).remove(&(to.clone(), invite_id.clone()));
+            if let Some(sent) = sent {
+                shared.metrics.invite_latency(label, sent.at.elapsed());
+                // Recorded before the outcome is relayed: a device that
+                // heard the outcome and fetches sees the invite ended.
+                if let (true, Some(p)) = (sent.pushed, &shared.push) {
+                    p.end(&self.uid, invite_id, outcome.clone()).await;
+                }
             }
         }
         let kind = message_kind(&body);
@@ -839,6 +913,17 @@ impl Connection {
                         match invite {
                             Some(key) => {
                                 lock(&pending).remove(&key);
+                                if let (true, Some(p), Some(caller)) =
+                                    (pushed, &shared.push, &caller)
+                                {
+                                    p.ended(
+                                        caller,
+                                        &key.1,
+                                        wd_protocol::Outcome::Failed {
+                                            reason: FailureReason::ServerError,
+                                        },
+                                    );
+                                }
                                 invite_failed(&shared, &outbox, &key.1, FailureReason::ServerError);
                             }
                             None => error(&shared, &outbox, ErrorCode::Internal, e.to_string()),
@@ -847,7 +932,8 @@ impl Connection {
                     }
                 };
                 shared.metrics.routed(kind, delivered);
-                if delivered > 0 {
+                // A pushed invite rings on the woken devices: not offline.
+                if delivered > 0 || pushed {
                     return;
                 }
                 if let Some((to, device, invite_id)) = query {
@@ -939,8 +1025,18 @@ impl Connection {
         let router = &self.shared.router;
         router.unregister(&self.uid, &self.device).await;
         let pending: Vec<_> = lock(&self.pending).drain().collect();
-        for ((to, invite_id), _) in pending {
+        for ((to, invite_id), sent) in pending {
             self.shared.membership.decided(&self.uid, &invite_id);
+            if let (true, Some(p)) = (sent.pushed, &self.shared.push) {
+                p.end(
+                    &self.uid,
+                    &invite_id,
+                    wd_protocol::Outcome::Failed {
+                        reason: FailureReason::CallerGone,
+                    },
+                )
+                .await;
+            }
             self.shared
                 .metrics
                 .invite_outcome("failed", FailureReason::CallerGone.as_str());

@@ -5,7 +5,8 @@
 //! uid to every connected device of that user, answers an invite to a user
 //! with no device online with `offline` at once, tracks the invites each
 //! connection has pending so that the invitees hear `caller_gone` when it
-//! drops, rate-limits invites per user and caps message sizes. Of the rest
+//! drops, rate-limits invites per user and caps message sizes. With a push
+//! gateway it also wakes devices that hold no connection ([`push`]). Of the rest
 //! of an invite's state it knows only who takes part in it (and in each
 //! conversation), so that it relays messages about an invite or a
 //! conversation only between its parties ([`authz`]); the outcome is the
@@ -30,6 +31,7 @@ pub mod config;
 mod connection;
 pub mod limits;
 pub mod metrics;
+pub mod push;
 pub mod ratelimit;
 pub mod router;
 pub mod settings;
@@ -68,6 +70,8 @@ pub(crate) struct Shared {
     pub(crate) devices: limits::DeviceCounter,
     pub(crate) membership: authz::Membership,
     pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Pushes to devices without a connection, with a push gateway.
+    pub(crate) push: Option<Arc<push::Push>>,
 }
 
 /// A bound server, ready to [`run`](Server::run).
@@ -123,6 +127,8 @@ impl Server {
         };
         let tls = config.tls.as_ref().map(TlsConfig::acceptor).transpose()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let metrics = Arc::new(Metrics::new());
+        let push = push::Push::start(&config, router.clone(), metrics.clone())?;
         let shared = Arc::new(Shared {
             auth: Authenticator::new(config.secret.clone(), config.dev)
                 .with_max_lifetime(config.max_token_lifetime),
@@ -130,10 +136,11 @@ impl Server {
             router,
             next_device: AtomicU64::new(1),
             shutdown: shutdown_rx,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             devices: limits::DeviceCounter::default(),
             membership: authz::Membership::default(),
             tls,
+            push,
             config,
         });
         Ok(Server {

@@ -174,6 +174,27 @@ struct ServeArgs {
     /// none, route in memory].
     #[arg(long, env = "WD_SIGNAL_BROKER", value_name = "URL")]
     broker: Option<String>,
+    /// Wake devices that hold no connection through this Matrix push
+    /// gateway (Sygnal), `http://HOST:PORT` (docs/push.md) [default: none,
+    /// no pushes].
+    #[arg(long, env = "WD_SIGNAL_PUSH_GATEWAY", value_name = "URL")]
+    push_gateway: Option<String>,
+    /// Seconds a push registration lasts unless registered again
+    /// [default: 2592000, 30 days].
+    #[arg(long, env = "WD_SIGNAL_PUSH_RETENTION", value_name = "SECS")]
+    push_retention: Option<u64>,
+    /// Push registrations one user may hold; one more replaces the least
+    /// recently registered [default: 16].
+    #[arg(long, env = "WD_SIGNAL_PUSH_MAX_REGISTRATIONS")]
+    push_max_registrations: Option<usize>,
+    /// Pushes waiting for the gateway; more are dropped and counted
+    /// [default: 1024].
+    #[arg(long, env = "WD_SIGNAL_PUSH_QUEUE")]
+    push_queue: Option<usize>,
+    /// Attempts at delivering one push to the gateway before it is dropped
+    /// [default: 4].
+    #[arg(long, env = "WD_SIGNAL_PUSH_ATTEMPTS")]
+    push_attempts: Option<u32>,
     /// Runtime threads; 0: one per CPU; 1: a single-threaded runtime, which
     /// answers soonest when the node shares its CPUs (docs/operations.md)
     /// [default: 0].
@@ -212,6 +233,11 @@ impl ServeArgs {
             max_devices: self.max_devices,
             max_json_depth: self.max_json_depth,
             broker: self.broker.clone(),
+            push_gateway: self.push_gateway.clone(),
+            push_retention: self.push_retention,
+            push_max_registrations: self.push_max_registrations,
+            push_queue: self.push_queue,
+            push_attempts: self.push_attempts,
             workers: self.workers,
         }
     }

@@ -64,6 +64,24 @@ struct LimitLabel {
     limit: &'static str,
 }
 
+/// `type` of a push (`invite`, `invite_ended`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PushTypeLabel {
+    r#type: &'static str,
+}
+
+/// `reason` a push attempt failed or a push was dropped.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+/// `result` of a push request from a client.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
 /// `version` of the server.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabel {
@@ -173,6 +191,12 @@ pub struct Metrics {
     undelivered: Family<KindLabel, Counter>,
     errors: Family<CodeLabel, Counter>,
     limits: Family<LimitLabel, Counter>,
+    push_sent: Family<PushTypeLabel, Counter>,
+    push_failed: Family<ReasonLabel, Counter>,
+    push_dropped: Family<ReasonLabel, Counter>,
+    push_rejected_keys: Counter,
+    push_queue: Gauge,
+    push_requests: Family<ResultLabel, Counter>,
     shutting_down: AtomicBool,
 }
 
@@ -232,6 +256,44 @@ impl Metrics {
         );
         let limits = Family::<LimitLabel, Counter>::default();
         registry.register("limits_hit", "Limits enforced, by limit", limits.clone());
+        let push_sent = Family::<PushTypeLabel, Counter>::default();
+        registry.register(
+            "push_sent",
+            "Pushes the push gateway accepted, by type (invite, invite_ended)",
+            push_sent.clone(),
+        );
+        let push_failed = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "push_failed",
+            "Attempts at delivering a push to the gateway that failed, by reason \
+             (connect, timeout, status); a failed attempt is retried",
+            push_failed.clone(),
+        );
+        let push_dropped = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "push_dropped",
+            "Pushes given up, by reason (queue_full, attempts, refused, store)",
+            push_dropped.clone(),
+        );
+        let push_rejected_keys = Counter::default();
+        registry.register(
+            "push_rejected_keys",
+            "Push keys the gateway reported dead; their registrations were removed",
+            push_rejected_keys.clone(),
+        );
+        let push_queue = Gauge::default();
+        registry.register(
+            "push_queue_depth",
+            "Pushes waiting for the gateway now",
+            push_queue.clone(),
+        );
+        let push_requests = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "push_requests",
+            "Push requests from clients, by result (registered, unregistered, \
+             fetched, not_found, failed)",
+            push_requests.clone(),
+        );
         let build = Family::<VersionLabel, Gauge>::default();
         build
             .get_or_create(&VersionLabel {
@@ -249,6 +311,12 @@ impl Metrics {
             undelivered,
             errors,
             limits,
+            push_sent,
+            push_failed,
+            push_dropped,
+            push_rejected_keys,
+            push_queue,
+            push_requests,
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -309,6 +377,38 @@ impl Metrics {
             .get_or_create(&LimitLabel {
                 limit: limit.as_str(),
             })
+            .inc();
+    }
+
+    pub(crate) fn push_sent(&self, r#type: &'static str) {
+        self.push_sent
+            .get_or_create(&PushTypeLabel { r#type })
+            .inc();
+    }
+
+    pub(crate) fn push_failed(&self, reason: &'static str) {
+        self.push_failed
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    pub(crate) fn push_dropped(&self, reason: &'static str) {
+        self.push_dropped
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    pub(crate) fn push_rejected_keys(&self, n: u64) {
+        self.push_rejected_keys.inc_by(n);
+    }
+
+    pub(crate) fn push_queue(&self, delta: i64) {
+        self.push_queue.inc_by(delta);
+    }
+
+    pub(crate) fn push_request(&self, result: &'static str) {
+        self.push_requests
+            .get_or_create(&ResultLabel { result })
             .inc();
     }
 
@@ -447,6 +547,12 @@ mod tests {
         m.routed("invite", 0);
         m.error(ErrorCode::Malformed);
         m.limit(Limit::OutboxFull);
+        m.push_sent("invite");
+        m.push_failed("connect");
+        m.push_dropped("queue_full");
+        m.push_rejected_keys(2);
+        m.push_queue(3);
+        m.push_request("fetched");
         let text = m.encode();
         for line in [
             "wd_signal_connections_open 1",
@@ -457,6 +563,12 @@ mod tests {
             "wd_signal_messages_undelivered_total{kind=\"invite\"} 1",
             "wd_signal_errors_total{code=\"malformed\"} 1",
             "wd_signal_limits_hit_total{limit=\"outbox_full\"} 1",
+            "wd_signal_push_sent_total{type=\"invite\"} 1",
+            "wd_signal_push_failed_total{reason=\"connect\"} 1",
+            "wd_signal_push_dropped_total{reason=\"queue_full\"} 1",
+            "wd_signal_push_rejected_keys_total 2",
+            "wd_signal_push_queue_depth 3",
+            "wd_signal_push_requests_total{result=\"fetched\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }

@@ -406,6 +406,10 @@ pub trait Router: Send + Sync + 'static {
     /// Whether any device of `uid` is connected (on any node).
     fn is_online<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<bool, RouteError>>;
 
+    /// The ids of the connected devices of `uid` (on any node), so that
+    /// a push goes only to devices that hold no connection.
+    fn live_devices<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<Vec<String>, RouteError>>;
+
     /// Makes what this node recorded about invites and conversations
     /// ([`crate::authz`]) known to the other nodes, before the frame that
     /// established it is submitted. The default (one node) shares nothing.
@@ -565,6 +569,14 @@ impl MemoryRouter {
         map.contains_key(uid)
     }
 
+    /// The devices of `uid` on this node.
+    pub fn devices_of(&self, uid: &str) -> Vec<String> {
+        let map = self.shard(uid).read().unwrap_or_else(|e| e.into_inner());
+        map.get(uid)
+            .map(|devices| devices.iter().map(|(d, _)| d.to_string()).collect())
+            .unwrap_or_default()
+    }
+
     /// Every (uid, device) on this node.
     pub fn devices(&self) -> Vec<(String, String)> {
         let mut all = Vec::new();
@@ -610,6 +622,10 @@ impl Router for MemoryRouter {
 
     fn is_online<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<bool, RouteError>> {
         Routed::ready(Ok(self.contains(uid)))
+    }
+
+    fn live_devices<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<Vec<String>, RouteError>> {
+        Routed::ready(Ok(self.devices_of(uid)))
     }
 
     fn submit<'a>(
@@ -660,6 +676,8 @@ mod tests {
         assert_eq!(next(&mut r2), Message::text("x"));
         assert_eq!(next(&mut r2), Message::text("y"));
         assert_eq!(r.devices().len(), 2);
+        assert_eq!(r.devices_of("alice"), vec!["n1.1", "n1.2"]);
+        assert!(r.devices_of("bob").is_empty());
         r.remove("alice", "n1.1");
         assert_eq!(r.device_count(), 1);
         r.remove("alice", "n1.2");

@@ -31,6 +31,11 @@
 //! max_devices = 16             # connections per uid; 0: no limit
 //! max_json_depth = 16          # nesting of arrays/objects in a frame
 //! broker = "redis://127.0.0.1:6379"  # several nodes routing through Redis (docs/SCALING.md)
+//! push_gateway = "http://127.0.0.1:5000"  # Matrix push gateway (Sygnal) for sleeping devices (docs/push.md)
+//! push_retention = 2592000     # seconds a push registration lasts unless registered again
+//! push_max_registrations = 16  # per user
+//! push_queue = 1024            # pushes waiting for the gateway; more are dropped
+//! push_attempts = 4            # tries per push before it is dropped
 //! workers = 0                  # runtime threads; 0: one per CPU; 1: a single-threaded runtime
 //! log_format = "text"          # or "json"
 //! log_level = "info"           # an EnvFilter directive, e.g. "wd_signal=debug,info"
@@ -129,6 +134,16 @@ pub struct Settings {
     pub max_json_depth: Option<usize>,
     /// Redis URL that several nodes route through.
     pub broker: Option<String>,
+    /// URL of the Matrix push gateway (`http://HOST:PORT`).
+    pub push_gateway: Option<String>,
+    /// Seconds a push registration lasts unless registered again.
+    pub push_retention: Option<u64>,
+    /// Most push registrations per user.
+    pub push_max_registrations: Option<usize>,
+    /// Pushes waiting for the gateway before more are dropped.
+    pub push_queue: Option<usize>,
+    /// Attempts at delivering one push.
+    pub push_attempts: Option<u32>,
     /// Runtime threads serving connections; 0: one per CPU; 1: one
     /// single-threaded runtime (no hand-over between threads).
     pub workers: Option<usize>,
@@ -184,6 +199,12 @@ struct Effective<'a> {
     max_json_depth: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     broker: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    push_gateway: Option<&'a str>,
+    push_retention: u64,
+    push_max_registrations: usize,
+    push_queue: usize,
+    push_attempts: u32,
     workers: usize,
 }
 
@@ -229,6 +250,11 @@ impl Settings {
             max_devices: self.max_devices.or(lower.max_devices),
             max_json_depth: self.max_json_depth.or(lower.max_json_depth),
             broker: self.broker.or(lower.broker),
+            push_gateway: self.push_gateway.or(lower.push_gateway),
+            push_retention: self.push_retention.or(lower.push_retention),
+            push_max_registrations: self.push_max_registrations.or(lower.push_max_registrations),
+            push_queue: self.push_queue.or(lower.push_queue),
+            push_attempts: self.push_attempts.or(lower.push_attempts),
             workers: self.workers.or(lower.workers),
         }
     }
@@ -280,6 +306,15 @@ impl Settings {
             max_json_depth: self.max_json_depth.unwrap_or(d.max_json_depth),
             broker: self.broker,
             open_relay: false,
+            push_gateway: self.push_gateway,
+            push_retention: self
+                .push_retention
+                .map_or(d.push_retention, Duration::from_secs),
+            push_max_registrations: self
+                .push_max_registrations
+                .unwrap_or(d.push_max_registrations),
+            push_queue: self.push_queue.unwrap_or(d.push_queue),
+            push_attempts: self.push_attempts.unwrap_or(d.push_attempts),
         };
         if server.handshake_timeout.is_zero() {
             return Err("handshake_timeout must be at least 1 second".to_owned());
@@ -343,6 +378,11 @@ impl Resolved {
             max_devices: s.max_devices_per_uid,
             max_json_depth: s.max_json_depth,
             broker: s.broker.as_deref(),
+            push_gateway: s.push_gateway.as_deref(),
+            push_retention: s.push_retention.as_secs(),
+            push_max_registrations: s.push_max_registrations,
+            push_queue: s.push_queue,
+            push_attempts: s.push_attempts,
             workers: self.workers,
         };
         toml::to_string(&effective).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
@@ -406,6 +446,70 @@ mod tests {
         .resolve()
         .unwrap_err();
         assert!(e.contains("workers"), "{e}");
+    }
+
+    #[test]
+    fn push_settings_are_read_checked_and_printed() {
+        let r = Settings::from_toml(
+            "dev = true\npush_gateway = \"http://127.0.0.1:5000\"\npush_retention = 60\n\
+             push_max_registrations = 4\npush_queue = 8\npush_attempts = 2\n",
+        )
+        .unwrap()
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            r.server.push_gateway.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(r.server.push_retention, Duration::from_secs(60));
+        assert_eq!(
+            (
+                r.server.push_max_registrations,
+                r.server.push_queue,
+                r.server.push_attempts
+            ),
+            (4, 8, 2)
+        );
+        let text = r.to_toml();
+        assert!(
+            text.contains("push_gateway = \"http://127.0.0.1:5000\""),
+            "{text}"
+        );
+        assert_eq!(
+            Settings::from_toml(&text)
+                .unwrap()
+                .resolve()
+                .unwrap()
+                .to_toml(),
+            text
+        );
+        let d = Settings {
+            dev: Some(true),
+            ..Settings::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(d.server.push_gateway, None);
+        assert_eq!(d.server.push_retention, Duration::from_secs(30 * 24 * 3600));
+        assert_eq!(d.server.push_max_registrations, 16);
+        for (bad, names) in [
+            (
+                "push_gateway = \"https://push.example.com\"",
+                "https is not supported",
+            ),
+            ("push_gateway = \"nowhere\"", "push_gateway"),
+            ("push_max_registrations = 17", "push_max_registrations"),
+            ("push_max_registrations = 0", "push_max_registrations"),
+            ("push_queue = 0", "push_queue"),
+            ("push_attempts = 0", "push_attempts"),
+            ("push_retention = 0", "push_retention"),
+        ] {
+            let e = Settings::from_toml(&format!("dev = true\n{bad}\n"))
+                .unwrap()
+                .resolve()
+                .unwrap_err();
+            assert!(e.contains(names), "{bad}: {e}");
+        }
     }
 
     #[test]

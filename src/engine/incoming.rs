@@ -8,8 +8,8 @@ use wd_protocol::{
 };
 
 use super::{
-    check_text, field, Engine, EngineError, Event, IncomingInfo, IncomingStatus, Key, Participant,
-    FINISHED_MEMORY,
+    check_text, field, Engine, EngineError, Event, IncomingEnding, IncomingInfo, IncomingStatus,
+    Key, Participant, FINISHED_MEMORY,
 };
 
 /// An incoming invite that is `pending`, `accepting` or `rejecting`.
@@ -24,8 +24,46 @@ pub(super) struct Incoming {
     /// got it.
     reply: Option<Reply>,
     /// The device this one was when its answer went out (`None` while
-    /// unanswered, or answered while the link was down).
+    /// unanswered, answered while the link was down, or answered before
+    /// the invite was confirmed).
     answered_as: Option<String>,
+    /// Whether this device has heard from the caller's side that the
+    /// invite is real and still ringing.
+    pub(super) heard: Heard,
+}
+
+/// What this device has heard about an incoming invite from the caller's
+/// side. An invite that arrived over the connection was heard at once; one
+/// that arrived in a push is known only from the push until the server (or
+/// the caller) confirms it. Until then nothing is sent about it: no
+/// `ringing`, and an answer given meanwhile is held (see
+/// [`Engine::accept`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Heard {
+    /// Delivered over the connection, fetched from the server, or
+    /// confirmed by the caller.
+    Confirmed,
+    /// Known from a push only: `fetch_invite` goes out on each connection
+    /// until the server answers (`asked`: it went out on this one).
+    Fetch {
+        /// Sent on the current connection.
+        asked: bool,
+    },
+    /// The server could not serve the fetch: the caller is asked
+    /// (`query`) instead, on each connection until it answers.
+    Query {
+        /// Sent on the current connection.
+        asked: bool,
+    },
+}
+
+/// An incoming invite that finished here, remembered for a while.
+#[derive(Clone, Debug)]
+pub(super) struct Finished {
+    /// Its caller.
+    pub(super) from: String,
+    /// How it ended here.
+    pub(super) ending: IncomingEnding,
 }
 
 /// An answer given on this device, waiting for the caller's outcome.
@@ -54,8 +92,30 @@ impl Reply {
 }
 
 impl Incoming {
+    /// A new pending invite; `heard` says whether the caller's side
+    /// confirmed it yet.
+    pub(super) fn new(info: IncomingInfo, heard: Heard) -> Self {
+        Incoming {
+            info,
+            status: IncomingStatus::Pending,
+            reply: None,
+            answered_as: None,
+            heard,
+        }
+    }
+
     pub(super) fn info(&self) -> &IncomingInfo {
         &self.info
+    }
+
+    pub(super) fn info_mut(&mut self) -> &mut IncomingInfo {
+        &mut self.info
+    }
+
+    /// Whether this device's answer went out (and the caller may have
+    /// taken it).
+    pub(super) fn answer_sent(&self) -> bool {
+        self.answered_as.is_some()
     }
 }
 
@@ -64,6 +124,14 @@ impl Engine {
     /// caller is asked to confirm. It ends `accepted` when the caller
     /// confirms, `canceled` if the caller decided otherwise first, or
     /// `failed(confirm_timeout)` if nothing comes back in time.
+    ///
+    /// An invite known only from a push ([`Engine::handle_push`]) holds
+    /// the accept until the server says where the invite stands: still
+    /// ringing, the accept goes out then (once) and the confirmation
+    /// timeout starts; already ended, the invite ends as it did and the
+    /// accept is never sent. Until then the invite's lifetime still
+    /// applies (`failed(timeout)`: nothing was sent, so the caller cannot
+    /// have taken the accept).
     pub fn accept(
         &mut self,
         key: Key,
@@ -113,6 +181,12 @@ impl Engine {
             });
         }
         inc.status = status;
+        if inc.heard != Heard::Confirmed {
+            // Held until the invite is confirmed (`release_reply`); its
+            // lifetime timer keeps running meanwhile.
+            inc.reply = Some(reply);
+            return Ok(());
+        }
         inc.answered_as = mine;
         let msg = reply.message(inc.info.invite_id.clone());
         inc.reply = Some(reply);
@@ -131,14 +205,40 @@ impl Engine {
         self.incoming.get(&key).map(|inc| inc.status)
     }
 
+    /// Sends this device's held answer to a confirmed invite, once, and
+    /// starts waiting for the caller's confirmation.
+    pub(super) fn release_reply(&mut self, key: Key, now: Instant) {
+        let mine = self.my_device().map(str::to_owned);
+        let Some(inc) = self.incoming.get_mut(&key) else {
+            return;
+        };
+        let Some(reply) = inc.reply.clone() else {
+            return;
+        };
+        if inc.answered_as.is_some() || mine.is_none() {
+            return;
+        }
+        inc.answered_as = mine;
+        let msg = reply.message(inc.info.invite_id.clone());
+        let (to, device) = (inc.info.from.clone(), inc.info.from_device.clone());
+        self.timers.set(key, now + self.config.confirm_timeout);
+        self.send(&to, Some(&device), msg);
+    }
+
     pub(super) fn receive_invite(&mut self, info: IncomingInfo, lifetime_ms: u64, now: Instant) {
         let Some(me) = &self.me else {
             return;
         };
-        if info.from == me.uid
-            || self.incoming_by_id.contains_key(&info.invite_id)
-            || self.finished_incoming.contains(&info.invite_id)
-        {
+        if info.from == me.uid {
+            return;
+        }
+        if let Some(&key) = self.incoming_by_id.get(&info.invite_id) {
+            // Known from a push, and now delivered: the invite as its
+            // caller sent it, ringing.
+            self.confirm_by_delivery(key, info, lifetime_ms, now);
+            return;
+        }
+        if self.finished_incoming.contains_key(&info.invite_id) {
             return;
         }
         let key = self.new_key();
@@ -150,15 +250,8 @@ impl Engine {
             info.from_device.clone(),
             info.invite_id.clone(),
         );
-        self.incoming.insert(
-            key,
-            Incoming {
-                info: info.clone(),
-                status: IncomingStatus::Pending,
-                reply: None,
-                answered_as: None,
-            },
-        );
+        self.incoming
+            .insert(key, Incoming::new(info.clone(), Heard::Confirmed));
         self.events.push_back(Event::IncomingReceived { key, info });
         self.settle_glare(&to);
         // An invite that lost a glare at once is not answered at all.
@@ -186,6 +279,17 @@ impl Engine {
         let Some(key) = self.incoming_from(from, device, invite_id) else {
             return;
         };
+        self.end_by_outcome(key, outcome);
+    }
+
+    /// Ends the live invite `key` as the caller's `outcome` says, as if
+    /// the caller had relayed it (the table in *Invite lifecycle*). An
+    /// outcome naming this device's answer when none went out from it is
+    /// ignored (the invite stays live).
+    pub(super) fn end_by_outcome(&mut self, key: Key, outcome: Outcome) {
+        if !self.incoming.contains_key(&key) {
+            return;
+        }
         let status = self.incoming[&key].status;
         let answered_as = self.incoming[&key].answered_as.clone();
         let mine = self.my_device().unwrap_or_default().to_owned();
@@ -194,10 +298,10 @@ impl Engine {
                 device,
                 participants,
             } if device == mine || answered_as.as_deref() == Some(device.as_str()) => {
-                if status != IncomingStatus::Accepting {
+                if status != IncomingStatus::Accepting || answered_as.is_none() {
                     // The caller claims this device accepted, but it did
-                    // not: ignore it and let the confirmation (or the
-                    // lifetime) run out.
+                    // not (or its accept never went out): ignore it and
+                    // let the confirmation (or the lifetime) run out.
                     return;
                 }
                 if device != mine {
@@ -235,11 +339,15 @@ impl Engine {
             Outcome::Rejected { ref device, .. }
                 if *device == mine || answered_as.as_deref() == Some(device.as_str()) =>
             {
-                let Some(Reply::Reject(reason)) = self.incoming[&key].reply else {
+                let (Some(Reply::Reject(reason)), Some(_)) =
+                    (&self.incoming[&key].reply, &answered_as)
+                else {
                     // The caller claims this device rejected, but it did
-                    // not: ignore it, as a false accept.
+                    // not (or its reject never went out): ignore it, as a
+                    // false accept.
                     return;
                 };
+                let reason = *reason;
                 // The caller's outcome is this device's own reject (made
                 // on this connection or the one before).
                 Event::IncomingRejected { key, reason }
@@ -264,11 +372,17 @@ impl Engine {
         device: &str,
         invite_id: &str,
         state: InviteState,
+        now: Instant,
     ) {
         let Some(key) = self.incoming_from(from, device, invite_id) else {
             return;
         };
         match state {
+            InviteState::Pending if self.incoming[&key].heard != Heard::Confirmed => {
+                // A pushed invite the server could not serve: the caller
+                // confirms it is ringing.
+                self.confirm_pushed(key, None, now);
+            }
             InviteState::Pending => {
                 // Still ringing: keep ringing. An answer the caller never
                 // got (lost with the old link, or given while it was down)
@@ -294,6 +408,9 @@ impl Engine {
     pub(super) fn expire_incoming(&mut self, key: Key) {
         let inc = &self.incoming[&key];
         let reason = match inc.status {
+            // Not confirmed yet: nothing went out, an answer is still held,
+            // so this is the lifetime running out.
+            _ if inc.heard != Heard::Confirmed => FailureReason::Timeout,
             IncomingStatus::Accepting => {
                 // The caller may yet have accepted this device after all
                 // (its confirmation is late, not lost): tell it this device
@@ -329,13 +446,31 @@ impl Engine {
         };
         self.timers.clear(key);
         self.incoming_by_id.remove(&inc.info.invite_id);
+        if let Some(ending) = IncomingEnding::of_event(&event) {
+            self.remember_finished(inc.info.invite_id, inc.info.from, ending);
+        }
+        self.events.push_back(event);
+    }
+
+    /// Remembers that the invite `invite_id` from `from` ended here so
+    /// (bounded by [`FINISHED_MEMORY`]), so a late or repeated copy of it
+    /// is not a new invite.
+    pub(super) fn remember_finished(
+        &mut self,
+        invite_id: String,
+        from: String,
+        ending: IncomingEnding,
+    ) {
+        if self.finished_incoming.contains_key(&invite_id) {
+            return;
+        }
         if self.finished_order.len() == FINISHED_MEMORY {
             if let Some(old) = self.finished_order.pop_front() {
                 self.finished_incoming.remove(&old);
             }
         }
-        self.finished_incoming.insert(inc.info.invite_id.clone());
-        self.finished_order.push_back(inc.info.invite_id);
-        self.events.push_back(event);
+        self.finished_order.push_back(invite_id.clone());
+        self.finished_incoming
+            .insert(invite_id, Finished { from, ending });
     }
 }

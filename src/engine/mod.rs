@@ -19,9 +19,11 @@ mod conversation;
 pub mod field;
 mod incoming;
 mod outgoing;
+mod push;
 mod timers;
 mod types;
 
+pub use push::{PushEvent, PushHandled, PushRegistration};
 pub use types::*;
 
 use std::collections::VecDeque;
@@ -35,7 +37,7 @@ use wd_protocol::{
 };
 
 use conversation::Conversation;
-use incoming::Incoming;
+use incoming::{Finished, Heard, Incoming};
 use outgoing::Outgoing;
 use timers::Timers;
 
@@ -103,7 +105,9 @@ pub struct Engine {
     outgoing_by_id: HashMap<String, Key>,
     incoming: HashMap<Key, Incoming>,
     incoming_by_id: HashMap<String, Key>,
-    finished_incoming: HashSet<String>,
+    /// Incoming invites that finished here, by id (bounded by
+    /// `FINISHED_MEMORY`).
+    finished_incoming: HashMap<String, Finished>,
     finished_order: VecDeque<String>,
     conversations: HashMap<Key, Conversation>,
     conversations_by_id: HashMap<String, Key>,
@@ -125,6 +129,14 @@ pub struct Engine {
     /// Messages about an invite this engine knows, from a user who is
     /// neither its caller nor its invitee: ignored, and counted.
     foreign_messages: u64,
+    /// This device's push registrations, least recently registered first:
+    /// sent on every connection.
+    registrations: Vec<PushRegistration>,
+    /// Registrations to remove, as (`app_id`, `push_key`): sent on every
+    /// connection until the server confirms.
+    unregistering: Vec<(String, String)>,
+    /// What [`Engine::poll_push_event`] hands out.
+    push_events: VecDeque<PushEvent>,
 }
 
 impl Engine {
@@ -138,7 +150,7 @@ impl Engine {
             outgoing_by_id: HashMap::default(),
             incoming: HashMap::default(),
             incoming_by_id: HashMap::default(),
-            finished_incoming: HashSet::default(),
+            finished_incoming: HashMap::default(),
             finished_order: VecDeque::new(),
             conversations: HashMap::default(),
             conversations_by_id: HashMap::default(),
@@ -151,6 +163,9 @@ impl Engine {
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            registrations: Vec::new(),
+            unregistering: Vec::new(),
+            push_events: VecDeque::new(),
         }
     }
 
@@ -162,35 +177,40 @@ impl Engine {
 
     /// The server accepted this connection as user `uid`, device `device`.
     ///
+    /// Every push registration is sent (again), and every removal not yet
+    /// confirmed. Every incoming invite known only from a push is fetched
+    /// from the server (`fetch_invite`; see [`Engine::handle_push`]).
+    ///
     /// After [`Engine::handle_link_lost`] this is a reconnection (with a
-    /// new device id): the caller of every incoming invite still live is
-    /// asked what became of it (`query`), so an invite decided meanwhile
-    /// ends here once, and an answer given meanwhile goes out once the
-    /// caller says it is still pending.
+    /// new device id): the caller of every other incoming invite still
+    /// live is asked what became of it (`query`), so an invite decided
+    /// meanwhile ends here once, and an answer given meanwhile goes out
+    /// once the caller says it is still pending.
     pub fn handle_connected(&mut self, uid: &str, device: &str) {
         self.me = Some(Me {
             uid: uid.to_owned(),
             device: device.to_owned(),
         });
-        if !std::mem::take(&mut self.reconnecting) {
-            return;
-        }
-        let mut incoming: Vec<(Key, String, String, String)> = self
+        let reconnected = std::mem::take(&mut self.reconnecting);
+        self.send_registrations();
+        let mut incoming: Vec<(Key, Heard)> = self
             .incoming
             .iter()
-            .map(|(k, inc)| {
-                let info = inc.info();
-                (
-                    *k,
-                    info.from.clone(),
-                    info.from_device.clone(),
-                    info.invite_id.clone(),
-                )
-            })
+            .map(|(k, inc)| (*k, inc.heard))
             .collect();
-        incoming.sort();
-        for (_, from, from_device, invite_id) in incoming {
-            self.send(&from, Some(&from_device), PeerMessage::Query { invite_id });
+        incoming.sort_by_key(|(k, _)| *k);
+        for (key, heard) in incoming {
+            match heard {
+                Heard::Fetch { .. } => self.ask_server(key),
+                Heard::Query { .. } => self.ask_caller(key),
+                Heard::Confirmed if reconnected => {
+                    let info = self.incoming[&key].info();
+                    let (from, from_device) = (info.from.clone(), info.from_device.clone());
+                    let invite_id = info.invite_id.clone();
+                    self.send(&from, Some(&from_device), PeerMessage::Query { invite_id });
+                }
+                Heard::Confirmed => {}
+            }
         }
     }
 
@@ -204,6 +224,7 @@ impl Engine {
         self.me = None;
         self.reconnecting = true;
         self.transmits.clear();
+        self.forget_questions();
         self.fail_outgoing_for_network();
         let mut conversations: Vec<Key> = self.conversations.keys().copied().collect();
         conversations.sort();
@@ -261,6 +282,7 @@ impl Engine {
         self.me = None;
         self.reconnecting = false;
         self.transmits.clear();
+        self.forget_questions();
         self.fail_outgoing_for_network();
         let mut incoming: Vec<Key> = self.incoming.keys().copied().collect();
         incoming.sort();
@@ -333,15 +355,40 @@ impl Engine {
                 device,
                 reason,
             } => self.receive_leave(uid, device, &conversation_id, reason),
-            // This engine sends no push registrations or fetches, so
-            // their answers carry nothing for it.
-            ServerMessage::Undeliverable { .. }
-            | ServerMessage::Error { .. }
-            | ServerMessage::PushRegistered { .. }
-            | ServerMessage::PushRegistrationFailed { .. }
-            | ServerMessage::PushUnregistered { .. }
-            | ServerMessage::InviteState { .. }
-            | ServerMessage::FetchFailed { .. } => {}
+            ServerMessage::PushRegistered { app_id, push_key } => {
+                self.receive_registered(app_id, push_key)
+            }
+            ServerMessage::PushRegistrationFailed {
+                app_id,
+                push_key,
+                code,
+                message,
+            } => self.receive_registration_failed(app_id, push_key, code, message),
+            ServerMessage::PushUnregistered {
+                app_id,
+                push_key,
+                reason,
+            } => self.receive_unregistered(app_id, push_key, reason),
+            ServerMessage::InviteState {
+                invite_id,
+                from,
+                device,
+                invite,
+                time_left_ms,
+                outcome,
+            } => self.receive_invite_state(
+                &invite_id,
+                &from,
+                device,
+                *invite,
+                time_left_ms,
+                outcome,
+                now,
+            ),
+            ServerMessage::FetchFailed { invite_id, code } => {
+                self.receive_fetch_failed(&invite_id, code)
+            }
+            ServerMessage::Undeliverable { .. } | ServerMessage::Error { .. } => {}
         }
     }
 
@@ -415,7 +462,7 @@ impl Engine {
             ),
             PeerMessage::Query { invite_id } => self.receive_query(&from, &device, invite_id),
             PeerMessage::Status { invite_id, state } => {
-                self.receive_status(&from, &device, &invite_id, state)
+                self.receive_status(&from, &device, &invite_id, state, now)
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Values the engine hands out: keys, statuses, snapshots and events.
 
-use wd_protocol::{CancelReason, FailureReason, LeaveReason, Mode, RejectReason};
+use wd_protocol::{CancelReason, FailureReason, LeaveReason, Mode, Outcome, RejectReason};
 
 /// One device taking part in a conversation (`uid` and `device`).
 pub use wd_protocol::Participant;
@@ -82,6 +82,61 @@ impl IncomingStatus {
             IncomingStatus::Rejected => "rejected",
             IncomingStatus::Canceled => "canceled",
             IncomingStatus::Failed => "failed",
+        }
+    }
+}
+
+/// How an incoming invite ended on this device: its terminal event,
+/// without the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IncomingEnding {
+    /// [`Event::IncomingAccepted`].
+    Accepted,
+    /// [`Event::IncomingRejected`].
+    Rejected(RejectReason),
+    /// [`Event::IncomingCanceled`].
+    Canceled(CancelReason),
+    /// [`Event::IncomingFailed`].
+    Failed(FailureReason),
+}
+
+impl IncomingEnding {
+    /// The ending a terminal incoming event stands for; `None` for any
+    /// other event.
+    pub fn of_event(event: &Event) -> Option<Self> {
+        match event {
+            Event::IncomingAccepted { .. } => Some(IncomingEnding::Accepted),
+            Event::IncomingRejected { reason, .. } => Some(IncomingEnding::Rejected(*reason)),
+            Event::IncomingCanceled { reason, .. } => Some(IncomingEnding::Canceled(*reason)),
+            Event::IncomingFailed { reason, .. } => Some(IncomingEnding::Failed(*reason)),
+            _ => None,
+        }
+    }
+
+    /// How the caller's `outcome` ends the invite on a device that did not
+    /// answer it: an accept or reject by any device is
+    /// `canceled(answered_elsewhere)`, a cancel is `canceled` with its
+    /// reason (`caller_canceled` when it gives none), a failure is `failed`
+    /// with its reason (see *Invite lifecycle* in `docs/PROTOCOL.md`).
+    pub fn unanswered(outcome: &Outcome) -> Self {
+        match outcome {
+            Outcome::Accepted { .. } | Outcome::Rejected { .. } => {
+                IncomingEnding::Canceled(CancelReason::AnsweredElsewhere)
+            }
+            Outcome::Canceled { reason } => {
+                IncomingEnding::Canceled(reason.unwrap_or(CancelReason::CallerCanceled))
+            }
+            Outcome::Failed { reason } => IncomingEnding::Failed(*reason),
+        }
+    }
+
+    /// The status an invite that ended so is in.
+    pub fn status(self) -> IncomingStatus {
+        match self {
+            IncomingEnding::Accepted => IncomingStatus::Accepted,
+            IncomingEnding::Rejected(_) => IncomingStatus::Rejected,
+            IncomingEnding::Canceled(_) => IncomingStatus::Canceled,
+            IncomingEnding::Failed(_) => IncomingStatus::Failed,
         }
     }
 }

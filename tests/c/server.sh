@@ -8,17 +8,29 @@
 #       `listening on ws://127.0.0.1:PORT` (wss:// with --tls-cert/--tls-key)
 #       and stores the URL in $VAR and
 #       the pid in ${VAR}_PID. Returns non-zero if the server did not come up.
+#   wd_gateway_start VAR [push_gateway.py options...]
+#       starts the test push gateway (tests/support/push_gateway.py: the
+#       Matrix push gateway API on loopback, recording every push) the same
+#       way, stores its URL (http://127.0.0.1:PORT, for
+#       `wd-signal --push-gateway "$VAR"`) in $VAR, its pid in ${VAR}_PID
+#       and the file it writes one line per push to
+#       (PUSHKEY<TAB>TYPE<TAB>CONTENT_JSON) in ${VAR}_LOG. Options such as
+#       `--reject KEY` or `--delay-ms N` pass through; `GET $VAR/pushes`
+#       lists the pushes and `POST $VAR/control` changes its answers.
 #   wd_server_logs
-#       prints the servers' logs (their stderr), e.g. after a failure.
+#       prints the servers' and gateways' logs (their stderr), e.g. after a
+#       failure.
 #   wd_server_stop_all
-#       stops every server started this way (SIGTERM, then waits for it).
-#       Install it as a trap:  trap wd_server_stop_all EXIT
+#       stops every server and gateway started this way (SIGTERM, then
+#       waits for it). Install it as a trap:  trap wd_server_stop_all EXIT
 #
 # WD_SIGNAL is the server binary (default: target/debug/wd-signal under the
-# repository root, found from this file's location).
+# repository root, found from this file's location); WD_PYTHON the Python
+# that runs the gateway (default: python3).
 
 WD_ROOT=${WD_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 WD_SIGNAL=${WD_SIGNAL:-$WD_ROOT/target/debug/wd-signal}
+WD_PYTHON=${WD_PYTHON:-python3}
 WD_SERVER_PIDS=()
 WD_SERVER_TMP=$(mktemp -d "${TMPDIR:-/tmp}/wd-signal.XXXXXX")
 
@@ -45,6 +57,31 @@ wd_server_start() {
     printf -v "$var" '%s' "${line#listening on }"
     printf -v "${var}_PID" '%s' "$pid"
     export "${var?}"
+}
+
+wd_gateway_start() {
+    local var=$1; shift
+    local fifo="$WD_SERVER_TMP/$var.out" pushes="$WD_SERVER_TMP/$var.pushes" line fd
+    mkfifo "$fifo"
+    : >"$pushes"
+    "$WD_PYTHON" "$WD_ROOT/tests/support/push_gateway.py" --port 0 --log "$pushes" "$@" \
+        >"$fifo" 2>"$WD_SERVER_TMP/$var.log" &
+    local pid=$!
+    WD_SERVER_PIDS+=("$pid")
+    exec {fd}<>"$fifo"
+    if ! read -r -t "${WD_SERVER_WAIT:-10}" -u "$fd" line; then
+        echo "push gateway ($*) did not report its address in time" >&2
+        cat "$WD_SERVER_TMP/$var.log" >&2
+        return 1
+    fi
+    case $line in
+        "listening on http://"*) ;;
+        *) echo "push gateway: unexpected first line: $line" >&2; return 1 ;;
+    esac
+    printf -v "$var" '%s' "${line#listening on }"
+    printf -v "${var}_PID" '%s' "$pid"
+    printf -v "${var}_LOG" '%s' "$pushes"
+    export "${var?}" "${var}_LOG"
 }
 
 wd_server_logs() {

@@ -8,7 +8,9 @@
 # against a --dev wd-signal started for the run (its URL is argv[1]);
 # C programs run under valgrind, so a snippet that reads uninitialised
 # memory or leaks fails. Prints "N passed, M failed"; exits non-zero on any
-# failure. Needs target/debug (make builds it first).
+# failure. Needs target/debug (make builds it first). The ```kotlin blocks
+# of docs/getting-started-kotlin.md are compiled and run by the Kotlin tests
+# (bindings/kotlin/run-tests.sh, through tests/docs/kotlin-snippets.py).
 set -u
 cd "$(dirname "$0")/../.."
 root=$(pwd)

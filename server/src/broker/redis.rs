@@ -76,6 +76,7 @@ struct Scripts {
     deliver_one: Script,
     deliver_batch: Script,
     online: Script,
+    live_devices: Script,
     heartbeat: Script,
     announce: Script,
     reap_own: Script,
@@ -350,6 +351,7 @@ impl RedisRouter {
                 deliver_one: Script::new(&scripts::deliver_one()),
                 deliver_batch: Script::new(&scripts::deliver_batch()),
                 online: Script::new(scripts::ONLINE),
+                live_devices: Script::new(scripts::LIVE_DEVICES),
                 heartbeat: Script::new(scripts::HEARTBEAT),
                 announce: Script::new(&scripts::announce()),
                 reap_own: Script::new(&scripts::reap_own()),
@@ -1110,6 +1112,10 @@ impl Router for RedisRouter {
         })
     }
 
+    fn live_devices<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<Vec<String>, RouteError>> {
+        Routed::pending(self.live_devices_of(uid))
+    }
+
     fn is_online<'a>(&'a self, uid: &'a str) -> Routed<'a, Result<bool, RouteError>> {
         if self.inner.local.contains(uid) {
             return Routed::ready(Ok(true));
@@ -1134,6 +1140,38 @@ impl Router for RedisRouter {
                 message: e.to_string(),
             })
         })
+    }
+}
+
+impl RedisRouter {
+    /// The devices of `uid` on this node and, through Redis, on the other
+    /// live nodes.
+    async fn live_devices_of(&self, uid: &str) -> Result<Vec<String>, RouteError> {
+        let inner = &self.inner;
+        let mut devices = inner.local.devices_of(uid);
+        let Some(mut conn) = inner.conn() else {
+            return Err(RouteError {
+                local: devices.len(),
+                message: "not connected".to_owned(),
+            });
+        };
+        let remote: RedisResult<Vec<String>> = inner
+            .scripts
+            .live_devices
+            .key(presence_key(uid))
+            .arg(&inner.node)
+            .invoke_async(&mut conn)
+            .await;
+        match remote {
+            Ok(remote) => {
+                devices.extend(remote);
+                Ok(devices)
+            }
+            Err(e) => Err(RouteError {
+                local: devices.len(),
+                message: e.to_string(),
+            }),
+        }
     }
 }
 

@@ -212,6 +212,23 @@ end
 return 0
 "#;
 
+/// KEYS[1] presence of a user; ARGV[1] this node. The user's devices on
+/// other live nodes.
+pub(crate) const LIVE_DEVICES: &str = r#"
+local entries = redis.call('HGETALL', KEYS[1])
+local out, live = {}, {}
+for i = 1, #entries, 2 do
+  local node = entries[i + 1]
+  if node ~= ARGV[1] then
+    if live[node] == nil then
+      live[node] = redis.call('EXISTS', 'wd:node:' .. node) == 1
+    end
+    if live[node] then out[#out + 1] = entries[i] end
+  end
+end
+return out
+"#;
+
 /// KEYS[1] this node's heartbeat key; ARGV instance id, TTL (ms).
 /// 1: refreshed; 0: the key had expired (other nodes may have reaped this
 /// node: announce again); -1: another instance holds the name.

@@ -13,13 +13,32 @@
 //! Engines hand their messages to the server as soon as they produce them
 //! (the client layer writes them out at once); the delay a test controls is
 //! the server-to-receiver hop.
+//!
+//! Push, as `docs/PROTOCOL.md` ("Push") has the server do it: a node's
+//! `register_push` is stored against that node; an invite to a user also
+//! goes, as a push, to every registered node of the user that is not
+//! connected (and is then not `offline`), and is stored: a device of the
+//! invitee may fetch it (`fetch_invite`) until the end of the test, with
+//! its outcome once the caller's `outcome` passed through, the caller's
+//! connection dropped (`failed caller_gone`) or its lifetime ran out with
+//! no outcome (`failed timeout`). When a pushed invite ends, every pushed
+//! node that did not answer it gets an `invite_ended` push. Pushes wait in
+//! a queue per node until the test hands them to the node's engine
+//! ([`Net::deliver_push`]), in any order with everything else.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use wd_protocol::{ClientMessage, FailureReason, Mode, PeerMessage, RejectReason, ServerMessage};
+use wd_protocol::push::{MAX_PUSH_PAYLOAD_LEN, PUSH_PAYLOAD_VERSION};
+use wd_protocol::{
+    decode_push, encode, ClientMessage, ErrorCode, FailureReason, Mode, Outcome, PeerMessage,
+    PushPayload, PushProvider, RejectReason, ServerMessage, UnregisterReason,
+};
 
-use crate::engine::{Engine, EngineConfig, EngineError, Event, IncomingStatus, InviteRequest, Key};
+use crate::engine::{
+    Engine, EngineConfig, EngineError, Event, IncomingStatus, InviteRequest, Key, PushEvent,
+    PushHandled, PushRegistration,
+};
 
 /// The caller's node index.
 pub const ALICE: usize = 0;
@@ -31,7 +50,7 @@ pub const BOB2: usize = 2;
 pub const BOB3: usize = 3;
 
 /// Sender index of messages the server itself originates.
-const SERVER: usize = usize::MAX;
+pub const SERVER: usize = usize::MAX;
 
 /// A lifetime long enough that nothing expires unless a test says so.
 pub const LIFETIME_MS: u64 = 60_000;
@@ -46,7 +65,52 @@ pub struct Node {
     pub events: Vec<(Instant, Event)>,
     /// How many of `events` [`Net::take`] has handed out.
     seen: usize,
+    /// Every push event, with how many events came out before it.
+    pub push_events: Vec<(usize, PushEvent)>,
+    /// Pushes for this node not yet handed to its engine.
+    pub pushes: VecDeque<PushPayload>,
+    /// Every device id this node had, in order.
+    pub devices: Vec<String>,
 }
+
+/// A message body the server received from an engine.
+#[derive(Clone, Debug)]
+pub struct Sent {
+    /// The sending node.
+    pub from: usize,
+    /// Its device then.
+    pub device: String,
+    /// How many events the node had reported when it sent this (those of
+    /// the same engine call included).
+    pub events_before: usize,
+    /// The message.
+    pub body: PeerMessage,
+}
+
+/// An invite the server pushed, as it keeps it for `fetch_invite`.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    /// The caller's uid, node and device.
+    pub from: String,
+    from_node: usize,
+    device: String,
+    /// The invitee's uid.
+    pub to: String,
+    body: PeerMessage,
+    /// When the server routed it.
+    pub sent_at: Instant,
+    /// Its lifetime.
+    pub lifetime_ms: u64,
+    /// How it ended, as the server saw it.
+    pub outcome: Option<Outcome>,
+    /// The nodes it was pushed to.
+    pub pushed: BTreeSet<usize>,
+    /// The nodes that sent an accept or reject for it.
+    pub answered: BTreeSet<usize>,
+}
+
+/// The app id every test registration uses.
+pub const APP_ID: &str = "com.example.app";
 
 /// The simulated server, network and clock.
 pub struct Net {
@@ -62,6 +126,21 @@ pub struct Net {
     /// Every delivery: receiver, how many events it had reported before,
     /// and the message.
     pub delivered: Vec<(usize, usize, ServerMessage)>,
+    /// Every message body the server received, in order, with who sent it
+    /// and when.
+    pub sends: Vec<Sent>,
+    /// Every other message the server received (push registrations,
+    /// fetches), with its sender.
+    pub requests: Vec<(usize, ClientMessage)>,
+    /// Push registrations: (`app_id`, `push_key`) → the node that made it.
+    pub registrations: BTreeMap<(String, String), usize>,
+    /// Pushed invites by id.
+    pub stored: BTreeMap<String, Stored>,
+    /// Every push the server sent: to which node, the payload.
+    pub pushes_sent: Vec<(usize, PushPayload)>,
+    /// When set, `fetch_invite` is answered `fetch_failed` with this code.
+    pub fetch_fails: Option<ErrorCode>,
+    config: EngineConfig,
 }
 
 impl Net {
@@ -93,11 +172,14 @@ impl Net {
             engine.handle_connected(uid, &device);
             nodes.push(Node {
                 uid: uid.to_owned(),
+                devices: vec![device.clone()],
                 device,
                 engine,
                 connected: true,
                 events: Vec::new(),
                 seen: 0,
+                push_events: Vec::new(),
+                pushes: VecDeque::new(),
             });
         }
         Net {
@@ -108,6 +190,13 @@ impl Net {
             pending: BTreeMap::new(),
             sent: Vec::new(),
             delivered: Vec::new(),
+            sends: Vec::new(),
+            requests: Vec::new(),
+            registrations: BTreeMap::new(),
+            stored: BTreeMap::new(),
+            pushes_sent: Vec::new(),
+            fetch_fails: None,
+            config,
         }
     }
 
@@ -118,9 +207,17 @@ impl Net {
 
     // ---- the network ----
 
-    /// Moves node `i`'s outgoing messages to the server and its events to
-    /// its log.
+    /// Moves node `i`'s events to its log and its outgoing messages to
+    /// the server.
     fn flush(&mut self, i: usize) {
+        let now = self.now;
+        let node = &mut self.nodes[i];
+        while let Some(ev) = node.engine.poll_event() {
+            node.events.push((now, ev));
+        }
+        while let Some(ev) = node.engine.poll_push_event() {
+            node.push_events.push((node.events.len(), ev));
+        }
         while let Some(msg) = self.nodes[i].engine.poll_transmit() {
             assert!(
                 msg.validate().is_ok(),
@@ -129,17 +226,24 @@ impl Net {
             );
             self.route(i, msg);
         }
-        let now = self.now;
-        while let Some(ev) = self.nodes[i].engine.poll_event() {
-            self.nodes[i].events.push((now, ev));
-        }
     }
 
     fn route(&mut self, from: usize, msg: ClientMessage) {
-        let ClientMessage::Send { to, device, body } = msg else {
-            panic!("engines never send hello");
+        let (to, device, body) = match msg {
+            ClientMessage::Send { to, device, body } => (to, device, body),
+            ClientMessage::Hello { .. } => panic!("engines never send hello"),
+            other => {
+                self.serve(from, other);
+                return;
+            }
         };
         self.sent.push((from, body.clone()));
+        self.sends.push(Sent {
+            from,
+            device: self.nodes[from].device.clone(),
+            events_before: self.nodes[from].events.len(),
+            body: body.clone(),
+        });
         let targets: Vec<usize> = (0..self.nodes.len())
             .filter(|&n| {
                 let node = &self.nodes[n];
@@ -150,7 +254,8 @@ impl Net {
             .collect();
         match &body {
             PeerMessage::Invite { invite_id, .. } => {
-                if targets.is_empty() {
+                let asleep = self.asleep_devices(&to);
+                if targets.is_empty() && asleep.is_empty() {
                     let failed = ServerMessage::InviteFailed {
                         invite_id: invite_id.clone(),
                         reason: FailureReason::Offline,
@@ -162,10 +267,29 @@ impl Net {
                     .entry(from)
                     .or_default()
                     .insert((invite_id.clone(), to.clone()));
+                if !asleep.is_empty() {
+                    self.push_invite(from, &to, &body, asleep);
+                }
             }
-            PeerMessage::Outcome { invite_id, .. } => {
+            PeerMessage::Outcome { invite_id, outcome } => {
                 if let Some(p) = self.pending.get_mut(&from) {
                     p.remove(&(invite_id.clone(), to.clone()));
+                }
+                let caller = self.nodes[from].uid.clone();
+                if self
+                    .stored
+                    .get(invite_id)
+                    .is_some_and(|s| s.from == caller && s.to == to)
+                {
+                    self.end_stored(invite_id, outcome.clone());
+                }
+            }
+            PeerMessage::Accept { invite_id, .. } | PeerMessage::Reject { invite_id, .. } => {
+                let uid = &self.nodes[from].uid;
+                if let Some(s) = self.stored.get_mut(invite_id) {
+                    if s.to == *uid {
+                        s.answered.insert(from);
+                    }
                 }
             }
             PeerMessage::Query { invite_id } if targets.is_empty() => {
@@ -192,6 +316,189 @@ impl Net {
                 body: body.clone(),
             };
             self.push(from, t, deliver);
+        }
+    }
+
+    // ---- the server's push half ----
+
+    /// Registered nodes of `uid` that are not connected.
+    fn asleep_devices(&self, uid: &str) -> BTreeSet<usize> {
+        self.registrations
+            .values()
+            .copied()
+            .filter(|&n| self.nodes[n].uid == uid && !self.nodes[n].connected)
+            .collect()
+    }
+
+    /// Stores the invite `body` from node `from` to `to` and pushes it to
+    /// the nodes `asleep`.
+    fn push_invite(&mut self, from: usize, to: &str, body: &PeerMessage, asleep: BTreeSet<usize>) {
+        let PeerMessage::Invite {
+            invite_id,
+            conversation_id,
+            mode,
+            user_data,
+            lifetime_ms,
+            ..
+        } = body
+        else {
+            unreachable!("only invites are pushed");
+        };
+        let mut payload = PushPayload::Invite {
+            wd: PUSH_PAYLOAD_VERSION,
+            invite_id: invite_id.clone(),
+            conversation_id: conversation_id.clone(),
+            from: self.nodes[from].uid.clone(),
+            device: self.nodes[from].device.clone(),
+            mode: *mode,
+            time_left_ms: *lifetime_ms,
+            sent_at_ms: 1_800_000_000_000,
+            user_data: user_data.clone(),
+            user_data_omitted: false,
+        };
+        if encode(&payload).len() > MAX_PUSH_PAYLOAD_LEN {
+            if let PushPayload::Invite {
+                user_data,
+                user_data_omitted,
+                ..
+            } = &mut payload
+            {
+                *user_data = None;
+                *user_data_omitted = true;
+            }
+        }
+        for &n in &asleep {
+            self.send_push(n, payload.clone());
+        }
+        let stored = Stored {
+            from: self.nodes[from].uid.clone(),
+            from_node: from,
+            device: self.nodes[from].device.clone(),
+            to: to.to_owned(),
+            body: body.clone(),
+            sent_at: self.now,
+            lifetime_ms: *lifetime_ms,
+            outcome: None,
+            pushed: asleep,
+            answered: BTreeSet::new(),
+        };
+        self.stored.insert(invite_id.clone(), stored);
+    }
+
+    fn send_push(&mut self, node: usize, payload: PushPayload) {
+        self.pushes_sent.push((node, payload.clone()));
+        self.nodes[node].pushes.push_back(payload);
+    }
+
+    /// A stored invite ends (the first end counts): every pushed node that
+    /// did not answer it gets `invite_ended`.
+    fn end_stored(&mut self, invite_id: &str, outcome: Outcome) {
+        let Some(s) = self.stored.get_mut(invite_id) else {
+            return;
+        };
+        if s.outcome.is_some() {
+            return;
+        }
+        s.outcome = Some(outcome.clone());
+        let payload = PushPayload::InviteEnded {
+            wd: PUSH_PAYLOAD_VERSION,
+            invite_id: invite_id.to_owned(),
+            conversation_id: match &s.body {
+                PeerMessage::Invite {
+                    conversation_id, ..
+                } => conversation_id.clone(),
+                _ => unreachable!(),
+            },
+            from: s.from.clone(),
+            outcome,
+        };
+        let targets: Vec<usize> = s.pushed.difference(&s.answered).copied().collect();
+        for n in targets {
+            self.send_push(n, payload.clone());
+        }
+    }
+
+    /// Ends, `failed timeout`, every stored invite whose lifetime ran out
+    /// with no outcome.
+    fn expire_stored(&mut self) {
+        let due: Vec<String> = self
+            .stored
+            .iter()
+            .filter(|(_, s)| {
+                s.outcome.is_none() && self.now >= s.sent_at + Duration::from_millis(s.lifetime_ms)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            let reason = FailureReason::Timeout;
+            self.end_stored(&id, Outcome::Failed { reason });
+        }
+    }
+
+    /// What the server does with a message other than `send`.
+    fn serve(&mut self, from: usize, msg: ClientMessage) {
+        self.requests.push((from, msg.clone()));
+        let answer = match msg {
+            ClientMessage::RegisterPush {
+                app_id, push_key, ..
+            } => {
+                self.registrations
+                    .insert((app_id.clone(), push_key.clone()), from);
+                ServerMessage::PushRegistered { app_id, push_key }
+            }
+            ClientMessage::UnregisterPush { app_id, push_key } => {
+                let uid = &self.nodes[from].uid;
+                let id = (app_id.clone(), push_key.clone());
+                if self
+                    .registrations
+                    .get(&id)
+                    .is_some_and(|&n| self.nodes[n].uid == *uid)
+                {
+                    self.registrations.remove(&id);
+                }
+                ServerMessage::PushUnregistered {
+                    app_id,
+                    push_key,
+                    reason: UnregisterReason::Requested,
+                }
+            }
+            ClientMessage::FetchInvite {
+                invite_id,
+                from: caller,
+            } => self.fetch(from, invite_id, caller),
+            ClientMessage::Hello { .. } | ClientMessage::Send { .. } => unreachable!(),
+        };
+        self.push(SERVER, from, answer);
+    }
+
+    fn fetch(&mut self, node: usize, invite_id: String, caller: String) -> ServerMessage {
+        if let Some(code) = self.fetch_fails {
+            return ServerMessage::FetchFailed { invite_id, code };
+        }
+        self.expire_stored();
+        let uid = &self.nodes[node].uid;
+        let Some(s) = self
+            .stored
+            .get(&invite_id)
+            .filter(|s| s.from == caller && s.to == *uid)
+        else {
+            return ServerMessage::FetchFailed {
+                invite_id,
+                code: ErrorCode::NotFound,
+            };
+        };
+        let end = s.sent_at + Duration::from_millis(s.lifetime_ms);
+        let time_left_ms = match s.outcome {
+            Some(_) => 0,
+            None => end.saturating_duration_since(self.now).as_millis() as u64,
+        };
+        ServerMessage::InviteState {
+            invite_id,
+            from: s.from.clone(),
+            device: s.device.clone(),
+            invite: Box::new(s.body.clone()),
+            time_left_ms,
+            outcome: s.outcome.clone(),
         }
     }
 
@@ -294,6 +601,7 @@ impl Net {
             self.nodes[i].engine.handle_timeout(self.now);
             self.flush(i);
         }
+        self.expire_stored();
     }
 
     /// The earliest deadline of any engine.
@@ -347,6 +655,7 @@ impl Net {
     pub fn reconnect(&mut self, i: usize, device: &str) {
         assert!(!self.nodes[i].connected, "still connected");
         self.nodes[i].device = device.to_owned();
+        self.nodes[i].devices.push(device.to_owned());
         self.nodes[i].connected = true;
         let uid = self.nodes[i].uid.clone();
         self.nodes[i].engine.handle_connected(&uid, device);
@@ -359,6 +668,14 @@ impl Net {
         self.links.retain(|&(_, to), _| to != i);
         let (uid, dev) = (self.nodes[i].uid.clone(), self.nodes[i].device.clone());
         for (invite_id, to) in self.pending.remove(&i).unwrap_or_default() {
+            if self
+                .stored
+                .get(&invite_id)
+                .is_some_and(|s| s.from_node == i && s.to == to)
+            {
+                let reason = FailureReason::CallerGone;
+                self.end_stored(&invite_id, Outcome::Failed { reason });
+            }
             for t in 0..self.nodes.len() {
                 if self.nodes[t].uid == to {
                     let gone = ServerMessage::CallerGone {
@@ -370,6 +687,77 @@ impl Net {
                 }
             }
         }
+    }
+
+    // ---- push ----
+
+    /// Node `i` registers the push key `key-<i>` (answer delivered).
+    pub fn register(&mut self, i: usize) {
+        let registration = PushRegistration {
+            provider: PushProvider::Apns,
+            app_id: APP_ID.to_owned(),
+            push_key: format!("key-{i}"),
+            data: None,
+        };
+        self.nodes[i]
+            .engine
+            .register_push(registration)
+            .expect("a valid registration");
+        self.flush(i);
+        self.deliver_link(SERVER, i);
+    }
+
+    /// Node `i`'s app is suspended and then killed: the server sees its
+    /// connection go, and when it runs again it is a new process with a
+    /// fresh engine (and a fresh event log). Its push registration stays.
+    pub fn sleep(&mut self, i: usize) {
+        if self.nodes[i].connected {
+            self.drop_link(i);
+        }
+        self.nodes[i].engine = Engine::new(self.config.clone());
+        self.nodes[i].events.clear();
+        self.nodes[i].push_events.clear();
+        self.nodes[i].seen = 0;
+    }
+
+    /// Hands node `i`'s oldest push to its engine; `None` if it has none.
+    /// The payload goes through the wire encoding and `decode_push`, as an
+    /// app hands it over.
+    pub fn deliver_push(&mut self, i: usize) -> Option<Result<PushHandled, EngineError>> {
+        let payload = self.nodes[i].pushes.pop_front()?;
+        let text = encode(&serde_json::json!({ "notification": { "content": payload } }));
+        let decoded = decode_push(&text).expect("the server's pushes decode");
+        assert_eq!(decoded, payload);
+        let r = self.nodes[i].engine.handle_push(decoded, self.now);
+        self.flush(i);
+        Some(r)
+    }
+
+    /// The platform repeats node `i`'s oldest push.
+    pub fn duplicate_push(&mut self, i: usize) {
+        if let Some(head) = self.nodes[i].pushes.front().cloned() {
+            self.nodes[i].pushes.push_front(head);
+        }
+    }
+
+    /// Hands `payload` to node `i`'s engine at once.
+    pub fn handle_push(
+        &mut self,
+        i: usize,
+        payload: PushPayload,
+    ) -> Result<PushHandled, EngineError> {
+        let r = self.nodes[i].engine.handle_push(payload, self.now);
+        self.flush(i);
+        r
+    }
+
+    /// The push events node `i` reported, without the counts.
+    pub fn push_events(&self, i: usize) -> Vec<PushEvent> {
+        self.nodes[i]
+            .push_events
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect()
     }
 
     // ---- user calls, each followed by flushing the engine ----

@@ -1,12 +1,15 @@
 //! `WilddogVideoClient` natives.
 
+use std::time::Duration;
+
 use jni::objects::{JClass, JObject, JString, JValue};
 use jni::sys::{jint, jlong};
 use jni::JNIEnv;
-use wilddog_video::client::{field, Client, ClientConfig, InviteOptions, Mode};
+use wilddog_video::client::{field, Client, ClientConfig, ConnectionState, InviteOptions, Mode};
 use wilddog_video::ffi::types::wd_connection_state;
 
 use crate::handles::{self, Entry};
+use crate::names::{CLIENT_ON_CONNECTION_STATE, CLIENT_ON_INVITE, CLIENT_REPORT_ERROR};
 use crate::sink::Sink;
 use crate::{boundary, jstring, opt_string_arg, string_arg, Fail};
 
@@ -28,8 +31,8 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientConnectWith<'l>(
     })
 }
 
-/// `clientFree(handle)`: removes the invite listener (deleting its global
-/// reference), closes the connection (pending invites end
+/// `clientFree(handle)`: removes the invite and connection listeners
+/// (deleting their global references), closes the connection (pending invites end
 /// `failed(network)`, their events still delivered) and drops the client.
 /// A second call is a no-op.
 #[no_mangle]
@@ -41,6 +44,7 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientFree<'l>(
     boundary(&mut env, |_| {
         if let Some(Entry::Client(client)) = handles::remove(handle) {
             client.clear_invite_listener();
+            client.clear_connection_listener();
             client.disconnect();
             drop(client);
         }
@@ -61,7 +65,8 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientUid<'l>(
     })
 }
 
-/// `clientDevice(handle): String`.
+/// `clientDevice(handle): String`: the device id of the current connection
+/// (a new one after every reconnection).
 #[no_mangle]
 pub extern "system" fn Java_com_wilddog_video_NativeLib_clientDevice<'l>(
     mut env: JNIEnv<'l>,
@@ -171,12 +176,17 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientSetInviteSink<'l>(
             client.clear_invite_listener();
             return Ok(());
         }
-        let sink = Sink::new(env, &sink)?;
+        let sink = Sink::new(env, &sink, &CLIENT_REPORT_ERROR)?;
         client.set_invite_listener(move |incoming| {
             let id = handles::insert(Entry::Incoming(incoming));
             let mut delivered = false;
             sink.call(|env, obj| {
-                env.call_method(obj, "onInvite", "(J)V", &[JValue::Long(id)])?;
+                env.call_method(
+                    obj,
+                    CLIENT_ON_INVITE.name,
+                    CLIENT_ON_INVITE.sig,
+                    &[JValue::Long(id)],
+                )?;
                 delivered = !env.exception_check()?;
                 Ok(())
             });
@@ -186,5 +196,85 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientSetInviteSink<'l>(
             }
         });
         Ok(())
+    })
+}
+
+/// `clientSetConnectionSink(handle, sink)`: the connection state goes to
+/// `sink.onConnectionState(Int)` (`WD_CONNECTION_STATE_*`): the current
+/// state first, then every change. After `DISCONNECTED`, the client's last
+/// event, both of its sinks are dropped (their global references deleted).
+/// `null` removes the sink.
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_clientSetConnectionSink<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    sink: JObject<'l>,
+) {
+    boundary(&mut env, |env| {
+        let client = handles::client(handle)?;
+        if sink.is_null() {
+            client.clear_connection_listener();
+            return Ok(());
+        }
+        let sink = Sink::new(env, &sink, &CLIENT_REPORT_ERROR)?;
+        // A clone would keep the client alive from its own listener; look
+        // it up by id when it is needed instead.
+        client.set_connection_listener(move |state| {
+            sink.call(|env, obj| {
+                env.call_method(
+                    obj,
+                    CLIENT_ON_CONNECTION_STATE.name,
+                    CLIENT_ON_CONNECTION_STATE.sig,
+                    &[JValue::Int(wd_connection_state::from(state) as jint)],
+                )
+                .map(drop)
+            });
+            if state == ConnectionState::Disconnected {
+                if let Ok(client) = handles::client(handle) {
+                    client.clear_invite_listener();
+                    client.clear_connection_listener();
+                }
+            }
+        });
+        Ok(())
+    })
+}
+
+/// `clientDisconnect(handle)`: closes the connection (pending invites end
+/// `failed(network)`, conversations end; their events are still
+/// delivered) and keeps the client, whose state is then `DISCONNECTED`.
+/// Blocks until the connection has ended; a second call does nothing.
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_clientDisconnect<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) {
+    boundary(&mut env, |_| {
+        handles::client(handle)?.disconnect();
+        Ok(())
+    })
+}
+
+/// `clientDispatch(handle, timeoutMs): Int`: with `"dispatch": "manual"`,
+/// runs the callbacks that are due on this thread, waiting up to
+/// `timeoutMs` for the first; returns how many queued deliveries it
+/// handled. `InvalidStateException` in the other modes and from inside a
+/// callback.
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_clientDispatch<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    timeout_ms: jlong,
+) -> jint {
+    boundary(&mut env, |_| {
+        let timeout = u64::try_from(timeout_ms).map_err(|_| Fail::Arg {
+            field: "timeout".to_owned(),
+            message: "must not be negative".to_owned(),
+        })?;
+        let handled = handles::client(handle)?.dispatch(Duration::from_millis(timeout))?;
+        Ok(jint::try_from(handled).unwrap_or(jint::MAX))
     })
 }

@@ -8,6 +8,7 @@ use wilddog_video::ffi::types::{wd_mode, wd_participant_left_reason};
 
 use crate::client::invite_options;
 use crate::handles::{self, Entry};
+use crate::names::{CONVERSATION_ON_EVENT, CONVERSATION_REPORT_ERROR, STRING};
 use crate::sink::Sink;
 use crate::{boundary, jstring, opt_string_arg, string_arg, Fail};
 
@@ -137,7 +138,7 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationParticipants
             field: "participants".to_owned(),
             message: "too many".to_owned(),
         })?;
-        let array = env.new_object_array(len, "java/lang/String", JObject::null())?;
+        let array = env.new_object_array(len, STRING, JObject::null())?;
         for (i, p) in participants.iter().enumerate() {
             let uid = jstring(env, &p.uid)?;
             env.set_object_array_element(&array, (2 * i) as i32, &uid)?;
@@ -184,7 +185,7 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationSetSink<'l>(
             conversation.clear_listener();
             return Ok(());
         }
-        let sink = Sink::new(env, &sink)?;
+        let sink = Sink::new(env, &sink, &CONVERSATION_REPORT_ERROR)?;
         conversation.set_listener(move |conversation, event| {
             let kind = Kind::from(event);
             let (participant, payload) = (event.participant(), event.payload());
@@ -195,8 +196,8 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationSetSink<'l>(
                 let payload = opt_jstring(env, payload)?;
                 env.call_method(
                     obj,
-                    "onEvent",
-                    "(ILjava/lang/String;Ljava/lang/String;Ljava/lang/String;I)V",
+                    CONVERSATION_ON_EVENT.name,
+                    CONVERSATION_ON_EVENT.sig,
                     &[
                         JValue::Int(kind as jint),
                         JValue::Object(&uid),

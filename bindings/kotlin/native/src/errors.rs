@@ -7,6 +7,8 @@ use jni::objects::{JObject, JThrowable, JValue};
 use jni::JNIEnv;
 use wilddog_video::client::Error;
 
+use crate::names::{ERRORS_CREATE, FALLBACK_EXCEPTION, JAVA_ERROR};
+
 /// Why a native call failed; [`boundary`] turns it into a Kotlin exception.
 #[derive(Debug)]
 pub(crate) enum Fail {
@@ -17,7 +19,7 @@ pub(crate) enum Fail {
     /// An argument the glue itself checks.
     Arg { field: String, message: String },
     /// A JNI call failed. When it left a Java exception pending, that
-    /// exception is what Kotlin sees.
+    /// exception is the `cause` of the `InternalException` Kotlin sees.
     Jni(jni::errors::Error),
     /// Native code panicked.
     Panic(String),
@@ -63,63 +65,112 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// The Kotlin exception class (in `com.wilddog.video`) and constructor
-/// arguments for a failure. Constructors take one or two `String`s.
-fn exception_for(fail: Fail) -> (&'static str, Vec<String>) {
+/// What kind of exception `NativeErrors.create` makes; the Kotlin side
+/// (`NativeErrors` in `Exceptions.kt`) has the same numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+enum Kind {
+    /// `InvalidArgumentException(field, problem)`.
+    InvalidArgument = 1,
+    /// `InvalidStateException(status, message)`.
+    InvalidState = 2,
+    /// `HandleClosedException(what)`.
+    HandleClosed = 3,
+    /// `NotConnectedException(message)`.
+    NotConnected = 4,
+    /// `UnauthorizedException(message)`.
+    Unauthorized = 5,
+    /// `NetworkException(message)`.
+    Network = 6,
+    /// `TlsException(message)`.
+    Tls = 7,
+    /// `ProtocolException(message)`.
+    Protocol = 8,
+    /// `NativePanicException(message)`.
+    Panic = 9,
+    /// `InternalException(message)`: a JNI failure, or an SDK error this
+    /// glue does not know.
+    Internal = 10,
+}
+
+/// The exception kind and its two string arguments (the second is empty
+/// where the constructor takes one).
+fn exception_for(fail: Fail) -> (Kind, String, String) {
     match fail {
         Fail::Sdk(e) => sdk_exception(e),
-        Fail::Closed(what) => ("HandleClosedException", vec![what.to_owned()]),
-        Fail::Arg { field, message } => ("InvalidArgumentException", vec![field, message]),
-        Fail::Jni(e) => ("WilddogException", vec![format!("JNI: {e}")]),
-        Fail::Panic(message) => ("NativePanicException", vec![message]),
+        Fail::Closed(what) => (Kind::HandleClosed, what.to_owned(), String::new()),
+        Fail::Arg { field, message } => (Kind::InvalidArgument, field, message),
+        Fail::Jni(e) => (Kind::Internal, format!("JNI: {e}"), String::new()),
+        Fail::Panic(message) => (Kind::Panic, message, String::new()),
     }
 }
 
 // Later versions may add `Error` variants; the fallback arm keeps this
-// compiling and still throws the base class.
+// compiling and still throws (`InternalException`).
 #[allow(unreachable_patterns)]
-fn sdk_exception(e: Error) -> (&'static str, Vec<String>) {
+fn sdk_exception(e: Error) -> (Kind, String, String) {
     let text = e.to_string();
     match e {
-        Error::InvalidArgument { field, message } => {
-            ("InvalidArgumentException", vec![field, message])
-        }
-        Error::InvalidState { status } => ("InvalidStateException", vec![status.to_owned(), text]),
-        Error::NotConnected => ("NotConnectedException", vec![text]),
-        Error::Unauthorized(_) => ("UnauthorizedException", vec![text]),
-        Error::Network(_) => ("NetworkException", vec![text]),
-        Error::Protocol(_) => ("ProtocolException", vec![text]),
-        Error::Tls(_) => ("TlsException", vec![text]),
-        _ => ("WilddogException", vec![text]),
+        Error::InvalidArgument { field, message } => (Kind::InvalidArgument, field, message),
+        Error::InvalidState { status } => (Kind::InvalidState, status.to_owned(), text),
+        Error::NotConnected => (Kind::NotConnected, text, String::new()),
+        Error::Unauthorized(_) => (Kind::Unauthorized, text, String::new()),
+        Error::Network(_) => (Kind::Network, text, String::new()),
+        Error::Protocol(_) => (Kind::Protocol, text, String::new()),
+        Error::Tls(_) => (Kind::Tls, text, String::new()),
+        _ => (Kind::Internal, text, String::new()),
     }
 }
 
 /// Leaves the Kotlin exception for `fail` pending on `env`. A Java
-/// exception already pending (from a failed JNI call) wins.
+/// exception already pending (a JNI call of the glue failed) becomes the
+/// `cause` of an `InternalException`, except an error of the JVM itself
+/// (`java.lang.Error`: out of memory, …), which is thrown as it is.
 fn throw(env: &mut JNIEnv, fail: Fail) {
-    if env.exception_check().unwrap_or(true) {
-        return;
-    }
-    let (class, args) = exception_for(fail);
-    let text = args.join(": ");
-    let thrown = (|| -> jni::errors::Result<()> {
-        let class = env.find_class(format!("com/wilddog/video/{class}"))?;
-        let mut strings = Vec::with_capacity(args.len());
-        for a in &args {
-            strings.push(JObject::from(env.new_string(a)?));
+    let pending = match env.exception_check() {
+        Ok(false) => None,
+        Ok(true) => {
+            let thrown = env.exception_occurred();
+            let _ = env.exception_clear();
+            match thrown {
+                Ok(t) if !env.is_instance_of(&t, JAVA_ERROR).unwrap_or(true) => Some(t),
+                Ok(t) => {
+                    let _ = env.throw(t);
+                    return;
+                }
+                Err(_) => None,
+            }
         }
-        let values: Vec<JValue> = strings.iter().map(JValue::Object).collect();
-        let sig = if values.len() == 2 {
-            "(Ljava/lang/String;Ljava/lang/String;)V"
-        } else {
-            "(Ljava/lang/String;)V"
-        };
-        let obj = env.new_object(class, sig, &values)?;
-        env.throw(JThrowable::from(obj))
+        Err(_) => return,
+    };
+    let (kind, first, second) = exception_for(fail);
+    let text = if second.is_empty() {
+        first.clone()
+    } else {
+        format!("{first}: {second}")
+    };
+    let thrown = (|| -> jni::errors::Result<()> {
+        let first = JObject::from(env.new_string(&first)?);
+        let second = JObject::from(env.new_string(&second)?);
+        let cause = pending.unwrap_or_else(|| JThrowable::from(JObject::null()));
+        let made = env
+            .call_static_method(
+                ERRORS_CREATE.class,
+                ERRORS_CREATE.name,
+                ERRORS_CREATE.sig,
+                &[
+                    JValue::Int(kind as i32),
+                    JValue::Object(&first),
+                    JValue::Object(&second),
+                    JValue::Object(&cause),
+                ],
+            )?
+            .l()?;
+        env.throw(JThrowable::from(made))
     })();
     if thrown.is_err() {
         // The wrapper's classes are missing or broken; still never crash.
         let _ = env.exception_clear();
-        let _ = env.throw_new("java/lang/RuntimeException", text);
+        let _ = env.throw_new(FALLBACK_EXCEPTION, text);
     }
 }

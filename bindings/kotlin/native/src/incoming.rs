@@ -10,6 +10,7 @@ use wilddog_video::ffi::types::{
 };
 
 use crate::handles::{self, Entry};
+use crate::names::{INCOMING_ON_EVENT, INCOMING_REPORT_ERROR};
 use crate::sink::Sink;
 use crate::{boundary, jstring, opt_jstring, opt_string_arg, Fail};
 
@@ -202,14 +203,19 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_incomingSetSink<'l>(
             invite.clear_listener();
             return Ok(());
         }
-        let sink = Sink::new(env, &sink)?;
+        let sink = Sink::new(env, &sink, &INCOMING_REPORT_ERROR)?;
         invite.set_listener(move |invite, event| {
             let c_event = wd_incoming_event::from(event);
             let conversation = match event {
                 IncomingEvent::Accepted { conversation } => Some(conversation),
                 _ => None,
             };
-            sink.invite_event(c_event.kind as jint, c_event.reason(), conversation);
+            sink.invite_event(
+                &INCOMING_ON_EVENT,
+                c_event.kind as jint,
+                c_event.reason(),
+                conversation,
+            );
             invite.clear_listener();
         });
         Ok(())

@@ -17,11 +17,19 @@
 //!   returns a neutral value with the exception pending.
 //! - **Listeners.** A listener is a [`sink::Sink`]: one JNI global reference
 //!   to a Kotlin object, created in the `*SetSink` call and deleted exactly
-//!   once by `Drop` (when replaced, when the handle is freed, or when its
-//!   terminal event was delivered). Callbacks run on the SDK's event thread,
-//!   which is attached to the JVM as a daemon before any JNI call; a Java
-//!   exception a callback throws is cleared there and handed to the sink's
-//!   `reportError`, so the event thread never dies of it.
+//!   once by `Drop` (when replaced or removed, when the handle is freed, or
+//!   when its final event was delivered). The sink object references its
+//!   Kotlin handle, so a handle the glue holds a sink for is never garbage
+//!   collected: Kotlin installs one only while the handle has listeners.
+//!   Callbacks run on the SDK's threads, attached to the JVM as daemons
+//!   before any JNI call; a Java exception a callback throws is cleared
+//!   there and handed to the sink's `reportError`, so the thread never dies
+//!   of it.
+//! - **Names.** Every class and method looked up by name is in [`names`]
+//!   (the consumer ProGuard rules keep each of them; a Kotlin test checks).
+//! - **Logs.** The glue's own diagnostics go through the SDK's log (target
+//!   `wilddog_video::jni`) to the Kotlin log sink, never to stderr alone:
+//!   on Android stderr goes nowhere.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -31,6 +39,8 @@ mod diagnostics;
 mod errors;
 mod handles;
 mod incoming;
+mod library;
+mod names;
 mod outgoing;
 mod sink;
 

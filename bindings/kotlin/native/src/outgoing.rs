@@ -10,6 +10,7 @@ use wilddog_video::ffi::types::{
 };
 
 use crate::handles::{self, Entry};
+use crate::names::{OUTGOING_ON_EVENT, OUTGOING_REPORT_ERROR};
 use crate::sink::Sink;
 use crate::{boundary, jstring, opt_jstring};
 
@@ -189,14 +190,19 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_outgoingSetSink<'l>(
             invite.clear_listener();
             return Ok(());
         }
-        let sink = Sink::new(env, &sink)?;
+        let sink = Sink::new(env, &sink, &OUTGOING_REPORT_ERROR)?;
         invite.set_listener(move |invite, event| {
             let c_event = wd_outgoing_event::from(event);
             let conversation = match event {
                 OutgoingEvent::Accepted { conversation, .. } => Some(conversation),
                 _ => None,
             };
-            sink.invite_event(c_event.kind as jint, c_event.reason(), conversation);
+            sink.invite_event(
+                &OUTGOING_ON_EVENT,
+                c_event.kind as jint,
+                c_event.reason(),
+                conversation,
+            );
             if c_event.kind != Kind::Ringing {
                 // The outcome was the last event: release the listener now
                 // (it is dropped when this call returns).

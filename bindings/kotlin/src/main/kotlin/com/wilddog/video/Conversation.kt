@@ -1,5 +1,8 @@
 package com.wilddog.video
 
+import kotlin.time.Duration
+import kotlin.time.Duration.Companion.seconds
+
 /** A device in a conversation. */
 data class Participant(
     /** The user's id. */
@@ -8,32 +11,39 @@ data class Participant(
     val device: String,
 )
 
+/** A message sent to this device in a conversation, with its sender. */
+data class Message(
+    /** The device that sent it. */
+    val from: Participant,
+    /** Its text (up to 64 KiB). */
+    val payload: String,
+)
+
 /**
  * A conversation this device is in (`Conversation` in `wilddog.video`), from
  * [OutgoingInvite.conversation] or [IncomingInvite.conversation].
  *
- * Closing frees the handle; it does not leave the conversation: call
- * [disconnect]. Each `on…` call adds a listener; one added after its event still
- * hears it, once (messages: see [onMessage]).
+ * Closing frees the handle and removes its listeners; it does not leave the
+ * conversation: call [disconnect]. Each `on…` call adds a listener and returns
+ * its [Subscription]; with listeners, the conversation stays alive until
+ * `disconnected` even if the app keeps no reference to it. What a listener added
+ * late hears: `disconnected` once if it happened; participant events and messages
+ * that no listener of their kind heard yet, in order (they are not kept once
+ * heard).
  */
 class Conversation internal constructor(
     id: Long,
-    private val dispatcher: Dispatcher,
+    /** The client the conversation runs on (kept alive by it). */
+    internal val client: WilddogVideoClient,
 ) : WilddogHandle(id, "Conversation", NativeLib::conversationFree) {
 
+    private val core = ConversationCore(this, handle, client.dispatcher)
+
     /** The conversation's id, the same on every participant. */
-    val conversationId: String
+    val conversationId: String = closeOnFailure { handle.use { NativeLib.conversationId(it) } }
 
     /** The media mode. */
-    val mode: Mode
-
-    private val core = ConversationCore(EventHub(dispatcher), EventHub(dispatcher, replay = false))
-
-    init {
-        conversationId = closeOnFailure { handle.use { NativeLib.conversationId(it) } }
-        mode = closeOnFailure { Mode.of(handle.use { NativeLib.conversationMode(it) }) }
-        closeOnFailure { handle.use { NativeLib.conversationSetSink(it, core) } }
-    }
+    val mode: Mode = closeOnFailure { Mode.of(handle.use { NativeLib.conversationMode(it) }) }
 
     /** The other devices in the conversation. */
     val participants: List<Participant>
@@ -72,6 +82,7 @@ class Conversation internal constructor(
      * [OutgoingInvite.conversation] is this same object (a new one if this one was
      * closed by then). If this device leaves first, the invite is canceled.
      *
+     * @param lifetime how long it may ring (1 ms to 1 hour).
      * @throws InvalidArgumentException naming the bad option (`participantId` also
      *   when that user is already a participant).
      * @throws InvalidStateException once this device is out of the conversation.
@@ -82,16 +93,16 @@ class Conversation internal constructor(
         participantId: String,
         userData: String? = null,
         offer: String? = null,
-        lifetimeMs: Long = 60_000,
+        lifetime: Duration = 60.seconds,
     ): OutgoingInvite {
-        val id = handle.use { NativeLib.conversationInvite(it, participantId, userData, offer, lifetimeMs) }
-        return OutgoingInvite(id, dispatcher, into = this)
+        val id = handle.use {
+            NativeLib.conversationInvite(it, participantId, userData, offer, lifetime.inWholeMilliseconds)
+        }
+        return OutgoingInvite(id, client, into = this)
     }
 
     /** Adds a listener for a device joining after this device's conversation started. */
-    fun onParticipantConnected(listener: (Participant) -> Unit): Conversation = apply {
-        core.hub.listen { if (it is Joined) listener(it.participant) }
-    }
+    fun onParticipantConnected(listener: Listener<Participant>): Subscription = core.joined.listen(listener::onEvent)
 
     /**
      * Adds a listener for a participant that is no longer in the conversation, with
@@ -99,59 +110,66 @@ class Conversation internal constructor(
      * ended without it leaving ([ParticipantLeftReason.CONNECTION_LOST]). Fires once
      * per participant device.
      */
-    fun onParticipantDisconnected(listener: (participant: Participant, reason: ParticipantLeftReason) -> Unit): Conversation = apply {
-        core.hub.listen { if (it is Left) listener(it.participant, it.reason) }
-    }
+    fun onParticipantDisconnected(listener: ParticipantLeftListener): Subscription =
+        core.left.listen { listener.onParticipantLeft(it.first, it.second) }
 
     /**
      * Adds a listener for messages sent to this device ([send] on another device),
-     * with their sender. Messages that arrived before the first message listener
-     * was added are handed to it, in order; a listener added later hears only the
-     * messages that follow (messages are not kept).
+     * with their sender. Messages that no message listener heard yet (they arrived
+     * before the first, or while there was none) go to the next one added, in
+     * order; the others hear only what follows.
      */
-    fun onMessage(listener: (from: Participant, payload: String) -> Unit): Conversation = apply {
-        core.messages.listen { listener(it.from, it.payload) }
-    }
+    fun onMessage(listener: MessageListener): Subscription =
+        core.messages.listen { listener.onMessage(it.from, it.payload) }
 
     /** Adds a listener for `disconnected` (this device is no longer in it; fires once, last). */
-    fun onDisconnected(listener: () -> Unit): Conversation = apply {
-        core.hub.listen { if (it === Disconnected) listener() }
-    }
+    fun onDisconnected(listener: EventCallback): Subscription = core.disconnected.listen { listener.onEvent() }
+
+    /** Whether the glue holds this conversation's sink now (tests). */
+    internal val isKeptAlive: Boolean get() = core.group.isInstalled
+
+    override fun beforeClose() = core.group.closing()
 
     /** `"Conversation(conversationId=…)"`. */
     override fun toString(): String = "Conversation(conversationId=$conversationId)"
 }
 
-/** Marks the `disconnected` event in a conversation's event history. */
-internal object Disconnected
+/**
+ * Listener state and glue sink of a [Conversation]. It references the
+ * conversation, so while the glue holds it (while the conversation has listeners
+ * and this device is in it) the conversation stays reachable.
+ */
+internal class ConversationCore(
+    /** Only kept: what the glue's reference to this object keeps alive. */
+    @Suppress("unused") private val conversation: Conversation,
+    handle: NativeHandle,
+    dispatcher: Dispatcher,
+) {
+    val group = SinkGroup(dispatcher, handle) { id, install ->
+        NativeLib.conversationSetSink(id, if (install) this else null)
+    }
+    val joined = EventHub<Participant>(group, Replay.STREAM)
+    val left = EventHub<Pair<Participant, ParticipantLeftReason>>(group, Replay.STREAM)
+    val messages = EventHub<Message>(group, Replay.STREAM)
+    val disconnected = EventHub<Unit>(group, Replay.STICKY)
 
-/** A `participant_connected` event. */
-internal class Joined(val participant: Participant)
-
-/** A `participant_disconnected` event. */
-internal class Left(val participant: Participant, val reason: ParticipantLeftReason)
-
-/** A message to this device. */
-internal class Message(val from: Participant, val payload: String)
-
-/** Listener state and glue sink of a [Conversation]; never references it. */
-internal class ConversationCore(val hub: EventHub<Any>, val messages: EventHub<Message>) {
-    /** Called by the glue on the SDK's event thread. */
-    @Suppress("unused")
+    /** Called by the glue on the SDK's thread. */
     fun onEvent(kind: Int, uid: String?, device: String?, payload: String?, leftReason: Int) {
         val participant = Participant(uid ?: "", device ?: "")
         when (ConversationEventKind.of(kind)) {
-            ConversationEventKind.PARTICIPANT_CONNECTED -> hub.emit(Joined(participant))
+            ConversationEventKind.PARTICIPANT_CONNECTED -> joined.emit(participant)
             // The glue always passes LEFT or CONNECTION_LOST with this kind.
             ConversationEventKind.PARTICIPANT_DISCONNECTED ->
-                hub.emit(Left(participant, ParticipantLeftReason.of(leftReason) ?: ParticipantLeftReason.LEFT))
+                left.emit(participant to (ParticipantLeftReason.of(leftReason) ?: ParticipantLeftReason.LEFT))
             ConversationEventKind.MESSAGE -> messages.emit(Message(participant, payload ?: ""))
-            ConversationEventKind.DISCONNECTED -> hub.emit(Disconnected)
+            ConversationEventKind.DISCONNECTED -> {
+                disconnected.emit(Unit)
+                group.finish()
+            }
             null -> {}
         }
     }
 
     /** Called by the glue with an exception that escaped [onEvent]. */
-    @Suppress("unused")
     fun reportError(e: Throwable) = WilddogVideo.reportListenerError(e)
 }

@@ -1,14 +1,15 @@
 package com.wilddog.video
 
-// Every enum here carries the numeric value of the matching `WD_*` constant
-// in include/wilddog_video.h. The test `header enums match the Kotlin enums`
-// (run by run-tests.sh) fails when a name or a value drifts. A header
-// `*_NONE = 0` value has no Kotlin constant: "none" is `null`.
+// Every enum here carries, internally, the numeric value of the matching
+// `WD_*` constant in include/wilddog_video.h (what the JNI glue passes). The
+// test `header enums match the Kotlin enums` (run by run-tests.sh) fails when
+// a name or a value drifts. A header `*_NONE = 0` value has no Kotlin
+// constant: "none" is `null`.
 
 /** Media mode of an invite and its conversation (`wd_mode`). */
 enum class Mode(
-    /** The `WD_MODE_*` value. */
-    val value: Int,
+    /** The `WD_MODE_*` value of the C header (internal: the C numbers are not API). */
+    internal val value: Int,
 ) {
     /** Peer to peer (the default). */
     P2P(0),
@@ -24,8 +25,8 @@ enum class Mode(
 
 /** The client's link to the server (`wd_connection_state`). */
 enum class ConnectionState(
-    /** The `WD_CONNECTION_STATE_*` value. */
-    val value: Int,
+    /** The `WD_CONNECTION_STATE_*` value of the C header (internal: the C numbers are not API). */
+    internal val value: Int,
 ) {
     /** Opening the connection. */
     CONNECTING(0),
@@ -47,8 +48,8 @@ enum class ConnectionState(
 
 /** Status of an [OutgoingInvite] (`wd_outgoing_status`). */
 enum class OutgoingStatus(
-    /** The `WD_OUTGOING_STATUS_*` value. */
-    val value: Int,
+    /** The `WD_OUTGOING_STATUS_*` value of the C header (internal: the C numbers are not API). */
+    internal val value: Int,
 ) {
     /** Ringing; no outcome yet. */
     PENDING(0),
@@ -71,13 +72,16 @@ enum class OutgoingStatus(
     }
 }
 
+/** Whether this status is an outcome (no later status follows). */
+internal val OutgoingStatus.isFinal: Boolean get() = this != OutgoingStatus.PENDING
+
 /** The `wilddog.video` name of [OutgoingStatus]. */
 typealias InviteStatus = OutgoingStatus
 
 /** Status of an [IncomingInvite] (`wd_incoming_status`). */
 enum class IncomingStatus(
-    /** The `WD_INCOMING_STATUS_*` value. */
-    val value: Int,
+    /** The `WD_INCOMING_STATUS_*` value of the C header (internal: the C numbers are not API). */
+    internal val value: Int,
 ) {
     /** Ringing here; no answer yet. */
     PENDING(0),
@@ -106,10 +110,17 @@ enum class IncomingStatus(
     }
 }
 
+/** Whether this status is an outcome (no later status follows). */
+internal val IncomingStatus.isFinal: Boolean
+    get() = when (this) {
+        IncomingStatus.PENDING, IncomingStatus.ACCEPTING, IncomingStatus.REJECTING -> false
+        else -> true
+    }
+
 /** Why an invite failed (`wd_failure_reason`; its `NONE` is `null` here). */
 enum class FailureReason(
-    /** The `WD_FAILURE_REASON_*` value. */
-    val value: Int,
+    /** The `WD_FAILURE_REASON_*` value of the C header (internal: the C numbers are not API). */
+    internal val value: Int,
 ) {
     /** No device of the invitee is online. */
     OFFLINE(1),
@@ -147,8 +158,8 @@ enum class FailureReason(
 
 /** Why an invitee rejected (`wd_reject_reason`; its `NONE` is `null` here). */
 enum class RejectReason(
-    /** The `WD_REJECT_REASON_*` value. */
-    val value: Int,
+    /** The `WD_REJECT_REASON_*` value of the C header (internal: the C numbers are not API). */
+    internal val value: Int,
 ) {
     /** The invitee declined. */
     DECLINED(1),
@@ -165,8 +176,8 @@ enum class RejectReason(
 
 /** Why an invite was canceled (`wd_cancel_reason`; `NONE` is `null`). */
 enum class CancelReason(
-    /** The `WD_CANCEL_REASON_*` value. */
-    val value: Int,
+    /** The `WD_CANCEL_REASON_*` value of the C header (internal: the C numbers are not API). */
+    internal val value: Int,
 ) {
     /** The caller canceled. */
     CALLER_CANCELED(1),
@@ -193,8 +204,8 @@ enum class CancelReason(
  * `NONE` is never passed to a listener).
  */
 enum class ParticipantLeftReason(
-    /** The `WD_PARTICIPANT_LEFT_REASON_*` value. */
-    val value: Int,
+    /** The `WD_PARTICIPANT_LEFT_REASON_*` value of the C header (internal: the C numbers are not API). */
+    internal val value: Int,
 ) {
     /** The participant left ([Conversation.disconnect] on its device). */
     LEFT(1),

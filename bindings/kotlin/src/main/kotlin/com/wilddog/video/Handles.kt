@@ -1,42 +1,14 @@
 package com.wilddog.video
 
-import java.lang.ref.Cleaner
-import java.util.concurrent.Executor
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicLong
 
-/** Global settings of the Kotlin wrapper. */
-object WilddogVideo {
-    /**
-     * Receives every exception a listener lambda throws (the SDK catches it, so it
-     * never reaches the event thread or your executor). The default prints it to
-     * `System.err`; set it to log or crash as your app prefers.
-     */
-    @JvmStatic
-    @Volatile
-    var listenerErrorHandler: (Throwable) -> Unit = { e ->
-        System.err.println("wilddog-video: a listener threw $e")
-        e.printStackTrace()
-    }
-
-    internal fun reportListenerError(e: Throwable) {
-        try {
-            listenerErrorHandler(e)
-        } catch (inner: Throwable) {
-            inner.printStackTrace()
-        }
-    }
-}
-
-/** One Cleaner (one daemon thread) for every handle of the process. */
-internal val CLEANER: Cleaner = Cleaner.create()
-
 /**
  * Owns one native id. Calls go through [use], which counts calls in flight so that
- * [run] (close, or the Cleaner) frees the id only after the last call returned
+ * [run] (close, or the cleaner) frees the id only after the last call returned
  * (the pattern of uniffi's ObjectTemplate and libsignal's NativeHandleGuard).
  * It references only the id and a free function, never the Kotlin object, so it
- * can be the Cleaner's action.
+ * can be the cleaner's action.
  */
 internal class NativeHandle(
     private val id: Long,
@@ -48,6 +20,7 @@ internal class NativeHandle(
     private val closed = AtomicBoolean(false)
 
     /** Test hook: called with the id after it was freed. */
+    @Volatile
     internal var onFreed: ((Long) -> Unit)? = null
 
     val isClosed: Boolean get() = closed.get()
@@ -86,10 +59,19 @@ internal class NativeHandle(
 
 /**
  * Base of every SDK object: [AutoCloseable] (use it with `use { }`), and
- * registered with a [Cleaner] so a handle you forget is still freed once it is
- * garbage. Closing frees the native handle only: it never cancels, rejects or
- * leaves anything (closing a [WilddogVideoClient] does close its connection).
- * After [close], live properties and methods throw [HandleClosedException].
+ * registered with a cleaner so a handle the app no longer references is still
+ * freed once it is garbage.
+ *
+ * **Kept alive by its listeners.** While a handle has a listener and events to
+ * come, the SDK keeps it reachable, whatever the app keeps: an invite with an
+ * outcome listener lives until its outcome, a conversation with a listener until
+ * `disconnected`, a client with a listener until it is disconnected. After its
+ * final event, or once closed, it is garbage like any object.
+ *
+ * Closing frees the native handle only: it never cancels, rejects or leaves
+ * anything (closing a [WilddogVideoClient] does close its connection), and the
+ * handle's listeners hear nothing more. After [close], live properties and
+ * methods throw [HandleClosedException].
  */
 abstract class WilddogHandle internal constructor(
     id: Long,
@@ -97,13 +79,25 @@ abstract class WilddogHandle internal constructor(
     free: (Long) -> Unit,
 ) : AutoCloseable {
     internal val handle = NativeHandle(id, what, free)
-    private val cleanable = CLEANER.register(this, handle)
+    private val cleanable = Cleaners.instance.register(this, handle)
+    private val closing = AtomicBoolean(false)
 
     /** Whether [close] was called. */
     val isClosed: Boolean get() = handle.isClosed
 
     /** Frees the native handle. Calling it again does nothing. */
-    override fun close() = cleanable.clean()
+    override fun close() {
+        if (!closing.compareAndSet(false, true)) return
+        beforeClose()
+        cleanable.clean()
+        afterClose()
+    }
+
+    /** Stops the handle's listeners from being installed again (they are removed with the native handle). */
+    internal open fun beforeClose() {}
+
+    /** Runs once the native handle is freed. */
+    internal open fun afterClose() {}
 
     /** Closes the handle if [block] throws, then rethrows. */
     internal inline fun <R> closeOnFailure(block: () -> R): R =
@@ -113,85 +107,4 @@ abstract class WilddogHandle internal constructor(
             close()
             throw e
         }
-}
-
-/**
- * Delivers a client's events one at a time, in order: on [executor] when given,
- * else on the thread that has them (the SDK's event thread, or — for a listener
- * registered after its event — the registering thread, unless a delivery is
- * already running, which then takes it over). The serial-executor pattern of
- * the [Executor] documentation.
- */
-internal class Dispatcher(private val executor: Executor?) {
-    private val tasks = ArrayDeque<Runnable>()
-    private var running = false
-
-    /** Queues [batch]; true when the caller must call [launch] (outside its locks). */
-    fun enqueue(batch: List<Runnable>): Boolean =
-        synchronized(this) {
-            if (batch.isEmpty()) return false
-            tasks.addAll(batch)
-            if (running) false else true.also { running = true }
-        }
-
-    fun launch() {
-        if (executor == null) {
-            drain()
-            return
-        }
-        try {
-            executor.execute(::drain)
-        } catch (e: Throwable) {
-            // Rejected (e.g. shut down): keep the tasks for the next event.
-            synchronized(this) { running = false }
-            WilddogVideo.reportListenerError(e)
-        }
-    }
-
-    private fun drain() {
-        while (true) {
-            val task = synchronized(this) {
-                tasks.removeFirstOrNull() ?: run {
-                    running = false
-                    null
-                }
-            } ?: return
-            try {
-                task.run()
-            } catch (e: Throwable) {
-                WilddogVideo.reportListenerError(e)
-            }
-        }
-    }
-}
-
-/**
- * The events of one handle and its listeners. Every listener hears every event
- * exactly once, in order, whether it was added before or after the event.
- *
- * Without [replay] (for streams such as messages, which must not pile up) the
- * events that came before the first listener are handed to it, and later
- * listeners hear only what follows.
- */
-internal class EventHub<E : Any>(private val dispatcher: Dispatcher, private val replay: Boolean = true) {
-    private val history = ArrayList<E>(2)
-    private val listeners = ArrayList<(E) -> Unit>(2)
-
-    fun emit(event: E) {
-        val start = synchronized(this) {
-            if (replay || listeners.isEmpty()) history.add(event)
-            dispatcher.enqueue(listeners.map { l -> Runnable { l(event) } })
-        }
-        if (start) dispatcher.launch()
-    }
-
-    fun listen(listener: (E) -> Unit) {
-        val start = synchronized(this) {
-            listeners.add(listener)
-            val past = dispatcher.enqueue(history.map { e -> Runnable { listener(e) } })
-            if (!replay) history.clear()
-            past
-        }
-        if (start) dispatcher.launch()
-    }
 }

@@ -25,46 +25,53 @@ sealed class IncomingOutcome {
         /** Why. */
         val reason: FailureReason,
     ) : IncomingOutcome()
+
+    /** The [IncomingStatus] this outcome leaves the invite in. */
+    val status: IncomingStatus
+        get() = when (this) {
+            is Accepted -> IncomingStatus.ACCEPTED
+            is Rejected -> IncomingStatus.REJECTED
+            is Canceled -> IncomingStatus.CANCELED
+            is Failed -> IncomingStatus.FAILED
+        }
 }
 
 /**
  * An invite this client received (`IncomingInvite` in `wilddog.video`), handed to
- * the [WilddogVideoClient.onInvite] listener.
+ * the [WilddogVideoClient.onInvite] listeners.
  *
  * Exactly one of `accepted`, `rejected`, `canceled`, `failed` happens, once. Each
- * `on…` call adds a listener; one added after its event still hears it, once.
- * Closing frees the handle; it does not reject (an unanswered invite rings until
+ * `on…` call adds a listener and returns its [Subscription]; one added after its
+ * event still hears it, once. With listeners and no outcome, the invite stays
+ * alive even if the app keeps no reference to it. Closing frees the handle and
+ * removes its listeners; it does not reject (an unanswered invite rings until
  * its lifetime ends).
  */
 class IncomingInvite internal constructor(
     id: Long,
-    dispatcher: Dispatcher,
+    /** The client that received it (kept alive by the invite). */
+    internal val client: WilddogVideoClient,
 ) : WilddogHandle(id, "IncomingInvite", NativeLib::incomingFree) {
 
+    private val core = IncomingCore(this, handle, client)
+
     /** The caller's user id. */
-    val from: String
+    val from: String = closeOnFailure { handle.use { NativeLib.incomingFrom(it) } }
 
     /** The id of the conversation the invite is for. */
-    val conversationId: String
+    val conversationId: String = closeOnFailure { handle.use { NativeLib.incomingConversationId(it) } }
 
     /** The media mode. */
-    val mode: Mode
+    val mode: Mode = closeOnFailure { Mode.of(handle.use { NativeLib.incomingMode(it) }) }
 
     /** The caller's text, if any. */
-    val userData: String?
+    val userData: String? = closeOnFailure { handle.use { NativeLib.incomingUserData(it) } }
 
     /** The caller's SDP offer, if any. */
-    val offer: String?
-
-    private val core = IncomingCore(handle, dispatcher)
+    val offer: String? = closeOnFailure { handle.use { NativeLib.incomingOffer(it) } }
 
     init {
-        from = closeOnFailure { handle.use { NativeLib.incomingFrom(it) } }
-        conversationId = closeOnFailure { handle.use { NativeLib.incomingConversationId(it) } }
-        mode = closeOnFailure { Mode.of(handle.use { NativeLib.incomingMode(it) }) }
-        userData = closeOnFailure { handle.use { NativeLib.incomingUserData(it) } }
-        offer = closeOnFailure { handle.use { NativeLib.incomingOffer(it) } }
-        closeOnFailure { handle.use { NativeLib.incomingSetSink(it, core) } }
+        closeOnFailure { core.status.emit(status) }
     }
 
     /** `PENDING`, `ACCEPTING`, `REJECTING`, `ACCEPTED`, `REJECTED`, `CANCELED` or `FAILED`. */
@@ -88,8 +95,10 @@ class IncomingInvite internal constructor(
      * @throws InvalidArgumentException for a too-long answer or userData.
      */
     @JvmOverloads
-    fun accept(answer: String? = null, userData: String? = null) =
+    fun accept(answer: String? = null, userData: String? = null) {
         handle.use { NativeLib.incomingAccept(it, answer, userData) }
+        core.status.emit(IncomingStatus.ACCEPTING)
+    }
 
     /**
      * Rejects. Valid only while `PENDING`: when it returns the status is `REJECTING`
@@ -101,48 +110,71 @@ class IncomingInvite internal constructor(
      * @throws InvalidStateException if not pending.
      */
     @JvmOverloads
-    fun reject(reason: RejectReason = RejectReason.DECLINED) =
+    fun reject(reason: RejectReason = RejectReason.DECLINED) {
         handle.use { NativeLib.incomingReject(it, reason.value) }
+        core.status.emit(IncomingStatus.REJECTING)
+    }
 
     /** Adds a listener for `accepted` (the caller confirmed), with the conversation. */
-    fun onAccepted(listener: (Conversation) -> Unit): IncomingInvite = apply {
-        core.hub.listen { if (it is IncomingOutcome.Accepted) listener(it.conversation) }
-    }
+    fun onAccepted(listener: Listener<Conversation>): Subscription =
+        core.outcome.listen { if (it is IncomingOutcome.Accepted) listener.onEvent(it.conversation) }
 
     /** Adds a listener for `rejected` (the caller's outcome is this device's reject). */
-    fun onRejected(listener: (RejectReason) -> Unit): IncomingInvite = apply {
-        core.hub.listen { if (it is IncomingOutcome.Rejected) listener(it.reason) }
-    }
+    fun onRejected(listener: Listener<RejectReason>): Subscription =
+        core.outcome.listen { if (it is IncomingOutcome.Rejected) listener.onEvent(it.reason) }
 
     /** Adds a listener for `canceled`, with the reason. */
-    fun onCanceled(listener: (CancelReason) -> Unit): IncomingInvite = apply {
-        core.hub.listen { if (it is IncomingOutcome.Canceled) listener(it.reason) }
-    }
+    fun onCanceled(listener: Listener<CancelReason>): Subscription =
+        core.outcome.listen { if (it is IncomingOutcome.Canceled) listener.onEvent(it.reason) }
 
     /** Adds a listener for `failed`, with the reason. */
-    fun onFailed(listener: (FailureReason) -> Unit): IncomingInvite = apply {
-        core.hub.listen { if (it is IncomingOutcome.Failed) listener(it.reason) }
-    }
+    fun onFailed(listener: Listener<FailureReason>): Subscription =
+        core.outcome.listen { if (it is IncomingOutcome.Failed) listener.onEvent(it.reason) }
 
     /** Adds a listener for the outcome, whichever it is. */
-    fun onOutcome(listener: (IncomingOutcome) -> Unit): IncomingInvite = apply {
-        core.hub.listen(listener)
-    }
+    fun onOutcome(listener: Listener<IncomingOutcome>): Subscription = core.outcome.listen(listener::onEvent)
+
+    /**
+     * Adds a listener for the status: it hears the latest status first, then each
+     * change (`ACCEPTING` or `REJECTING` after [accept] or [reject] returned, then
+     * the outcome's status), never a status after a final one.
+     */
+    fun onStatusChanged(listener: Listener<IncomingStatus>): Subscription = core.status.listen(listener::onEvent)
+
+    /** Whether the glue holds this invite's sink now (tests). */
+    internal val isKeptAlive: Boolean get() = core.group.isInstalled
+
+    override fun beforeClose() = core.group.closing()
 
     /** `"IncomingInvite(from=…, conversationId=…)"`. */
     override fun toString(): String = "IncomingInvite(from=$from, conversationId=$conversationId)"
 }
 
-/** Listener state and glue sink of an [IncomingInvite]; never references the invite. */
-internal class IncomingCore(private val handle: NativeHandle, private val dispatcher: Dispatcher) {
-    val hub = EventHub<IncomingOutcome>(dispatcher)
+/**
+ * Listener state and glue sink of an [IncomingInvite]. It references the invite,
+ * so while the glue holds it (while the invite has listeners and no outcome) the
+ * invite stays reachable.
+ */
+internal class IncomingCore(
+    /** Only kept: what the glue's reference to this object keeps alive. */
+    @Suppress("unused") private val invite: IncomingInvite,
+    private val handle: NativeHandle,
+    private val client: WilddogVideoClient,
+) {
+    val group = SinkGroup(client.dispatcher, handle) { id, install ->
+        NativeLib.incomingSetSink(id, if (install) this else null)
+    }
+    val outcome = EventHub<IncomingOutcome>(group, Replay.STICKY)
+
+    /** Statuses in order; one after a final status is dropped. */
+    val status = StatusHub(group, IncomingStatus::isFinal)
     private var conversation: Conversation? = null
 
     fun conversation(): Conversation? =
         synchronized(this) {
             conversation ?: run {
                 val id = handle.use { NativeLib.incomingConversation(it) }
-                if (id == 0L) null else Conversation(id, dispatcher).also { conversation = it }
+                if (id == 0L) null else Conversation(id, client).also { conversation = it }
             }
         }
 
@@ -152,12 +184,11 @@ internal class IncomingCore(private val handle: NativeHandle, private val dispat
             when {
                 id == 0L -> cached
                 cached != null -> cached.also { NativeLib.conversationForget(id) }
-                else -> Conversation(id, dispatcher).also { conversation = it }
+                else -> Conversation(id, client).also { conversation = it }
             }
         }
 
-    /** Called by the glue on the SDK's event thread. */
-    @Suppress("unused")
+    /** Called by the glue on the SDK's thread. */
     fun onEvent(kind: Int, reason: Int, conversationId: Long) {
         val event = when (IncomingEventKind.of(kind)) {
             IncomingEventKind.ACCEPTED -> IncomingOutcome.Accepted(
@@ -169,10 +200,26 @@ internal class IncomingCore(private val handle: NativeHandle, private val dispat
             )
             IncomingEventKind.FAILED -> IncomingOutcome.Failed(FailureReason.of(reason) ?: FailureReason.SERVER_ERROR)
         }
-        hub.emit(event)
+        status.emit(event.status)
+        outcome.emit(event)
+        group.finish()
     }
 
     /** Called by the glue with an exception that escaped [onEvent]. */
-    @Suppress("unused")
     fun reportError(e: Throwable) = WilddogVideo.reportListenerError(e)
+}
+
+/** A LATEST hub of statuses that ignores anything after a final status. */
+internal class StatusHub<S : Any>(group: SinkGroup, private val isFinal: (S) -> Boolean) {
+    private val hub = EventHub<S>(group, Replay.LATEST)
+
+    fun emit(status: S) {
+        synchronized(this) {
+            val last = hub.latest
+            if (last != null && isFinal(last)) return
+            hub.emit(status)
+        }
+    }
+
+    fun listen(listener: (S) -> Unit): Subscription = hub.listen(listener)
 }

@@ -10,10 +10,24 @@ internal object NativeLib {
     /** System property naming the native library's path (else `System.loadLibrary`). */
     const val LIBRARY_PROPERTY = "wilddog.video.native"
 
+    /** Receives the native side's log records (one for the process). */
+    val logBridge = NativeLogBridge()
+
     init {
         val path = System.getProperty(LIBRARY_PROPERTY)
         if (path.isNullOrEmpty()) System.loadLibrary("wilddog_video_jni") else System.load(path)
+        try {
+            setLogSink(logBridge, WilddogVideo.logLevel.value)
+        } catch (e: WilddogException) {
+            // The SDK's records go elsewhere (another logger of the process took
+            // them); the SDK itself works as ever.
+            System.err.println("wilddog-video: the native log could not be routed: ${e.message}")
+        }
     }
+
+    // Library
+    @JvmStatic external fun version(): String
+    @JvmStatic external fun setLogSink(sink: Any?, maxLevel: Int)
 
     // Client
     @JvmStatic external fun clientConnectWith(configJson: String): Long
@@ -31,6 +45,9 @@ internal object NativeLib {
         lifetimeMs: Long,
     ): Long
     @JvmStatic external fun clientSetInviteSink(handle: Long, sink: Any?)
+    @JvmStatic external fun clientSetConnectionSink(handle: Long, sink: Any?)
+    @JvmStatic external fun clientDisconnect(handle: Long)
+    @JvmStatic external fun clientDispatch(handle: Long, timeoutMs: Long): Int
 
     // OutgoingInvite
     @JvmStatic external fun outgoingFree(handle: Long)
@@ -88,10 +105,10 @@ internal object NativeLib {
 }
 
 /**
- * Counters of the native glue, for leak checks in tests and debug builds.
- * They are process-wide (every client together).
+ * Counters of the native glue, for the leak checks of the tests. They are
+ * process-wide (every client together).
  */
-object NativeDiagnostics {
+internal object NativeDiagnostics {
     /** JNI global references the glue holds right now (one per installed listener). */
     @JvmStatic fun globalRefCount(): Long = NativeLib.globalRefCount()
 

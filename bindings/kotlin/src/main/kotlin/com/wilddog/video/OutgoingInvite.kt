@@ -14,51 +14,61 @@ sealed class Outcome {
         val reason: RejectReason,
     ) : Outcome()
 
-    /** Canceled: by this client, or because it lost a glare (see [OutgoingInvite.cancelReason]). */
-    data object Canceled : Outcome()
+    /**
+     * Canceled: by this client ([CancelReason.CALLER_CANCELED]), or because the
+     * invitee invited this user at the same time and this invite lost
+     * ([CancelReason.GLARE]).
+     */
+    data class Canceled(
+        /** Why. */
+        val reason: CancelReason,
+    ) : Outcome()
 
     /** The invite failed. */
     data class Failed(
         /** Why. */
         val reason: FailureReason,
     ) : Outcome()
-}
 
-/** Marks the `ringing` event in an invite's event history. */
-internal object Ringing
+    /** The [OutgoingStatus] this outcome leaves the invite in. */
+    val status: OutgoingStatus
+        get() = when (this) {
+            is Accepted -> OutgoingStatus.ACCEPTED
+            is Rejected -> OutgoingStatus.REJECTED
+            is Canceled -> OutgoingStatus.CANCELED
+            is Failed -> OutgoingStatus.FAILED
+        }
+}
 
 /**
  * An invite this client sent (`OutgoingInvite` in `wilddog.video`), returned by
  * [WilddogVideoClient.inviteToConversation].
  *
  * Exactly one of `accepted`, `rejected`, `canceled`, `failed` happens, once;
- * `ringing` may come before it. Each `on…` call adds a listener; a listener added
- * after its event happened still hears it, once. Listeners run as described on
- * [WilddogVideoClient]. Closing the invite frees the handle; it does not cancel.
+ * `ringing` may come before it. Each `on…` call adds a listener and returns its
+ * [Subscription]; a listener added after its event happened still hears it, once.
+ * While it has listeners and no outcome, the invite stays alive even if the app
+ * keeps no reference to it: `client.inviteToConversation("bob").onOutcome(show)`
+ * hears its outcome. Listeners run as described on [WilddogVideoClient]. Closing
+ * the invite frees the handle and removes its listeners; it does not cancel.
  */
 class OutgoingInvite internal constructor(
     id: Long,
-    dispatcher: Dispatcher,
+    /** The client that sent it (kept alive by the invite). */
+    internal val client: WilddogVideoClient,
     into: Conversation? = null,
 ) : WilddogHandle(id, "OutgoingInvite", NativeLib::outgoingFree) {
 
+    private val core = OutgoingCore(this, handle, client, into)
+
     /** The invitee's user id. */
-    val to: String
+    val to: String = closeOnFailure { handle.use { NativeLib.outgoingTo(it) } }
 
     /** The id of the conversation the invite is for, known at once. */
-    val conversationId: String
+    val conversationId: String = closeOnFailure { handle.use { NativeLib.outgoingConversationId(it) } }
 
     /** The media mode asked for. */
-    val mode: Mode
-
-    private val core = OutgoingCore(handle, dispatcher, into)
-
-    init {
-        to = closeOnFailure { handle.use { NativeLib.outgoingTo(it) } }
-        conversationId = closeOnFailure { handle.use { NativeLib.outgoingConversationId(it) } }
-        mode = closeOnFailure { Mode.of(handle.use { NativeLib.outgoingMode(it) }) }
-        closeOnFailure { handle.use { NativeLib.outgoingSetSink(it, core) } }
-    }
+    val mode: Mode = closeOnFailure { Mode.of(handle.use { NativeLib.outgoingMode(it) }) }
 
     /**
      * `PENDING`, `ACCEPTED`, `REJECTED`, `CANCELED` or `FAILED`. Changes before the
@@ -96,53 +106,68 @@ class OutgoingInvite internal constructor(
      */
     fun cancel() = handle.use { NativeLib.outgoingCancel(it) }
 
-    /** Adds a listener for `ringing` (a device of the invitee has the invite). */
-    fun onRinging(listener: () -> Unit): OutgoingInvite = apply {
-        core.hub.listen { if (it === Ringing) listener() }
-    }
+    /** Adds a listener for `ringing` (a device of the invitee has the invite; at most once). */
+    fun onRinging(listener: EventCallback): Subscription = core.ringing.listen { listener.onEvent() }
 
-    /** Adds a listener for `accepted`, with the new conversation. */
-    fun onAccepted(listener: (Conversation) -> Unit): OutgoingInvite = apply {
-        core.hub.listen { if (it is Outcome.Accepted) listener(it.conversation) }
-    }
+    /** Adds a listener for `accepted`, with the conversation. */
+    fun onAccepted(listener: Listener<Conversation>): Subscription =
+        core.outcome.listen { if (it is Outcome.Accepted) listener.onEvent(it.conversation) }
 
     /** Adds a listener for `rejected`, with the invitee's reason. */
-    fun onRejected(listener: (RejectReason) -> Unit): OutgoingInvite = apply {
-        core.hub.listen { if (it is Outcome.Rejected) listener(it.reason) }
-    }
+    fun onRejected(listener: Listener<RejectReason>): Subscription =
+        core.outcome.listen { if (it is Outcome.Rejected) listener.onEvent(it.reason) }
 
-    /** Adds a listener for `canceled`. */
-    fun onCanceled(listener: () -> Unit): OutgoingInvite = apply {
-        core.hub.listen { if (it === Outcome.Canceled) listener() }
-    }
+    /** Adds a listener for `canceled`, with the reason. */
+    fun onCanceled(listener: Listener<CancelReason>): Subscription =
+        core.outcome.listen { if (it is Outcome.Canceled) listener.onEvent(it.reason) }
 
     /** Adds a listener for `failed`, with the reason. */
-    fun onFailed(listener: (FailureReason) -> Unit): OutgoingInvite = apply {
-        core.hub.listen { if (it is Outcome.Failed) listener(it.reason) }
-    }
+    fun onFailed(listener: Listener<FailureReason>): Subscription =
+        core.outcome.listen { if (it is Outcome.Failed) listener.onEvent(it.reason) }
 
     /** Adds a listener for the outcome, whichever it is. */
-    fun onOutcome(listener: (Outcome) -> Unit): OutgoingInvite = apply {
-        core.hub.listen { if (it is Outcome) listener(it) }
-    }
+    fun onOutcome(listener: Listener<Outcome>): Subscription = core.outcome.listen(listener::onEvent)
+
+    /**
+     * Adds a listener for the status: it hears the status the invite had at its
+     * last event first (`PENDING` until the outcome), then the outcome's status,
+     * once. The status property may be ahead of it: it changes before the event.
+     */
+    fun onStatusChanged(listener: Listener<OutgoingStatus>): Subscription = core.status.listen(listener::onEvent)
+
+    /** Whether the glue holds this invite's sink now (tests). */
+    internal val isKeptAlive: Boolean get() = core.group.isInstalled
+
+    override fun beforeClose() = core.group.closing()
 
     /** `"OutgoingInvite(to=…, conversationId=…)"`. */
     override fun toString(): String = "OutgoingInvite(to=$to, conversationId=$conversationId)"
 }
 
 /**
- * The invite's listener state and the sink the glue calls. References the
- * [NativeHandle] but never the [OutgoingInvite], so the Cleaner can still free a
- * forgotten invite while the glue holds this.
+ * The invite's listener state and the sink the glue calls. It references the
+ * invite, so while the glue holds it (while the invite has listeners and no
+ * outcome) the invite stays reachable.
  */
 internal class OutgoingCore(
+    /** Only kept: what the glue's reference to this object keeps alive. */
+    @Suppress("unused") private val invite: OutgoingInvite,
     private val handle: NativeHandle,
-    private val dispatcher: Dispatcher,
+    private val client: WilddogVideoClient,
     /** The conversation the invite was made into ([Conversation.invite]), if any. */
     private val into: Conversation?,
 ) {
-    val hub = EventHub<Any>(dispatcher)
+    val group = SinkGroup(client.dispatcher, handle) { id, install ->
+        NativeLib.outgoingSetSink(id, if (install) this else null)
+    }
+    val ringing = EventHub<Unit>(group, Replay.STICKY)
+    val outcome = EventHub<Outcome>(group, Replay.STICKY)
+    val status = StatusHub(group, OutgoingStatus::isFinal)
     private var conversation: Conversation? = null
+
+    init {
+        status.emit(OutgoingStatus.PENDING)
+    }
 
     /** The cached conversation, fetched once the invite is accepted. */
     fun conversation(): Conversation? =
@@ -166,29 +191,38 @@ internal class OutgoingCore(
 
     /**
      * The Kotlin object for a new conversation handle: the one the invite was made
-     * into, unless the app closed it, since one conversation has one listener and
-     * so one live object.
+     * into, unless the app closed it, since one conversation has one native
+     * listener and so one live object.
      */
     private fun wrap(id: Long): Conversation =
         into?.takeUnless { it.isClosed }?.also { NativeLib.conversationForget(id) }
-            ?: Conversation(id, dispatcher)
+            ?: Conversation(id, client)
 
-    /** Called by the glue on the SDK's event thread. */
-    @Suppress("unused")
+    /** The reason of a cancel: the glue's, else the invite's own (read before the handle may close). */
+    private fun cancelReason(reason: Int): CancelReason =
+        CancelReason.of(reason)
+            ?: runCatching { CancelReason.of(handle.use { NativeLib.outgoingCancelReason(it) }) }.getOrNull()
+            ?: CancelReason.CALLER_CANCELED
+
+    /** Called by the glue on the SDK's thread. */
     fun onEvent(kind: Int, reason: Int, conversationId: Long) {
-        val event: Any = when (OutgoingEventKind.of(kind)) {
-            OutgoingEventKind.RINGING -> Ringing
+        val event = when (OutgoingEventKind.of(kind)) {
+            OutgoingEventKind.RINGING -> {
+                ringing.emit(Unit)
+                return
+            }
             OutgoingEventKind.ACCEPTED -> Outcome.Accepted(
                 adopt(conversationId) ?: error("accepted without a conversation"),
             )
             OutgoingEventKind.REJECTED -> Outcome.Rejected(RejectReason.of(reason) ?: RejectReason.DECLINED)
-            OutgoingEventKind.CANCELED -> Outcome.Canceled
+            OutgoingEventKind.CANCELED -> Outcome.Canceled(cancelReason(reason))
             OutgoingEventKind.FAILED -> Outcome.Failed(FailureReason.of(reason) ?: FailureReason.SERVER_ERROR)
         }
-        hub.emit(event)
+        status.emit(event.status)
+        outcome.emit(event)
+        group.finish()
     }
 
     /** Called by the glue with an exception that escaped [onEvent]. */
-    @Suppress("unused")
     fun reportError(e: Throwable) = WilddogVideo.reportListenerError(e)
 }

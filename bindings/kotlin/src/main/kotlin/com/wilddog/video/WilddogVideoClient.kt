@@ -2,7 +2,6 @@ package com.wilddog.video
 
 import java.util.concurrent.Executor
 import kotlin.time.Duration
-import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
 
 /**
@@ -10,44 +9,44 @@ import kotlin.time.Duration.Companion.seconds
  * server, with its own I/O and event threads.
  *
  * ```kotlin
- * WilddogVideoClient.connect("ws://127.0.0.1:8480", "dev:alice").use { client ->
- *     client.onInvite { incoming -> incoming.accept(answer = sdp) }
- *     val invite = client.inviteToConversation("bob", offer = sdp)
- *     invite.onOutcome { outcome -> println(outcome) }
- * }
+ * val client = WilddogVideoClient.connect(url, "dev:alice")
+ * client.onInvite { incoming -> incoming.accept(answer = sdp) }
+ * client.inviteToConversation("bob", offer = sdp).onOutcome { outcome -> println(outcome) }
  * ```
  *
  * **Threads.** Every method may be called from any thread, including from inside
- * a listener. Listeners of one client run one at a time, in order: on the
- * `eventExecutor` given to [connect] (on Android: `context.mainExecutor`), or
- * else on the SDK's event thread. Do not block inside a listener waiting for
- * another event of the same client.
+ * a listener. Listeners of one client (and of its invites and conversations) run
+ * one at a time, in order, on the `eventExecutor` given to [connect]; by default
+ * on [WilddogVideo.defaultExecutor] (Android's main thread; elsewhere one daemon
+ * thread of the process). Do not block inside a listener waiting for another
+ * event.
+ *
+ * **Lifetime.** A client with a listener ([onInvite], [onConnectionStateChanged])
+ * stays connected until [close] or until it is `DISCONNECTED`, even if the app
+ * keeps no reference to it; a client without listeners that the app dropped is
+ * closed by a cleaner.
  *
  * **Closing.** [close] closes the connection (every pending invite ends
- * `FAILED(NETWORK)`, its events still delivered) and frees the client. Invites
- * and conversations are separate handles: close them too (a forgotten one is
- * freed by a [java.lang.ref.Cleaner] once it is garbage).
+ * `FAILED(NETWORK)`, its events still delivered; connection listeners hear
+ * `DISCONNECTED` last) and frees the client. Invites and conversations are
+ * separate handles; they keep their client alive while the app holds them.
  */
 class WilddogVideoClient private constructor(
     id: Long,
-    private val dispatcher: Dispatcher,
+    eventExecutor: Executor,
 ) : WilddogHandle(id, "WilddogVideoClient", NativeLib::clientFree) {
 
+    internal val dispatcher = Dispatcher(eventExecutor)
+
+    private val sink = ClientSink(this, dispatcher, handle)
+
     /** This user's id, as the server's token named it. */
-    val uid: String
+    val uid: String = closeOnFailure { handle.use { NativeLib.clientUid(it) } }
 
-    /** This device's id, given by the server. */
-    val device: String
+    /** This device's id, given by the server: a new one after every reconnection. */
+    val device: String get() = handle.use { NativeLib.clientDevice(it) }
 
-    private val sink = ClientSink(dispatcher)
-
-    init {
-        val names = closeOnFailure { handle.use { NativeLib.clientUid(it) to NativeLib.clientDevice(it) } }
-        uid = names.first
-        device = names.second
-    }
-
-    /** The link to the server. */
+    /** The link to the server, now. */
     val connectionState: ConnectionState
         get() = ConnectionState.of(handle.use { NativeLib.clientConnectionState(it) })
 
@@ -59,7 +58,7 @@ class WilddogVideoClient private constructor(
      * @param mode media mode.
      * @param userData text shown to the invitee, up to 8 KiB.
      * @param offer SDP offer, up to 64 KiB.
-     * @param lifetimeMs how long it may ring (1 to 3 600 000 ms).
+     * @param lifetime how long it may ring (1 ms to 1 hour).
      * @throws InvalidArgumentException naming the bad option.
      * @throws NotConnectedException when the connection is gone.
      */
@@ -69,44 +68,87 @@ class WilddogVideoClient private constructor(
         mode: Mode = Mode.P2P,
         userData: String? = null,
         offer: String? = null,
-        lifetimeMs: Long = 60_000,
+        lifetime: Duration = 60.seconds,
     ): OutgoingInvite {
-        val id = handle.use { NativeLib.clientInvite(it, participantId, mode.value, userData, offer, lifetimeMs) }
-        return OutgoingInvite(id, dispatcher)
+        val id = handle.use {
+            NativeLib.clientInvite(it, participantId, mode.value, userData, offer, lifetime.inWholeMilliseconds)
+        }
+        return OutgoingInvite(id, this)
     }
 
     /**
-     * Sets the listener for incoming invites, replacing the previous one. Invites
-     * that arrived before any listener was set are handed to the first one, in
-     * order. The [IncomingInvite] is yours: close it when done with it.
+     * Adds a listener for incoming invites. Invites that arrived while the client
+     * had no invite listener go to the next one added, in order; each invite goes
+     * to every listener there is when it arrives. An [IncomingInvite] with
+     * listeners stays alive until its outcome; close it to stop listening
+     * earlier.
      */
-    fun onInvite(listener: (IncomingInvite) -> Unit): WilddogVideoClient {
-        val first = synchronized(sink) {
-            val wasUnset = sink.listener == null
-            sink.listener = listener
-            wasUnset
-        }
-        if (first) handle.use { NativeLib.clientSetInviteSink(it, sink) }
-        return this
-    }
+    fun onInvite(listener: Listener<IncomingInvite>): Subscription = sink.invites.listen(listener::onEvent)
+
+    /**
+     * Adds a listener for the connection state: it hears the current state first,
+     * then every change, in order (`CONNECTED` → `RECONNECTING` when the link is
+     * lost or silent, `RECONNECTING` → `CONNECTED` with a new [device] when a
+     * reconnection succeeded), and `DISCONNECTED` once, last: after [disconnect]
+     * or [close], with [ClientOptions.reconnect] off, or when a reconnection is
+     * refused as unauthorized.
+     */
+    fun onConnectionStateChanged(listener: Listener<ConnectionState>): Subscription =
+        sink.states.listen(listener::onEvent)
+
+    /**
+     * Closes the connection and keeps the client: every pending invite ends
+     * `FAILED(NETWORK)`, every conversation `disconnected` (their events are still
+     * delivered), and the state is `DISCONNECTED`. Blocks until the connection has
+     * ended; calling it again does nothing.
+     */
+    fun disconnect() = handle.use { NativeLib.clientDisconnect(it) }
+
+    /**
+     * With [Dispatch.MANUAL]: runs the callbacks that are due on this thread,
+     * waiting up to [timeout] for the first, and returns how many queued deliveries
+     * it handled (0 when the wait timed out). Listeners then run on the event
+     * executor as usual; with a direct executor (`Executor { it.run() }`) they run
+     * here, inside this call.
+     *
+     * @throws InvalidStateException ([ObjectState.THREAD_DISPATCH]) in the other
+     *   dispatch modes, ([ObjectState.IN_CALLBACK]) from inside a callback.
+     */
+    @JvmOverloads
+    fun dispatch(timeout: Duration = Duration.ZERO): Int =
+        handle.use { NativeLib.clientDispatch(it, timeout.inWholeMilliseconds) }
 
     /** Invites and conversations the native client still tracks (a leak diagnostic). */
     internal fun liveCount(): Int = handle.use { NativeLib.clientLiveCount(it) }
 
-    /** `"WilddogVideoClient(uid=…, device=…)"`. */
-    override fun toString(): String = "WilddogVideoClient(uid=$uid, device=$device)"
+    /** Whether the glue holds a sink of this client now (tests). */
+    internal val isKeptAlive: Boolean get() = sink.inviteGroup.isInstalled || sink.stateGroup.isInstalled
 
+    override fun beforeClose() {
+        sink.inviteGroup.closing()
+        sink.stateGroup.closing()
+    }
+
+    override fun afterClose() {
+        sink.states.emit(ConnectionState.DISCONNECTED)
+    }
+
+    /** `"WilddogVideoClient(uid=…)"`. */
+    override fun toString(): String = "WilddogVideoClient(uid=$uid)"
+
+    /** Connecting: [connect]. */
     companion object {
         /**
-         * Connects to [url] (`ws://host:port`) with [token] (a signed token, or
-         * `dev:<uid>` against a server in dev mode), blocking until the server
-         * welcomed the client. [connect] with [ClientOptions] sets everything
-         * else (several URLs, TLS trust, heartbeats, reconnection).
+         * Connects to [url] (`ws://host:port` or `wss://…`) with [token] (a signed
+         * token, or `dev:<uid>` against a server in dev mode), blocking until the
+         * server welcomed the client. The other [connect] takes [ClientOptions]
+         * (several URLs, TLS trust, heartbeats, reconnection); the coroutine layer
+         * has a suspending `WilddogVideo.connect`.
          *
          * @param eventExecutor runs every listener of this client (and of its
-         *   invites and conversations); `null` runs them on the SDK's event thread.
-         *   Use a serial executor (a single thread, or Android's main executor).
-         * @throws InvalidArgumentException for a bad url, token or timeout.
+         *   invites and conversations); `null` for [WilddogVideo.defaultExecutor].
+         *   Use a serial executor (a single thread, or a looper).
+         * @throws InvalidArgumentException for a bad url or token.
          * @throws UnauthorizedException when the server refuses the token.
          * @throws NetworkException when the server cannot be reached.
          * @throws TlsException when a `wss://` server's certificate is refused.
@@ -114,21 +156,8 @@ class WilddogVideoClient private constructor(
          */
         @JvmStatic
         @JvmOverloads
-        fun connect(
-            url: String,
-            token: String,
-            eventExecutor: Executor? = null,
-            connectTimeoutMs: Long = 10_000,
-            confirmTimeoutMs: Long = 10_000,
-        ): WilddogVideoClient = connect(
-            ClientOptions(
-                urls = listOf(url),
-                token = token,
-                connectTimeout = connectTimeoutMs.milliseconds,
-                confirmTimeout = confirmTimeoutMs.milliseconds,
-            ),
-            eventExecutor,
-        )
+        fun connect(url: String, token: String, eventExecutor: Executor? = null): WilddogVideoClient =
+            connect(ClientOptions(url, token), eventExecutor)
 
         /**
          * Connects with every setting in [options], blocking until the server
@@ -148,122 +177,52 @@ class WilddogVideoClient private constructor(
         @JvmOverloads
         fun connect(options: ClientOptions, eventExecutor: Executor? = null): WilddogVideoClient {
             val id = NativeLib.clientConnectWith(options.toJson())
-            return WilddogVideoClient(id, Dispatcher(eventExecutor))
+            return WilddogVideoClient(id, eventExecutor ?: WilddogVideo.defaultExecutor)
         }
     }
 }
 
-/** Where the SDK runs this client's callbacks before they reach the event executor. */
-enum class Dispatch {
-    /** On the client's own event thread (the default). */
-    THREAD,
-
-    /**
-     * On the client's I/O thread, as soon as it has read what caused them: two
-     * thread wake-ups fewer per event. Listeners without an executor must then
-     * not block: while one runs, the client reads and heartbeats nothing.
-     */
-    IO,
-}
-
 /**
- * Every setting of a connection: the keys of the C configuration
- * (`wd_client_new`), with Kotlin types. Only [urls] and [token] are required.
+ * What the glue calls for a client's incoming invites and connection states.
+ * It references the client, so while the glue holds it (while the client has
+ * listeners, until `DISCONNECTED`) the client stays reachable.
  */
-data class ClientOptions(
-    /** `ws://` or `wss://` servers, tried in rotation when (re)connecting. */
-    val urls: List<String>,
-    /** A signed token (`dev:<uid>` on a server in dev mode). */
-    val token: String,
-    /** Where callbacks run before the event executor. */
-    val dispatch: Dispatch = Dispatch.THREAD,
-    /** One connection attempt (TCP, TLS, WebSocket, hello). */
-    val connectTimeout: Duration = 10.seconds,
-    /** How long an invitee that accepted or rejected waits for the caller's outcome. */
-    val confirmTimeout: Duration = 10.seconds,
-    /** The ping interval. */
-    val heartbeat: Duration = 5.seconds,
-    /** The link counts as dead after this long with nothing heard. */
-    val deadAfter: Duration = 15.seconds,
-    /** Reconnect after a lost link; if `false` the client ends `DISCONNECTED`. */
-    val reconnect: Boolean = true,
-    /** The shortest reconnection backoff (full jitter, doubling). */
-    val reconnectMin: Duration = 250.milliseconds,
-    /** The longest reconnection backoff. */
-    val reconnectMax: Duration = 10.seconds,
-    /** A PEM file of the CA certificates trusted for `wss://` (else the built-in web roots). */
-    val caFile: String? = null,
-    /** PEM text of the CA certificates trusted for `wss://`. */
-    val caPem: String? = null,
+internal class ClientSink(
+    private val client: WilddogVideoClient,
+    dispatcher: Dispatcher,
+    handle: NativeHandle,
 ) {
-    /** One server. */
-    constructor(url: String, token: String) : this(listOf(url), token)
-
-    /** The C configuration JSON. */
-    internal fun toJson(): String = buildString {
-        // One server is `url` (errors then name `url`), several `urls`.
-        if (urls.size == 1) {
-            append("{\"url\":")
-            appendJsonString(urls[0])
-        } else {
-            append("{\"urls\":[")
-            urls.forEachIndexed { i, url ->
-                if (i > 0) append(',')
-                appendJsonString(url)
-            }
-            append(']')
-        }
-        append(",\"token\":")
-        appendJsonString(token)
-        append(",\"dispatch\":")
-        appendJsonString(dispatch.name.lowercase())
-        append(",\"connectTimeoutMs\":").append(connectTimeout.inWholeMilliseconds)
-        append(",\"confirmTimeoutMs\":").append(confirmTimeout.inWholeMilliseconds)
-        append(",\"heartbeatMs\":").append(heartbeat.inWholeMilliseconds)
-        append(",\"deadAfterMs\":").append(deadAfter.inWholeMilliseconds)
-        append(",\"reconnect\":").append(reconnect)
-        append(",\"reconnectMinMs\":").append(reconnectMin.inWholeMilliseconds)
-        append(",\"reconnectMaxMs\":").append(reconnectMax.inWholeMilliseconds)
-        caFile?.let { append(",\"caFile\":"); appendJsonString(it) }
-        caPem?.let { append(",\"caPem\":"); appendJsonString(it) }
-        append('}')
+    val inviteGroup = SinkGroup(dispatcher, handle) { id, install ->
+        NativeLib.clientSetInviteSink(id, if (install) this else null)
     }
-}
+    val invites = EventHub<IncomingInvite>(inviteGroup, Replay.STREAM)
 
-/** Appends [text] as a JSON string literal. */
-private fun StringBuilder.appendJsonString(text: String) {
-    append('"')
-    for (c in text) {
-        when {
-            c == '"' -> append("\\\"")
-            c == '\\' -> append("\\\\")
-            c < ' ' -> append("\\u").append(c.code.toString(16).padStart(4, '0'))
-            else -> append(c)
-        }
+    val stateGroup = SinkGroup(dispatcher, handle) { id, install ->
+        NativeLib.clientSetConnectionSink(id, if (install) this else null)
     }
-    append('"')
-}
+    val states = EventHub<ConnectionState>(stateGroup, Replay.LATEST)
 
-/**
- * What the glue calls for each incoming invite. Holds no reference to the
- * [WilddogVideoClient], so a forgotten client can still be collected.
- */
-internal class ClientSink(private val dispatcher: Dispatcher) {
-    @Volatile
-    var listener: ((IncomingInvite) -> Unit)? = null
+    init {
+        // Without a sink the state seen last goes stale; a new sink hears the current one.
+        stateGroup.onRemoved = { if (!stateGroup.isFinished) states.forget() }
+    }
 
-    /** Called by the glue on the SDK's event thread with a new handle we own. */
-    @Suppress("unused")
+    /** Called by the glue on the SDK's thread with a new handle this object owns. */
     fun onInvite(id: Long) {
-        val invite = IncomingInvite(id, dispatcher)
-        val l = listener
-        val task = Runnable {
-            if (l != null) l(invite) else invite.close()
+        invites.emit(IncomingInvite(id, client))
+    }
+
+    /** Called by the glue on the SDK's thread with a `WD_CONNECTION_STATE_*`. */
+    fun onConnectionState(state: Int) {
+        val value = ConnectionState.of(state)
+        states.emit(value)
+        if (value == ConnectionState.DISCONNECTED) {
+            // The client's last event: nothing more can arrive.
+            inviteGroup.finish()
+            stateGroup.finish()
         }
-        if (dispatcher.enqueue(listOf(task))) dispatcher.launch()
     }
 
     /** Called by the glue with an exception that escaped a call into this sink. */
-    @Suppress("unused")
     fun reportError(e: Throwable) = WilddogVideo.reportListenerError(e)
 }

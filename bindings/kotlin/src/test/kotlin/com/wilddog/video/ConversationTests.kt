@@ -1,6 +1,7 @@
 package com.wilddog.video
 
 import java.util.concurrent.CountDownLatch
+import java.util.concurrent.Executor
 import java.util.concurrent.LinkedBlockingQueue
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
@@ -11,7 +12,7 @@ import kotlin.test.assertSame
 /** Accepts every invite this client gets; where their conversations go. */
 private fun WilddogVideoClient.acceptEveryInvite(): LinkedBlockingQueue<Conversation> {
     val conversations = LinkedBlockingQueue<Conversation>()
-    onInvite { inc -> inc.onAccepted { conversations.put(it) }.onOutcome { inc.close() }.accept() }
+    onInvite { inc -> inc.acceptAndCloseWhenDone(conversations) }
     return conversations
 }
 
@@ -72,7 +73,7 @@ fun registerConversationTests() {
                 assertEquals(65_536, got.takeOrFail("message at the limit").length)
                 mine.disconnect()
                 val gone = assertFailsWith<InvalidStateException> { mine.send("late") }
-                assertEquals("disconnected", gone.status)
+                assertEquals(ObjectState.DISCONNECTED, gone.state)
                 assertFailsWith<InvalidStateException> { mine.invite(uid("carol")) }
                 mine.close()
                 theirs.close()
@@ -149,11 +150,11 @@ fun registerConversationTests() {
     test("the conversation fetched before the accepted event still hears every event") {
         connect(uid("bob")).use { bob ->
             connect(uid("carol")).use { carol ->
-                connect(uid("alice")).use { alice ->
+                connect(uid("alice"), Executor { it.run() }).use { alice ->
                     val theirs = bob.acceptEveryInvite()
-                    // Alice's listeners run on her SDK event thread (no executor):
-                    // holding it in her invite listener keeps every later event of
-                    // her client queued behind it.
+                    // Alice's listeners run on her SDK event thread (a direct
+                    // executor): holding it in her invite listener keeps every
+                    // later event of her client queued behind it.
                     val held = CountDownLatch(1)
                     val hold = CountDownLatch(1)
                     alice.onInvite { inc ->

@@ -26,6 +26,7 @@ fun registerHeaderTests() {
             "wd_participant_left_reason" to ParticipantLeftReason.entries.associate { it.name to it.value } + ("NONE" to 0),
             "wd_mode" to Mode.entries.associate { it.name to it.value },
             "wd_connection_state" to ConnectionState.entries.associate { it.name to it.value },
+            "wd_log_level" to LogLevel.entries.associate { it.name to it.value },
         )
         for ((cName, kotlin) in exact) {
             assertEquals(headerEnum(header, cName).toSortedMap(), kotlin.toSortedMap(), "$cName differs from Kotlin")

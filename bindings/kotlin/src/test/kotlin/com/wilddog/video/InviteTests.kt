@@ -11,11 +11,21 @@ import kotlin.test.assertIs
 import kotlin.test.assertNull
 import kotlin.test.assertSame
 import kotlin.test.assertTrue
+import kotlin.time.Duration.Companion.milliseconds
 
 /** Closes an incoming invite (and its conversation) once it has an outcome. */
-fun IncomingInvite.closeWhenDone(): IncomingInvite = onOutcome {
-    if (it is IncomingOutcome.Accepted) it.conversation.close()
-    close()
+fun IncomingInvite.closeWhenDone(): IncomingInvite = apply {
+    onOutcome {
+        if (it is IncomingOutcome.Accepted) it.conversation.close()
+        close()
+    }
+}
+
+/** Accepts; the conversation goes to [conversations], and the invite is closed once it has an outcome. */
+fun IncomingInvite.acceptAndCloseWhenDone(conversations: LinkedBlockingQueue<Conversation>) {
+    onAccepted { conversations.put(it) }
+    onOutcome { close() }
+    accept()
 }
 
 fun registerInviteTests() {
@@ -31,8 +41,8 @@ fun registerInviteTests() {
                     assertEquals(b, invite.to)
                     assertEquals(Mode.P2P, invite.mode)
                     invite.onRinging { ringing.countDown() }
-                        .onAccepted { accepted.put(it) }
-                        .onOutcome { outcomes.put(it) }
+                    invite.onAccepted { accepted.put(it) }
+                    invite.onOutcome { outcomes.put(it) }
                     val conversation = accepted.takeOrFail("accepted")
                     val outcome = assertIs<Outcome.Accepted>(outcomes.takeOrFail("outcome"))
                     assertSame(conversation, outcome.conversation)
@@ -46,7 +56,7 @@ fun registerInviteTests() {
                     assertEquals(listOf(b), conversation.participants.map { it.uid })
                     // cancel() after accepted: a typed exception, and nothing changes.
                     val e = assertFailsWith<InvalidStateException> { invite.cancel() }
-                    assertEquals("accepted", e.status)
+                    assertEquals(ObjectState.ACCEPTED, e.state)
                     assertEquals(OutgoingStatus.ACCEPTED, invite.status)
                     conversation.close()
                 }
@@ -96,7 +106,8 @@ fun registerInviteTests() {
         connect(b).use { bob ->
             val calleeSaw = LinkedBlockingQueue<RejectReason>()
             bob.onInvite { inc ->
-                inc.onRejected { calleeSaw.put(it) }.closeWhenDone()
+                inc.onRejected { calleeSaw.put(it) }
+                inc.closeWhenDone()
                 inc.reject(RejectReason.BUSY)
                 // A proposal until the caller's outcome comes back, as an accept is.
                 assertTrue(inc.status in setOf(IncomingStatus.REJECTING, IncomingStatus.REJECTED))
@@ -124,7 +135,11 @@ fun registerInviteTests() {
                 alice.inviteToConversation(b).use { invite ->
                     val canceled = AtomicInteger()
                     val canceledOnce = CountDownLatch(1)
-                    invite.onCanceled { canceled.incrementAndGet(); canceledOnce.countDown() }
+                    invite.onCanceled { reason ->
+                        assertEquals(CancelReason.CALLER_CANCELED, reason)
+                        canceled.incrementAndGet()
+                        canceledOnce.countDown()
+                    }
                     incoming.takeOrFail("incoming").use { inc ->
                         val calleeReason = LinkedBlockingQueue<CancelReason>()
                         inc.onCanceled { calleeReason.put(it) }
@@ -139,7 +154,7 @@ fun registerInviteTests() {
                         // A later listener proves every earlier delivery is done; still once.
                         val late = LinkedBlockingQueue<Outcome>()
                         invite.onOutcome { late.put(it) }
-                        assertEquals(Outcome.Canceled, late.takeOrFail("late outcome"))
+                        assertEquals(Outcome.Canceled(CancelReason.CALLER_CANCELED), late.takeOrFail("late outcome"))
                         assertEquals(1, canceled.get())
                     }
                 }
@@ -163,12 +178,16 @@ fun registerInviteTests() {
         val (a, b) = uid("alice") to uid("bob")
         connect(b).use { bob ->
             val calleeOutcome = LinkedBlockingQueue<IncomingOutcome>()
-            bob.onInvite { inc -> inc.onOutcome { calleeOutcome.put(it) }.closeWhenDone() }
+            bob.onInvite { inc ->
+                inc.onOutcome { calleeOutcome.put(it) }
+                inc.closeWhenDone()
+            }
             connect(a).use { alice ->
                 val outcomes = LinkedBlockingQueue<Outcome>()
                 val ringing = CountDownLatch(1)
-                alice.inviteToConversation(b, lifetimeMs = 300).use { invite ->
-                    invite.onRinging { ringing.countDown() }.onOutcome { outcomes.put(it) }
+                alice.inviteToConversation(b, lifetime = 300.milliseconds).use { invite ->
+                    invite.onRinging { ringing.countDown() }
+                    invite.onOutcome { outcomes.put(it) }
                     assertEquals(Outcome.Failed(FailureReason.TIMEOUT), outcomes.takeOrFail("timeout"))
                     ringing.awaitOrFail("ringing")
                     assertEquals(FailureReason.TIMEOUT, invite.failureReason)
@@ -183,7 +202,7 @@ fun registerInviteTests() {
         val (a, b) = uid("alice") to uid("bob")
         connect(b).use { bob ->
             val bobConversation = LinkedBlockingQueue<Conversation>()
-            bob.onInvite { inc -> inc.onAccepted { bobConversation.put(it) }.onOutcome { inc.close() }.accept() }
+            bob.onInvite { inc -> inc.acceptAndCloseWhenDone(bobConversation) }
             connect(a).use { alice ->
                 val aliceConversation = LinkedBlockingQueue<Conversation>()
                 alice.inviteToConversation(b).use { invite ->
@@ -194,7 +213,7 @@ fun registerInviteTests() {
                     val aliceDisconnected = CountDownLatch(1)
                     val bobDisconnected = CountDownLatch(1)
                     mine.onParticipantDisconnected { p, reason -> left.put(p to reason) }
-                        .onDisconnected { aliceDisconnected.countDown() }
+                    mine.onDisconnected { aliceDisconnected.countDown() }
                     theirs.onDisconnected { bobDisconnected.countDown() }
                     assertEquals(listOf(Participant(b, bob.device)), mine.participants)
                     theirs.disconnect()
@@ -219,7 +238,7 @@ fun registerInviteTests() {
         val bob = connect(b)
         val bobDevice = bob.device
         val bobConversation = LinkedBlockingQueue<Conversation>()
-        bob.onInvite { inc -> inc.onAccepted { bobConversation.put(it) }.onOutcome { inc.close() }.accept() }
+        bob.onInvite { inc -> inc.acceptAndCloseWhenDone(bobConversation) }
         connect(a).use { alice ->
             val aliceConversation = LinkedBlockingQueue<Conversation>()
             alice.inviteToConversation(b).use { invite ->
@@ -229,7 +248,7 @@ fun registerInviteTests() {
                 val left = LinkedBlockingQueue<Pair<Participant, ParticipantLeftReason>>()
                 val aliceDisconnected = CountDownLatch(1)
                 mine.onParticipantDisconnected { p, reason -> left.put(p to reason) }
-                    .onDisconnected { aliceDisconnected.countDown() }
+                mine.onDisconnected { aliceDisconnected.countDown() }
                 bob.close() // no disconnect(): the server announces bob gone
                 assertEquals(
                     Participant(b, bobDevice) to ParticipantLeftReason.CONNECTION_LOST,
@@ -293,7 +312,8 @@ fun registerInviteTests() {
                 val calleeThreads = LinkedBlockingQueue<String>()
                 bob.onInvite { inc ->
                     calleeThreads.put(Thread.currentThread().name)
-                    inc.onRejected { calleeThreads.put(Thread.currentThread().name) }.closeWhenDone()
+                    inc.onRejected { calleeThreads.put(Thread.currentThread().name) }
+                    inc.closeWhenDone()
                     inc.reject()
                 }
                 connect(a, aliceExec).use { alice ->

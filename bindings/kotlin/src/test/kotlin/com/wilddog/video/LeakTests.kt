@@ -39,7 +39,7 @@ fun registerLeakTests() {
         }
         val rssEnd = rssKiB()
         println("      outcomes: $outcomes; RSS after 100 invites ${rssAfterWarmup / 1024} MiB, after $n ${rssEnd / 1024} MiB")
-        assertEquals(n / 2, outcomes[Outcome.Canceled.toString()], "canceled outcomes: $outcomes")
+        assertEquals(n / 2, outcomes[Outcome.Canceled(CancelReason.CALLER_CANCELED).toString()], "canceled outcomes: $outcomes")
         assertEquals(n / 2, outcomes[Outcome.Failed(FailureReason.OFFLINE).toString()], "offline outcomes: $outcomes")
         for (c in callers) assertEquals(0, c.liveCount(), "invites the SDK still tracks for ${c.uid}")
         // Memory: the JVM heap may grow a little; native leaks of ~1 KiB × 1000 per

@@ -10,12 +10,15 @@ import kotlin.test.assertFalse
 import kotlin.test.assertIs
 import kotlin.test.assertTrue
 import kotlin.test.fail
+import kotlin.time.Duration
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.Duration.Companion.seconds
 
 /** Runs [body] with [WilddogVideo.listenerErrorHandler] capturing into a queue. */
 fun <R> capturingListenerErrors(body: (LinkedBlockingQueue<Throwable>) -> R): R {
     val errors = LinkedBlockingQueue<Throwable>()
     val saved = WilddogVideo.listenerErrorHandler
-    WilddogVideo.listenerErrorHandler = { errors.put(it) }
+    WilddogVideo.listenerErrorHandler = ListenerErrorHandler { errors.put(it) }
     try {
         return body(errors)
     } finally {
@@ -85,8 +88,8 @@ fun registerLifecycleTests() {
         assertFailsWith<HandleClosedException> { invite.status }
         val e = assertFailsWith<HandleClosedException> { invite.cancel() }
         assertIs<InvalidStateException>(e)
-        assertEquals("closed", e.status)
-        assertFailsWith<HandleClosedException> { invite.onOutcome { } .status }
+        assertEquals(ObjectState.CLOSED, e.state)
+        assertFailsWith<HandleClosedException> { invite.onOutcome { } }
         // The native side checks too: a stale id never reaches freed memory.
         assertFailsWith<HandleClosedException> { NativeLib.outgoingStatus(staleId) }
         assertFailsWith<HandleClosedException> { NativeLib.outgoingCancel(staleId) }
@@ -101,15 +104,23 @@ fun registerLifecycleTests() {
         connect(uid("alice")).use { alice ->
             assertEquals("participantId", assertFailsWith<InvalidArgumentException> { alice.inviteToConversation("") }.field)
             assertEquals("participantId", assertFailsWith<InvalidArgumentException> { alice.inviteToConversation("no spaces") }.field)
-            assertEquals("lifetimeMs", assertFailsWith<InvalidArgumentException> { alice.inviteToConversation("bob", lifetimeMs = -1) }.field)
-            assertEquals("lifetimeMs", assertFailsWith<InvalidArgumentException> { alice.inviteToConversation("bob", lifetimeMs = 0) }.field)
+            assertEquals("lifetimeMs", assertFailsWith<InvalidArgumentException> { alice.inviteToConversation("bob", lifetime = (-1).milliseconds) }.field)
+            assertEquals("lifetimeMs", assertFailsWith<InvalidArgumentException> { alice.inviteToConversation("bob", lifetime = Duration.ZERO) }.field)
             assertEquals("userData", assertFailsWith<InvalidArgumentException> { alice.inviteToConversation("bob", userData = "x".repeat(9000)) }.field)
         }
         assertEquals("url", assertFailsWith<InvalidArgumentException> { WilddogVideoClient.connect("http://127.0.0.1:1", "dev:a") }.field)
-        assertEquals("connectTimeoutMs", assertFailsWith<InvalidArgumentException> { WilddogVideoClient.connect(Env.url, "dev:a", null, 0) }.field)
+        assertEquals(
+            "connectTimeoutMs",
+            assertFailsWith<InvalidArgumentException> {
+                WilddogVideoClient.connect(ClientOptions(Env.url, "dev:a").copy(connectTimeout = Duration.ZERO))
+            }.field,
+        )
         assertFailsWith<UnauthorizedException> { WilddogVideoClient.connect(Env.url, "not-a-token") }
         val closedPort = ServerSocket(0).use { it.localPort }
-        assertFailsWith<NetworkException> { WilddogVideoClient.connect("ws://127.0.0.1:$closedPort", "dev:a", null, 2_000) }
+        val refused = assertFailsWith<NetworkException> {
+            WilddogVideoClient.connect(ClientOptions("ws://127.0.0.1:$closedPort", "dev:a").copy(connectTimeout = 2.seconds))
+        }
+        assertTrue(refused !is TlsException, "a refused TCP connection is not a TLS failure")
     }
 
     test("a native panic arrives as NativePanicException, and the JVM carries on") {
@@ -145,7 +156,7 @@ fun registerLifecycleTests() {
             bob.onInvite { it.closeWhenDone() }
             connect(a).use { alice ->
                 val before = NativeDiagnostics.listenerExceptionCount()
-                alice.inviteToConversation(b, lifetimeMs = 300).use { invite ->
+                alice.inviteToConversation(b, lifetime = 300.milliseconds).use { invite ->
                     val sink = ThrowingSink()
                     // Replace the wrapper's sink with one that throws from every event.
                     invite.handle.use { NativeLib.outgoingSetSink(it, sink) }
@@ -187,7 +198,8 @@ fun registerLifecycleTests() {
             bob.onInvite { it.closeWhenDone() }
             val alice = connect(a)
             val invite = alice.inviteToConversation(b)
-            invite.onRinging { ringing.countDown() }.onOutcome { outcomes.put(it) }
+            invite.onRinging { ringing.countDown() }
+            invite.onOutcome { outcomes.put(it) }
             ringing.awaitOrFail("ringing")
             alice.close()
             assertEquals(Outcome.Failed(FailureReason.NETWORK), outcomes.takeOrFail("failed(network)"))

@@ -1,18 +1,20 @@
 package com.wilddog.video
 
 import java.io.File
+import java.lang.ref.WeakReference
 import java.util.concurrent.BlockingQueue
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.Executor
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicInteger
+import java.util.concurrent.locks.LockSupport
 import kotlin.system.exitProcess
 import kotlin.test.fail
 
 // A small test runner (no JUnit: this machine has no Maven Central). Tests
 // register with `test(name) { ... }`, use kotlin.test assertions, and wait only
-// with bounded waits (`awaitOrFail`, `takeOrFail`): a timeout is a failure,
-// never a sleep.
+// with bounded waits (`awaitOrFail`, `takeOrFail`, `eventually`): a timeout is
+// a failure, never a sleep.
 
 /** Upper bound of every wait in the tests. */
 const val WAIT_SECONDS = 10L
@@ -21,6 +23,8 @@ const val WAIT_SECONDS = 10L
 object Env {
     val url: String = System.getProperty("wilddog.test.url") ?: error("-Dwilddog.test.url=ws://… is required")
     val header: File = File(System.getProperty("wilddog.video.header") ?: "include/wilddog_video.h")
+    val root: File = File(System.getProperty("wilddog.test.root") ?: ".")
+    val mainJar: File? = System.getProperty("wilddog.test.main.jar")?.let(::File)
 }
 
 class TestCase(val name: String, val body: () -> Unit)
@@ -42,6 +46,38 @@ fun uid(base: String): String = "kt-$base-$runId-${uidCounter.incrementAndGet()}
 fun connect(uid: String, executor: Executor? = null): WilddogVideoClient =
     WilddogVideoClient.connect(Env.url, "dev:$uid", executor)
 
+/** Waits (polling, bounded) until [condition] holds; a timeout is a failure. */
+fun eventually(what: String, condition: () -> Boolean) {
+    val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS)
+    while (!condition()) {
+        if (System.nanoTime() > deadline) fail("timed out after ${WAIT_SECONDS}s waiting for $what")
+        LockSupport.parkNanos(1_000_000)
+    }
+}
+
+/**
+ * Runs the garbage collector until an object allocated here (and referenced by
+ * nothing) is collected: proof that at least one full collection ran.
+ */
+fun forceGc() {
+    val canary = WeakReference(Any())
+    val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS)
+    while (canary.get() != null) {
+        if (System.nanoTime() > deadline) fail("no garbage collection within ${WAIT_SECONDS}s")
+        System.gc()
+    }
+}
+
+/** Collects garbage until [ref] is cleared; a timeout is a failure (a leak). */
+fun awaitCollected(ref: WeakReference<*>, what: String) {
+    val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS)
+    while (ref.get() != null) {
+        if (System.nanoTime() > deadline) fail("$what was never collected (leaked)")
+        System.gc()
+        Thread.yield()
+    }
+}
+
 fun CountDownLatch.awaitOrFail(what: String) {
     if (!await(WAIT_SECONDS, TimeUnit.SECONDS)) fail("timed out after ${WAIT_SECONDS}s waiting for $what")
 }
@@ -56,11 +92,18 @@ fun main(args: Array<String>) {
     registerLifecycleTests()
     registerLeakTests()
     registerOptionsTests()
+    registerKeepAliveTests()
+    registerCleanerTests()
+    registerParityTests()
+    registerCoroutineTests()
+    registerPackagingTests()
+    registerDocsTests()
     registerCancelReasonTests()
     val selected = if (args.isEmpty()) registered else registered.filter { t -> args.any { t.name.contains(it) } }
     var passed = 0
     var failed = 0
     val started = System.nanoTime()
+    println("cleaner: ${Cleaners.instance.name}")
     for (t in selected) {
         val t0 = System.nanoTime()
         try {
