@@ -112,7 +112,7 @@ fn run(
     invite.set_listener(move |inv, event| {
         let what = match event {
             OutgoingEvent::Ringing => "ringing".to_owned(),
-            OutgoingEvent::Accepted => format!(
+            OutgoingEvent::Accepted { .. } => format!(
                 "accepted: conversation with {:?}",
                 inv.conversation()
                     .map(|c| c
@@ -123,7 +123,7 @@ fn run(
                     .unwrap_or_default()
             ),
             OutgoingEvent::Rejected(r) => format!("rejected ({})", r.as_str()),
-            OutgoingEvent::Canceled => "canceled".to_owned(),
+            OutgoingEvent::Canceled(r) => format!("canceled ({})", r.as_str()),
             OutgoingEvent::Failed(r) => format!("failed ({r})"),
         };
         let _ = alice_tx.send(Line {
@@ -152,7 +152,7 @@ fn run(
     let bob_tx = tx.clone();
     incoming.set_listener(move |inv, event| {
         let what = match event {
-            IncomingEvent::Accepted => "accepted: in the conversation".to_owned(),
+            IncomingEvent::Accepted { .. } => "accepted: in the conversation".to_owned(),
             IncomingEvent::Rejected(r) => format!("rejected ({})", r.as_str()),
             IncomingEvent::Canceled(r) => format!("canceled ({})", r.as_str()),
             IncomingEvent::Failed(r) => format!("failed ({r})"),

@@ -241,7 +241,7 @@ fn callee(invites: Receiver<IncomingInvite>, deadline: Instant) -> Res<usize> {
         .accept(Some(&answer.to_sdp_string()), Some("callee here"))
         .map_err(|e| format!("callee: accept: {e}"))?;
     match recv(&outcome, deadline, "the caller's confirmation")? {
-        IncomingEvent::Accepted => {}
+        IncomingEvent::Accepted { .. } => {}
         other => return Err(format!("callee: the invite ended {other:?}")),
     }
     let conv = invite.conversation().ok_or("callee: no conversation")?;
@@ -317,7 +317,7 @@ pub fn run() -> Res<Report> {
     loop {
         match recv(&outcome, deadline, "the callee's answer")? {
             OutgoingEvent::Ringing => continue,
-            OutgoingEvent::Accepted => break,
+            OutgoingEvent::Accepted { .. } => break,
             other => return Err(format!("caller: the invite ended {other:?}")),
         }
     }

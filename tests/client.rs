@@ -53,8 +53,14 @@ fn accepted_invite_starts_a_conversation_on_both_sides() {
         inc.status(),
         IncomingStatus::Accepting | IncomingStatus::Accepted
     ));
-    assert_eq!(next(&out_rx, "accepted"), OutgoingEvent::Accepted);
-    assert_eq!(next(&inc_rx, "accepted"), IncomingEvent::Accepted);
+    assert!(matches!(
+        next(&out_rx, "accepted"),
+        OutgoingEvent::Accepted { .. }
+    ));
+    assert!(matches!(
+        next(&inc_rx, "accepted"),
+        IncomingEvent::Accepted { .. }
+    ));
     assert_eq!(out.status(), OutgoingStatus::Accepted);
     assert_eq!(inc.status(), IncomingStatus::Accepted);
     assert_eq!(out.answer().as_deref(), Some("v=0 answer"));
@@ -196,7 +202,10 @@ fn cancel_is_immediate_and_stops_the_ringing() {
         out.cancel(),
         Err(Error::InvalidState { status: "canceled" })
     ));
-    assert_eq!(next(&out_rx, "canceled"), OutgoingEvent::Canceled);
+    assert_eq!(
+        next(&out_rx, "canceled"),
+        OutgoingEvent::Canceled(CancelReason::CallerCanceled)
+    );
     assert_eq!(
         next(&inc_rx, "canceled"),
         IncomingEvent::Canceled(CancelReason::CallerCanceled)
@@ -380,11 +389,14 @@ fn first_device_to_answer_wins_and_the_others_stop_ringing() {
     assert_eq!(on_phone.conversation_id(), on_laptop.conversation_id());
     let (phone_rx, laptop_rx) = (incoming_events(&on_phone), incoming_events(&on_laptop));
     on_laptop.accept(None, None).unwrap();
-    assert_eq!(
+    assert!(matches!(
         until_terminal(&out_rx).last(),
-        Some(&OutgoingEvent::Accepted)
-    );
-    assert_eq!(next(&laptop_rx, "laptop accepted"), IncomingEvent::Accepted);
+        Some(OutgoingEvent::Accepted { .. })
+    ));
+    assert!(matches!(
+        next(&laptop_rx, "laptop accepted"),
+        IncomingEvent::Accepted { .. }
+    ));
     assert_eq!(
         next(&phone_rx, "phone canceled"),
         IncomingEvent::Canceled(CancelReason::AnsweredElsewhere)
@@ -473,7 +485,11 @@ fn callbacks_may_cancel_and_drop_their_own_handles() {
             let _ = tx.send(("cancel", inv.cancel().is_ok(), inv.status()));
             held.lock().unwrap().take();
         } else {
-            let _ = tx.send(("terminal", *ev == OutgoingEvent::Canceled, inv.status()));
+            let _ = tx.send((
+                "terminal",
+                *ev == OutgoingEvent::Canceled(CancelReason::CallerCanceled),
+                inv.status(),
+            ));
         }
     });
     drop(out);
@@ -564,16 +580,16 @@ fn cancel_racing_accept_always_agrees() {
         let caller = until_terminal(&out_rx).pop().unwrap();
         let callee = next(&inc_rx, "invitee outcome");
         match caller {
-            OutgoingEvent::Accepted => {
+            OutgoingEvent::Accepted { .. } => {
                 assert!(accept.is_ok());
                 assert!(matches!(
                     cancel,
                     Err(Error::InvalidState { status: "accepted" })
                 ));
-                assert_eq!(callee, IncomingEvent::Accepted);
+                assert!(matches!(callee, IncomingEvent::Accepted { .. }));
                 accepted += 1;
             }
-            OutgoingEvent::Canceled => {
+            OutgoingEvent::Canceled(CancelReason::CallerCanceled) => {
                 assert!(cancel.is_ok());
                 // Bob's accept either crossed the cancel (and was absorbed)
                 // or came after the cancel reached him (and was refused).

@@ -45,11 +45,14 @@ fn call(
     let inc = next(callee_invites, "the invite");
     let inc_rx = incoming_events(&inc);
     inc.accept(None, None).unwrap();
-    assert_eq!(
+    assert!(matches!(
         until_terminal(&out_rx).last(),
-        Some(&OutgoingEvent::Accepted)
-    );
-    assert_eq!(next(&inc_rx, "accepted"), IncomingEvent::Accepted);
+        Some(OutgoingEvent::Accepted { .. })
+    ));
+    assert!(matches!(
+        next(&inc_rx, "accepted"),
+        IncomingEvent::Accepted { .. }
+    ));
     (out.conversation().unwrap(), inc.conversation().unwrap())
 }
 
@@ -171,11 +174,14 @@ fn three_party_via(
     assert_eq!(inc.conversation_id(), ca.conversation_id());
     let inc_rx = incoming_events(&inc);
     inc.accept(None, None).unwrap();
-    assert_eq!(
+    assert!(matches!(
         until_terminal(&out_rx).last(),
-        Some(&OutgoingEvent::Accepted)
-    );
-    assert_eq!(next(&inc_rx, "carol accepted"), IncomingEvent::Accepted);
+        Some(OutgoingEvent::Accepted { .. })
+    ));
+    assert!(matches!(
+        next(&inc_rx, "carol accepted"),
+        IncomingEvent::Accepted { .. }
+    ));
     let cc = inc.conversation().unwrap();
     assert_eq!(cc.conversation_id(), ca.conversation_id());
     let rx_c = conversation_events(&cc);
@@ -308,7 +314,10 @@ fn glare_over_the_real_server_leaves_one_invite_and_one_conversation() {
         (&b_out, &a_out, &b_rx, &a_rx, &at_alice, &at_bob)
     };
     // The loser: canceled(glare) on both sides.
-    assert_eq!(until_terminal(l_rx).last(), Some(&OutgoingEvent::Canceled));
+    assert_eq!(
+        until_terminal(l_rx).last(),
+        Some(&OutgoingEvent::Canceled(CancelReason::Glare))
+    );
     assert_eq!(loser.status(), OutgoingStatus::Canceled);
     assert_eq!(loser.cancel_reason(), Some(CancelReason::Glare));
     let l_in_rx = incoming_events(l_in);
@@ -322,8 +331,14 @@ fn glare_over_the_real_server_leaves_one_invite_and_one_conversation() {
     assert_eq!(w_in.status(), IncomingStatus::Pending);
     let w_in_rx = incoming_events(w_in);
     w_in.accept(None, None).unwrap();
-    assert_eq!(until_terminal(w_rx).last(), Some(&OutgoingEvent::Accepted));
-    assert_eq!(next(&w_in_rx, "accepted"), IncomingEvent::Accepted);
+    assert!(matches!(
+        until_terminal(w_rx).last(),
+        Some(OutgoingEvent::Accepted { .. })
+    ));
+    assert!(matches!(
+        next(&w_in_rx, "accepted"),
+        IncomingEvent::Accepted { .. }
+    ));
     assert_eq!(
         winner.conversation().unwrap().conversation_id(),
         w_in.conversation().unwrap().conversation_id()

@@ -85,11 +85,14 @@ fn accepting_from_the_invite_listener_works_in_both_modes() {
         }
         for _ in 0..n {
             let (ev, seen) = next(&ends_rx, "invitee outcome");
-            assert_eq!((ev, seen), (IncomingEvent::Accepted, 1), "{mode:?}");
+            assert!(
+                matches!((&ev, seen), (IncomingEvent::Accepted { .. }, 1)),
+                "{mode:?}: {ev:?}, {seen}"
+            );
         }
         assert!(terminal
             .values()
-            .all(|evs| evs == &[OutgoingEvent::Accepted]));
+            .all(|evs| matches!(evs.as_slice(), [OutgoingEvent::Accepted { .. }])));
         assert!(rang.iter().all(|&r| r <= 1), "{mode:?}: ringing twice");
         assert!(outs.iter().all(|o| o.status() == OutgoingStatus::Accepted));
         // No event is doubled: nothing more arrives once everything ended
@@ -134,7 +137,10 @@ fn reject_cancel_and_timeout_from_listeners_in_both_modes() {
                 if *ev == OutgoingEvent::Ringing {
                     let _ = tx.send(("cancel", inv.cancel().is_ok()));
                 } else {
-                    let _ = tx.send(("end", *ev == OutgoingEvent::Canceled));
+                    let _ = tx.send((
+                        "end",
+                        *ev == OutgoingEvent::Canceled(CancelReason::CallerCanceled),
+                    ));
                 }
             });
             (out, rx)
@@ -328,8 +334,14 @@ fn finished_invites_leave_no_deadline_armed() {
     let inc = next(&bob_invites, "invite");
     let inc_rx = incoming_events(&inc);
     inc.accept(None, None).unwrap();
-    assert_eq!(until_terminal(&out_rx).pop(), Some(OutgoingEvent::Accepted));
-    assert_eq!(next(&inc_rx, "confirmed"), IncomingEvent::Accepted);
+    assert!(matches!(
+        until_terminal(&out_rx).pop(),
+        Some(OutgoingEvent::Accepted { .. })
+    ));
+    assert!(matches!(
+        next(&inc_rx, "confirmed"),
+        IncomingEvent::Accepted { .. }
+    ));
 
     let out2 = alice
         .invite_to_conversation(InviteOptions::new("bob"))
@@ -338,7 +350,10 @@ fn finished_invites_leave_no_deadline_armed() {
     let inc2 = next(&bob_invites, "invite");
     let inc2_rx = incoming_events(&inc2);
     out2.cancel().unwrap();
-    assert_eq!(until_terminal(&rx2).pop(), Some(OutgoingEvent::Canceled));
+    assert_eq!(
+        until_terminal(&rx2).pop(),
+        Some(OutgoingEvent::Canceled(CancelReason::CallerCanceled))
+    );
     assert_eq!(
         next(&inc2_rx, "canceled"),
         IncomingEvent::Canceled(CancelReason::CallerCanceled)

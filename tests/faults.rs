@@ -168,11 +168,14 @@ fn invite_completes(a: &Peer, b: &Peer) {
     let inc = next(&rx, "the invite");
     let inc_rx = incoming_events(&inc);
     inc.accept(None, None).unwrap();
-    assert_eq!(
+    assert!(matches!(
         until_terminal(&out_rx).last(),
-        Some(&OutgoingEvent::Accepted)
-    );
-    assert_eq!(next(&inc_rx, "accepted"), IncomingEvent::Accepted);
+        Some(OutgoingEvent::Accepted { .. })
+    ));
+    assert!(matches!(
+        next(&inc_rx, "accepted"),
+        IncomingEvent::Accepted { .. }
+    ));
     b.client.clear_invite_listener();
 }
 
@@ -296,7 +299,10 @@ fn a_connection_cut_by_the_test_reconciles_a_canceled_invite() {
     proxy.cut_and_refuse();
     bob.expect(ConnectionState::Reconnecting);
     out.cancel().unwrap();
-    assert_eq!(next(&out_rx, "canceled"), OutgoingEvent::Canceled);
+    assert_eq!(
+        next(&out_rx, "canceled"),
+        OutgoingEvent::Canceled(CancelReason::CallerCanceled)
+    );
     proxy.resume();
     bob.expect(ConnectionState::Connected);
     assert_eq!(

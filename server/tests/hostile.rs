@@ -16,9 +16,9 @@ use tungstenite::Message;
 use wd_protocol::{ErrorCode, FailureReason, Outcome, PeerMessage, ServerMessage};
 use wd_signal::{mint_token, ServerConfig, ServerHandle};
 use wilddog_video::client::{
-    Client as Sdk, ClientConfig, IncomingEvent, IncomingInvite, InviteOptions, OutgoingEvent,
+    Client as Sdk, ClientConfig, IncomingEvent, IncomingInvite, IncomingStatus, InviteOptions,
+    OutgoingEvent, OutgoingStatus,
 };
-use wilddog_video::engine::{IncomingStatus, OutgoingStatus};
 
 const WAIT: Duration = Duration::from_secs(10);
 const SECRET: &[u8] = b"hostile-secret";
@@ -59,7 +59,7 @@ fn legit_invite_completes(url: &str) {
             .expect("an event of carol's invite")
         {
             OutgoingEvent::Ringing => continue,
-            OutgoingEvent::Accepted => break,
+            OutgoingEvent::Accepted { .. } => break,
             other => panic!("the legitimate invite ended {other:?}"),
         }
     }
@@ -290,11 +290,14 @@ fn answering_or_cancelling_someone_elses_invite_changes_nothing() {
             break;
         }
     }
-    assert_eq!(seen.last(), Some(&OutgoingEvent::Accepted), "{seen:?}");
-    assert_eq!(
-        inc_events.recv_timeout(WAIT).expect("bob's invite event"),
-        IncomingEvent::Accepted
+    assert!(
+        matches!(seen.last(), Some(OutgoingEvent::Accepted { .. })),
+        "{seen:?}"
     );
+    assert!(matches!(
+        inc_events.recv_timeout(WAIT).expect("bob's invite event"),
+        IncomingEvent::Accepted { .. }
+    ));
     assert_eq!(inc.status(), IncomingStatus::Accepted);
     let conv = out.conversation().expect("alice's conversation");
     assert!(
@@ -674,7 +677,7 @@ fn foreign_relays_are_refused_by_the_server() {
     loop {
         match events.recv_timeout(WAIT).expect("alice's invite event") {
             OutgoingEvent::Ringing => continue,
-            OutgoingEvent::Accepted => break,
+            OutgoingEvent::Accepted { .. } => break,
             other => panic!("alice's invite ended {other:?}"),
         }
     }
@@ -746,7 +749,7 @@ fn the_sdk_ignores_and_counts_foreign_invite_messages() {
     loop {
         match events.recv_timeout(WAIT).expect("alice's invite event") {
             OutgoingEvent::Ringing => continue,
-            OutgoingEvent::Accepted => break,
+            OutgoingEvent::Accepted { .. } => break,
             other => panic!("alice's invite ended {other:?}"),
         }
     }

@@ -9,11 +9,10 @@ use cluster::{have_redis, Cluster, Node, Redis};
 use crossbeam_channel::{unbounded, Receiver};
 use std::time::Duration;
 use wilddog_video::client::{
-    Client, ClientConfig, ConnectionState, Conversation, ConversationEvent, IncomingEvent,
-    IncomingInvite, InviteOptions, OutgoingEvent, OutgoingInvite,
+    CancelReason, Client, ClientConfig, ConnectionState, Conversation, ConversationEvent,
+    FailureReason, IncomingEvent, IncomingInvite, IncomingStatus, InviteOptions, LeaveReason,
+    OutgoingEvent, OutgoingInvite, OutgoingStatus, Participant, RejectReason,
 };
-use wilddog_video::engine::{IncomingStatus, OutgoingStatus, Participant};
-use wilddog_video::protocol::{CancelReason, FailureReason, LeaveReason, RejectReason};
 
 /// Failure bound of one wait: tests never wait this long when all works.
 const WAIT: Duration = Duration::from_secs(20);
@@ -89,8 +88,11 @@ fn accepted_rejected_canceled_timeout_and_offline_across_nodes() {
     let inc_rx = incoming_events(&inc);
     assert_eq!(next(&out_rx, "ringing"), OutgoingEvent::Ringing);
     inc.accept(Some("answer"), None).unwrap();
-    assert_eq!(terminal(&out_rx), OutgoingEvent::Accepted);
-    assert_eq!(next(&inc_rx, "accepted"), IncomingEvent::Accepted);
+    assert!(matches!(terminal(&out_rx), OutgoingEvent::Accepted { .. }));
+    assert!(matches!(
+        next(&inc_rx, "accepted"),
+        IncomingEvent::Accepted { .. }
+    ));
     assert_eq!(out.answer().as_deref(), Some("answer"));
     let conv = out.conversation().unwrap();
     assert_eq!(conv.participants()[0].device, bob.device());
@@ -112,7 +114,10 @@ fn accepted_rejected_canceled_timeout_and_offline_across_nodes() {
     let inc_rx = incoming_events(&inc);
     assert_eq!(next(&out_rx, "ringing"), OutgoingEvent::Ringing);
     out.cancel().unwrap();
-    assert_eq!(next(&out_rx, "canceled"), OutgoingEvent::Canceled);
+    assert_eq!(
+        next(&out_rx, "canceled"),
+        OutgoingEvent::Canceled(CancelReason::CallerCanceled)
+    );
     assert_eq!(
         next(&inc_rx, "canceled at bob"),
         IncomingEvent::Canceled(CancelReason::CallerCanceled)
@@ -183,8 +188,11 @@ fn devices_on_different_nodes_all_ring_and_the_first_answer_wins() {
         incoming_events(&on_desk),
     );
     on_laptop.accept(None, None).unwrap();
-    assert_eq!(terminal(&out_rx), OutgoingEvent::Accepted);
-    assert_eq!(next(&laptop_rx, "laptop accepted"), IncomingEvent::Accepted);
+    assert!(matches!(terminal(&out_rx), OutgoingEvent::Accepted { .. }));
+    assert!(matches!(
+        next(&laptop_rx, "laptop accepted"),
+        IncomingEvent::Accepted { .. }
+    ));
     for (rx, what) in [(&phone_rx, "phone"), (&desk_rx, "desk")] {
         assert_eq!(
             next(rx, what),
@@ -246,7 +254,7 @@ fn glare_across_nodes_leaves_one_invite() {
     } else {
         (&b_out, &a_out, &b_rx, &a_rx, &at_alice, &at_bob)
     };
-    assert_eq!(terminal(l_rx), OutgoingEvent::Canceled);
+    assert_eq!(terminal(l_rx), OutgoingEvent::Canceled(CancelReason::Glare));
     assert_eq!(loser.cancel_reason(), Some(CancelReason::Glare));
     let l_in_rx = incoming_events(l_in);
     assert_eq!(
@@ -256,7 +264,7 @@ fn glare_across_nodes_leaves_one_invite() {
     assert_eq!(winner.status(), OutgoingStatus::Pending);
     assert_eq!(w_in.status(), IncomingStatus::Pending);
     w_in.accept(None, None).unwrap();
-    assert_eq!(terminal(w_rx), OutgoingEvent::Accepted);
+    assert!(matches!(terminal(w_rx), OutgoingEvent::Accepted { .. }));
 }
 
 #[test]
@@ -329,7 +337,7 @@ fn a_killed_node_ends_its_invites_once_and_the_others_keep_serving() {
     let on_phone = next(&phone_inv, "phone rings again");
     next(&laptop_inv, "laptop rings again");
     on_phone.accept(None, None).unwrap();
-    assert_eq!(terminal(&out_rx), OutgoingEvent::Accepted);
+    assert!(matches!(terminal(&out_rx), OutgoingEvent::Accepted { .. }));
     // Dave is offline now, not ringing into the void.
     let (_out, out_rx) = invite(&carol, "dave", 60_000);
     assert_eq!(
@@ -437,7 +445,7 @@ fn a_killed_nodes_clients_reconnect_by_themselves_to_a_survivor() {
     };
     let other_rx = incoming_events(&other);
     answer.accept(None, None).unwrap();
-    assert_eq!(terminal(&out_rx), OutgoingEvent::Accepted);
+    assert!(matches!(terminal(&out_rx), OutgoingEvent::Accepted { .. }));
     assert_eq!(
         next(&other_rx, "answered elsewhere"),
         IncomingEvent::Canceled(CancelReason::AnsweredElsewhere)
@@ -506,7 +514,7 @@ fn a_redis_restart_fails_invites_typed_then_routing_resumes() {
     next(&bob_inv, "bob rings after the restart")
         .accept(None, None)
         .unwrap();
-    assert_eq!(terminal(&out_rx), OutgoingEvent::Accepted);
+    assert!(matches!(terminal(&out_rx), OutgoingEvent::Accepted { .. }));
     // A device that connects after the restart is seen too.
     let carol = connect(c.url(0), "carol");
     let carol_inv = invites(&carol);
@@ -557,11 +565,11 @@ fn participant_gone_reaches_members_on_other_nodes() {
     let bob_invite = next(&bob_inv, "bob rings");
     let bob_invite_rx = incoming_events(&bob_invite);
     bob_invite.accept(None, None).unwrap();
-    assert_eq!(terminal(&out_rx), OutgoingEvent::Accepted);
-    assert_eq!(
+    assert!(matches!(terminal(&out_rx), OutgoingEvent::Accepted { .. }));
+    assert!(matches!(
         next(&bob_invite_rx, "bob accepted"),
-        IncomingEvent::Accepted
-    );
+        IncomingEvent::Accepted { .. }
+    ));
     let cb = bob_invite.conversation().expect("bob's conversation");
     let rx_b = conversation_events(&cb);
     let ca = out.conversation().expect("alice's conversation");
@@ -570,11 +578,14 @@ fn participant_gone_reaches_members_on_other_nodes() {
     let carol_invite = next(&carol_inv, "carol rings");
     let carol_invite_rx = incoming_events(&carol_invite);
     carol_invite.accept(None, None).unwrap();
-    assert_eq!(terminal(&to_carol_rx), OutgoingEvent::Accepted);
-    assert_eq!(
+    assert!(matches!(
+        terminal(&to_carol_rx),
+        OutgoingEvent::Accepted { .. }
+    ));
+    assert!(matches!(
         next(&carol_invite_rx, "carol accepted"),
-        IncomingEvent::Accepted
-    );
+        IncomingEvent::Accepted { .. }
+    ));
     let cc = carol_invite.conversation().expect("carol's conversation");
     let rx_c = conversation_events(&cc);
     assert!(matches!(

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use wd_protocol::{Mode, DEFAULT_LIFETIME_MS, MAX_TOKEN_LEN};
 
-use super::Error;
-use crate::engine::DEFAULT_CONFIRM_TIMEOUT;
+use super::error::Error;
+use crate::engine::{field, DEFAULT_CONFIRM_TIMEOUT};
 
 /// Longest JSON text accepted for a configuration or options object.
 pub const MAX_JSON_LEN: usize = 256 * 1024;
@@ -20,7 +20,8 @@ pub enum DispatchMode {
     /// The client's own event thread runs them.
     #[default]
     Thread,
-    /// The host runs them by calling [`super::Client::dispatch`].
+    /// The host runs them by calling
+    /// [`Client::dispatch`](crate::client::Client::dispatch).
     Manual,
     /// The client's I/O thread runs them, as soon as it has read what
     /// caused them (`"dispatch": "io"`). This saves the hand-over to
@@ -28,9 +29,10 @@ pub enum DispatchMode {
     /// listener runs the client reads, writes and heartbeats nothing:
     /// listeners must not block. Calls from inside listeners are
     /// allowed, as in the other modes; what they send leaves at once
-    /// from the I/O thread. [`super::Client::disconnect`] called from
-    /// a listener returns at once and the connection closes right after
-    /// the listener returns.
+    /// from the I/O thread.
+    /// [`Client::disconnect`](crate::client::Client::disconnect) called
+    /// from a listener returns at once and the connection closes right
+    /// after the listener returns.
     Io,
 }
 
@@ -44,7 +46,7 @@ pub struct ClientConfig {
     pub token: String,
     /// Who runs event callbacks.
     pub dispatch: DispatchMode,
-    /// How long [`super::Client::connect`] may take.
+    /// How long [`Client::connect`](crate::client::Client::connect) may take.
     pub connect_timeout: Duration,
     /// How long an accepted incoming invite waits for the caller's
     /// confirmation.
@@ -250,31 +252,34 @@ impl InviteOptions {
         let obj = parse_object(json)?;
         let mut options = InviteOptions::new("");
         let mut participant = None;
-        for (field, value) in &obj {
-            match field.as_str() {
-                "participantId" => participant = Some(string(field, value)?),
-                "mode" => {
-                    options.mode = match string(field, value)?.as_str() {
+        for (name, value) in &obj {
+            match name.as_str() {
+                field::PARTICIPANT_ID => participant = Some(string(name, value)?),
+                field::MODE => {
+                    options.mode = match string(name, value)?.as_str() {
                         "p2p" => Mode::P2p,
                         "server" => Mode::Server,
-                        _ => return Err(Error::invalid(field, "expected \"p2p\" or \"server\"")),
+                        _ => return Err(Error::invalid(name, "expected \"p2p\" or \"server\"")),
                     }
                 }
-                "userData" => options.user_data = Some(string(field, value)?),
-                "offer" => options.offer = Some(string(field, value)?),
-                "lifetimeMs" => options.lifetime_ms = millis(field, value)?,
-                _ => return Err(Error::invalid(field, "unknown field")),
+                field::USER_DATA => options.user_data = Some(string(name, value)?),
+                field::OFFER => options.offer = Some(string(name, value)?),
+                field::LIFETIME_MS => options.lifetime_ms = millis(name, value)?,
+                _ => return Err(Error::invalid(name, "unknown field")),
             }
         }
         options.participant_id =
-            participant.ok_or_else(|| Error::invalid("participantId", "required"))?;
+            participant.ok_or_else(|| Error::invalid(field::PARTICIPANT_ID, "required"))?;
         Ok(options)
     }
 }
 
 fn parse_object(json: &str) -> Result<Map<String, Value>, Error> {
     if json.len() > MAX_JSON_LEN {
-        return Err(Error::invalid("json", "longer than 262144 bytes"));
+        return Err(Error::invalid(
+            "json",
+            format!("longer than {MAX_JSON_LEN} bytes"),
+        ));
     }
     match serde_json::from_str::<Value>(json) {
         Ok(Value::Object(obj)) => Ok(obj),

@@ -1,16 +1,15 @@
 //! `Conversation`: what an accepted invite starts, on both sides.
 
-use std::ffi::CStr;
-use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::Arc;
 
 use wd_protocol::{LeaveReason, Mode};
 
+use super::config::InviteOptions;
 use super::core::Core;
-use super::events::{Deliver, Slot};
-use super::text::Text;
-use super::{Error, InviteOptions, OutgoingInvite};
-use crate::engine::{ConversationInfo, EngineError, Key, Participant};
+use super::error::Error;
+use super::handle::{listener_methods, new_handle, Kind, Shared};
+use super::outgoing::OutgoingInvite;
+use crate::engine::{ConversationInfo, EngineError, Participant};
 
 /// Something that happened in a conversation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,111 +41,85 @@ pub enum ConversationEvent {
     Disconnected,
 }
 
-struct ConversationState {
-    participants: Vec<Participant>,
-    connected: bool,
-}
-
-/// State shared by every clone of one [`Conversation`].
-pub(crate) struct ConversationShared {
-    core: Weak<Core>,
-    key: Key,
-    conversation_id: Text,
-    mode: Mode,
-    state: Mutex<ConversationState>,
-    slot: Slot<Conversation, ConversationEvent>,
-    c_refs: AtomicUsize,
-}
-
-impl ConversationShared {
-    pub(crate) fn new(core: Weak<Core>, info: ConversationInfo) -> Arc<Self> {
-        Arc::new(ConversationShared {
-            core,
-            key: info.key,
-            conversation_id: Text::from_checked(info.conversation_id),
-            mode: info.mode,
-            state: Mutex::new(ConversationState {
-                participants: info.participants,
-                connected: true,
-            }),
-            slot: Slot::default(),
-            c_refs: AtomicUsize::new(0),
-        })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, ConversationState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Records an event (under the engine lock) and queues it.
-    pub(crate) fn update(&self, event: ConversationEvent) {
-        {
-            let mut st = self.lock();
-            match &event {
-                ConversationEvent::ParticipantConnected(p) => {
-                    if !st.participants.contains(p) {
-                        st.participants.push(p.clone());
-                    }
-                }
-                ConversationEvent::Message { .. } => {}
-                ConversationEvent::ParticipantDisconnected { participant, .. } => {
-                    st.participants.retain(|q| q != participant);
-                }
-                ConversationEvent::Disconnected => {
-                    st.connected = false;
-                    st.participants.clear();
-                }
-            }
+impl ConversationEvent {
+    /// The device the event is about: who joined, who sent the message,
+    /// who is gone; `None` for [`ConversationEvent::Disconnected`].
+    pub fn participant(&self) -> Option<&Participant> {
+        match self {
+            ConversationEvent::ParticipantConnected(p)
+            | ConversationEvent::Message { from: p, .. }
+            | ConversationEvent::ParticipantDisconnected { participant: p, .. } => Some(p),
+            ConversationEvent::Disconnected => None,
         }
-        self.slot.push(event);
+    }
+
+    /// A message's text; `None` for every other event.
+    pub fn payload(&self) -> Option<&str> {
+        match self {
+            ConversationEvent::Message { payload, .. } => Some(payload),
+            _ => None,
+        }
+    }
+
+    /// Why a participant is gone; `None` for every other event.
+    pub fn leave_reason(&self) -> Option<LeaveReason> {
+        match self {
+            ConversationEvent::ParticipantDisconnected { reason, .. } => Some(*reason),
+            _ => None,
+        }
     }
 }
 
-/// The engine's "no such conversation" is this handle's `disconnected`.
-fn map_gone(e: impl Into<MaybeGone>) -> Error {
-    match e.into() {
-        MaybeGone::Engine(EngineError::UnknownKey) => Error::InvalidState {
-            status: "disconnected",
-        },
-        MaybeGone::Engine(other) => other.into(),
-        MaybeGone::Sdk(Error::InvalidState { status: "finished" }) => Error::InvalidState {
-            status: "disconnected",
-        },
-        MaybeGone::Sdk(other) => other,
-    }
-}
-
-/// An error from the engine or from the SDK layer.
-enum MaybeGone {
-    Engine(EngineError),
-    Sdk(Error),
-}
-
-impl From<EngineError> for MaybeGone {
-    fn from(e: EngineError) -> Self {
-        MaybeGone::Engine(e)
-    }
-}
-
-impl From<Error> for MaybeGone {
-    fn from(e: Error) -> Self {
-        MaybeGone::Sdk(e)
-    }
-}
-
-impl Deliver for ConversationShared {
-    fn deliver(self: Arc<Self>) {
-        let handle = Conversation { shared: self };
-        handle.shared.slot.run(&handle);
-    }
+/// What never changes about a conversation.
+pub(crate) struct ConversationProps {
+    conversation_id: String,
+    mode: Mode,
 }
 
 /// A conversation this device is in (`Conversation` in the JS API). Cheap
-/// to clone; every clone is the same conversation. Dropping it does not
-/// leave the conversation: call [`Conversation::disconnect`].
+/// to clone; every clone is the same conversation, and two handles are
+/// equal when they are the same conversation. Dropping it does not leave
+/// the conversation: call [`Conversation::disconnect`].
 #[derive(Clone)]
 pub struct Conversation {
-    pub(crate) shared: Arc<ConversationShared>,
+    shared: Arc<Shared<Conversation>>,
+}
+
+impl Kind for Conversation {
+    type Event = ConversationEvent;
+    type Props = ConversationProps;
+    /// The other devices in the conversation.
+    type State = Vec<Participant>;
+    /// Whether this device is still in the conversation.
+    type Status = bool;
+    const STATUSES: &'static [bool] = &[true, false];
+
+    fn wrap(shared: Arc<Shared<Self>>) -> Self {
+        Conversation { shared }
+    }
+
+    fn shared(&self) -> &Arc<Shared<Self>> {
+        &self.shared
+    }
+
+    fn record(participants: &mut Vec<Participant>, event: &ConversationEvent) -> Option<bool> {
+        match event {
+            ConversationEvent::ParticipantConnected(p) => {
+                if !participants.contains(p) {
+                    participants.push(p.clone());
+                }
+            }
+            ConversationEvent::Message { .. } => {}
+            ConversationEvent::ParticipantDisconnected { participant, .. } => {
+                participants.retain(|q| q != participant);
+            }
+            ConversationEvent::Disconnected => {
+                participants.clear();
+                return Some(false);
+            }
+        }
+        None
+    }
 }
 
 impl std::fmt::Debug for Conversation {
@@ -158,29 +131,63 @@ impl std::fmt::Debug for Conversation {
     }
 }
 
+impl PartialEq for Conversation {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl Eq for Conversation {}
+
+/// The engine's "no such conversation" is this handle's `disconnected`.
+fn map_gone(e: EngineError) -> Error {
+    match e {
+        EngineError::UnknownKey => gone(),
+        other => other.into(),
+    }
+}
+
+/// The error of a call on a conversation this device is out of.
+fn gone() -> Error {
+    Error::InvalidState {
+        status: "disconnected",
+    }
+}
+
 impl Conversation {
-    /// The conversation's id, the same on every participant.
-    pub fn conversation_id(&self) -> &str {
-        self.shared.conversation_id.as_str()
+    /// The handle of a conversation that starts at client `core`.
+    pub(crate) fn started(core: &Arc<Core>, info: ConversationInfo) -> Self {
+        let props = ConversationProps {
+            conversation_id: info.conversation_id,
+            mode: info.mode,
+        };
+        new_handle(
+            Arc::downgrade(core),
+            info.key,
+            props,
+            true,
+            info.participants,
+        )
     }
 
-    pub(crate) fn conversation_id_cstr(&self) -> &CStr {
-        self.shared.conversation_id.as_c_str()
+    /// The conversation's id, the same on every participant.
+    pub fn conversation_id(&self) -> &str {
+        &self.shared.props.conversation_id
     }
 
     /// Media mode.
     pub fn mode(&self) -> Mode {
-        self.shared.mode
+        self.shared.props.mode
     }
 
     /// The other devices in the conversation.
     pub fn participants(&self) -> Vec<Participant> {
-        self.shared.lock().participants.clone()
+        self.shared.lock().clone()
     }
 
     /// Whether this device is still in the conversation.
     pub fn is_connected(&self) -> bool {
-        self.shared.lock().connected
+        self.shared.status()
     }
 
     /// Leaves the conversation: the others are told (each sees
@@ -229,41 +236,20 @@ impl Conversation {
     pub fn invite(&self, options: InviteOptions) -> Result<OutgoingInvite, Error> {
         let core = self.live_core()?;
         let options = InviteOptions {
-            mode: self.shared.mode,
+            mode: self.shared.props.mode,
             ..options
         };
-        super::invite(
-            &core,
-            options,
-            Some((self.shared.key, self.conversation_id().to_owned())),
-        )
-        .map_err(map_gone)
-    }
-
-    fn live_core(&self) -> Result<Arc<Core>, Error> {
-        self.shared.core.upgrade().ok_or(Error::InvalidState {
-            status: "disconnected",
+        let into = (self.shared.key, self.conversation_id());
+        OutgoingInvite::send(&core, options, Some(into)).map_err(|e| match e {
+            // The engine forgot the conversation: it ended.
+            Error::InvalidState { status: "finished" } => gone(),
+            other => other,
         })
     }
 
-    /// Sets the listener, replacing (and dropping) the previous one; events
-    /// that happened before are delivered to it, once.
-    pub fn set_listener(
-        &self,
-        listener: impl FnMut(&Conversation, &ConversationEvent) + Send + 'static,
-    ) {
-        if self.shared.slot.set(Box::new(listener)) {
-            Core::post_or_deliver_here(&self.shared.core, self.shared.clone());
-        }
+    fn live_core(&self) -> Result<Arc<Core>, Error> {
+        self.shared.core().ok_or_else(gone)
     }
 
-    /// Removes the listener; events that follow wait for a new one.
-    pub fn clear_listener(&self) {
-        self.shared.slot.clear();
-    }
-
-    /// How many C references the FFI holds to this conversation.
-    pub(crate) fn c_refs(&self) -> &AtomicUsize {
-        &self.shared.c_refs
-    }
+    listener_methods!(Conversation, ConversationEvent);
 }

@@ -1,80 +1,59 @@
 //! What the I/O thread, the event thread and every handle of one client
-//! share: the engine behind one lock, the frames waiting to be written,
-//! and the live handles by engine key.
+//! share: the engine behind one lock, the link its frames go out on, the
+//! live handles by engine key, and the client's event queue.
+//!
+//! Calls go one way: a handle runs its call on the engine
+//! ([`Core::with_engine`]), whose frames go to the [`Link`]. What the I/O
+//! thread reads comes back one way too: into the engine, then out to the
+//! handles it concerns ([`Core::pump`]).
 
 use std::cell::Cell;
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use mio::Waker;
 use rustc_hash::FxHashMap as HashMap;
-use tungstenite::WebSocket;
 use wd_protocol::encode;
 
-use super::conversation::ConversationShared;
+use super::conversation::{Conversation, ConversationEvent};
 use super::events::{deliver_here, Deliver, Job, JobSender, Listener, Slot};
-use super::incoming::IncomingShared;
-use super::io::{self, Stream};
-use super::outgoing::OutgoingShared;
-use super::text::Text;
-use super::{
-    ConnectionState, Conversation, ConversationEvent, IncomingEvent, IncomingInvite, OutgoingEvent,
-};
-use crate::engine::{Engine, Event, Key};
+use super::handle::Kind;
+use super::incoming::{IncomingEvent, IncomingInvite};
+use super::link::Link;
+use super::outgoing::{OutgoingEvent, OutgoingInvite};
+use super::state::{ConnectionState, StateCell};
+use crate::engine::{ConversationInfo, Engine, Event, Key};
 
-/// The engine and the objects that mirror its live state.
+/// The engine and the handles that mirror its live state.
 pub(crate) struct EngineState {
     pub(crate) engine: Engine,
-    /// Encoded frames waiting to be written, in order. Whoever holds the
-    /// link (the I/O thread, or a calling thread that got it without
-    /// waiting) takes them out and writes them.
-    pub(crate) outbox: VecDeque<String>,
     /// Where the I/O thread last planned to wake up at the latest (its
     /// next heartbeat, dead-link check or engine deadline); `None` while
     /// it has no plan. A call that arms an earlier engine deadline wakes
     /// it, any other does not.
     pub(crate) io_wake: Option<Instant>,
-    outgoing: HashMap<Key, Arc<OutgoingShared>>,
-    incoming: HashMap<Key, Arc<IncomingShared>>,
-    conversations: HashMap<Key, Arc<ConversationShared>>,
+    pub(crate) outgoing: HashMap<Key, OutgoingInvite>,
+    incoming: HashMap<Key, IncomingInvite>,
+    conversations: HashMap<Key, Conversation>,
 }
 
-/// The shared heart of one client.
+/// One client's shared state.
 pub(crate) struct Core {
     state: Mutex<EngineState>,
-    /// The WebSocket while a connection is open. Lock order: this before
-    /// `state`. No listener ever runs under it, and nobody waits for it
-    /// but the I/O thread: a calling thread only tries it.
-    link: Mutex<Option<WebSocket<Stream>>>,
+    /// The socket and the frames queued for it.
+    pub(crate) link: Link,
     waker: Waker,
     jobs: JobSender,
     /// Whether `jobs` still takes jobs (false once the client stopped it).
     events_open: Mutex<bool>,
     /// Listeners run on the I/O thread (`DispatchMode::Io`).
     inline: bool,
-    connection: AtomicU8,
-    /// Serializes connection state changes with their events.
-    connection_events: Mutex<()>,
-    pub(crate) uid: Text,
+    /// The connection state and its listener.
+    pub(crate) connection: StateCell,
+    pub(crate) uid: String,
     device: Mutex<String>,
     /// Invites that arrived, for the client's invite listener.
     pub(crate) invites: Slot<(), IncomingInvite>,
-    /// Connection state changes, for the connection listener.
-    pub(crate) states: Arc<StateEvents>,
-}
-
-/// The queue of connection state changes (delivered like a handle's).
-#[derive(Default)]
-pub(crate) struct StateEvents {
-    pub(crate) slot: Slot<(), super::ConnectionState>,
-}
-
-impl Deliver for StateEvents {
-    fn deliver(self: Arc<Self>) {
-        self.slot.run(&());
-    }
 }
 
 impl Core {
@@ -83,40 +62,32 @@ impl Core {
         waker: Waker,
         jobs: JobSender,
         inline: bool,
-        uid: Text,
+        uid: String,
         device: String,
     ) -> Self {
         Core {
             state: Mutex::new(EngineState {
                 engine,
-                outbox: VecDeque::new(),
                 io_wake: None,
                 outgoing: HashMap::default(),
                 incoming: HashMap::default(),
                 conversations: HashMap::default(),
             }),
-            link: Mutex::new(None),
+            link: Link::new(),
             waker,
             jobs,
             events_open: Mutex::new(true),
             inline,
-            connection: AtomicU8::new(ConnectionState::Connected as u8),
-            connection_events: Mutex::new(()),
+            connection: StateCell::new(ConnectionState::Connected),
             uid,
             device: Mutex::new(device),
             invites: Slot::default(),
-            states: Arc::new(StateEvents::default()),
         }
     }
 
     /// Locks the engine. No listener ever runs under this lock.
     pub(crate) fn lock(&self) -> MutexGuard<'_, EngineState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Locks the link (I/O thread only: callers use [`Core::send_now`]).
-    pub(crate) fn link(&self) -> MutexGuard<'_, Option<WebSocket<Stream>>> {
-        self.link.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Marks this thread as the I/O thread of this client.
@@ -142,40 +113,19 @@ impl Core {
         let _ = self.waker.wake();
     }
 
-    pub(crate) fn connection_state(&self) -> ConnectionState {
-        ConnectionState::from_u8(self.connection.load(Ordering::Acquire))
-    }
-
     /// Changes the connection state and queues its event (none if the
     /// state is unchanged).
     pub(crate) fn set_connection_state(&self, state: ConnectionState) {
-        {
-            let _order = self
-                .connection_events
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if self.connection.swap(state as u8, Ordering::AcqRel) == state as u8 {
-                return;
-            }
-            self.states.slot.push_latest(state);
+        if let Some(events) = self.connection.set(state) {
+            log::debug!("connection state: {}", state.as_str());
+            self.post(events);
         }
-        log::debug!("connection state: {}", state.as_str());
-        self.post(self.states.clone());
     }
 
     /// Installs the connection listener; it hears the current state first.
     pub(crate) fn set_connection_listener(&self, listener: Listener<(), ConnectionState>) {
-        let old = {
-            let _order = self
-                .connection_events
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            self.states
-                .slot
-                .reset_with(self.connection_state(), listener)
-        };
-        drop(old);
-        self.post(self.states.clone());
+        let events = self.connection.set_listener(listener);
+        self.post(events);
     }
 
     /// This device's id (a new one after every reconnection).
@@ -247,12 +197,12 @@ impl Core {
         let _ = self.jobs.send(Job::Stop);
     }
 
-    /// Moves everything the engine produced out of it: frames into the
-    /// outbox, events into the handles they concern. Call after every
-    /// engine input, with the lock held.
+    /// Moves everything the engine produced out of it: frames onto the
+    /// link's queue, events into the handles they concern. Call after
+    /// every engine input, with the lock held.
     pub(crate) fn pump(self: &Arc<Self>, st: &mut EngineState) {
         while let Some(msg) = st.engine.poll_transmit() {
-            st.outbox.push_back(encode(&msg));
+            self.link.queue(encode(&msg));
         }
         while let Some(event) = st.engine.poll_event() {
             self.route(st, event);
@@ -268,7 +218,7 @@ impl Core {
         self: &Arc<Self>,
         f: impl FnOnce(&mut EngineState, Instant) -> T,
     ) -> T {
-        let (out, frames, earlier) = {
+        let (out, earlier) = {
             let mut st = self.lock();
             let out = f(&mut st, Instant::now());
             self.pump(&mut st);
@@ -277,124 +227,100 @@ impl Core {
                 (Some(_), None) => true,
                 (None, _) => false,
             };
-            (out, !st.outbox.is_empty(), earlier)
+            (out, earlier)
         };
-        if (frames && !self.send_now()) || earlier {
+        if (self.link.has_queued() && !self.link.send_now()) || earlier {
             self.wake_io();
         }
         out
     }
 
-    /// Writes the outbox on this thread if the link can be had without
-    /// waiting; `true` when everything queued went out (nothing is left
-    /// for the I/O thread). Never called with the engine locked.
-    pub(crate) fn send_now(&self) -> bool {
-        let mut link = match self.link.try_lock() {
-            Ok(link) => link,
-            // Held by the I/O thread or another caller: the I/O thread
-            // writes what is queued once woken.
-            Err(TryLockError::WouldBlock) | Err(TryLockError::Poisoned(_)) => return false,
-        };
-        match link.as_mut() {
-            Some(ws) if ws.get_ref().writes_alone() => io::write_outbox(self, ws) == Ok(true),
-            _ => false,
-        }
-    }
-
-    /// Takes every queued frame out (under the engine lock).
-    pub(crate) fn take_outbox(&self) -> VecDeque<String> {
-        std::mem::take(&mut self.lock().outbox)
-    }
-
-    pub(crate) fn track_outgoing(st: &mut EngineState, key: Key, shared: Arc<OutgoingShared>) {
-        st.outgoing.insert(key, shared);
-    }
-
+    /// Hands an engine event to the handle it concerns.
     fn route(self: &Arc<Self>, st: &mut EngineState, event: Event) {
         let key = event.key();
         match event {
             Event::OutgoingRinging { .. } => {
-                if let Some(h) = st.outgoing.get(&key) {
-                    h.update(OutgoingEvent::Ringing, None, None, None);
-                    self.post(h.clone());
-                }
+                self.tell(st.outgoing.get(&key), OutgoingEvent::Ringing)
             }
             Event::OutgoingAccepted {
                 answer,
                 conversation,
                 ..
             } => {
-                let conv = self.start_conversation(st, conversation);
-                if let Some(h) = st.outgoing.remove(&key) {
-                    h.update(OutgoingEvent::Accepted, Some(conv), Some(answer), None);
-                    self.post(h);
-                }
+                let conversation = self.start_conversation(st, conversation);
+                let event = OutgoingEvent::Accepted {
+                    conversation,
+                    answer,
+                };
+                self.tell(st.outgoing.remove(&key).as_ref(), event)
             }
-            Event::OutgoingRejected { reason, .. } => {
-                self.finish_outgoing(st, key, OutgoingEvent::Rejected(reason), None)
-            }
-            Event::OutgoingCanceled { reason, .. } => {
-                self.finish_outgoing(st, key, OutgoingEvent::Canceled, Some(reason))
-            }
-            Event::OutgoingFailed { reason, .. } => {
-                self.finish_outgoing(st, key, OutgoingEvent::Failed(reason), None)
-            }
+            Event::OutgoingRejected { reason, .. } => self.tell(
+                st.outgoing.remove(&key).as_ref(),
+                OutgoingEvent::Rejected(reason),
+            ),
+            Event::OutgoingCanceled { reason, .. } => self.tell(
+                st.outgoing.remove(&key).as_ref(),
+                OutgoingEvent::Canceled(reason),
+            ),
+            Event::OutgoingFailed { reason, .. } => self.tell(
+                st.outgoing.remove(&key).as_ref(),
+                OutgoingEvent::Failed(reason),
+            ),
             Event::IncomingReceived { info, .. } => {
-                let shared = IncomingShared::new(Arc::downgrade(self), key, info);
-                st.incoming.insert(key, shared.clone());
-                self.invites.push(IncomingInvite { shared });
+                let invite = IncomingInvite::arrived(self, key, info);
+                st.incoming.insert(key, invite.clone());
+                self.invites.push(invite);
                 self.post(self.clone());
             }
             Event::IncomingAccepted { conversation, .. } => {
-                let conv = self.start_conversation(st, conversation);
-                if let Some(h) = st.incoming.remove(&key) {
-                    h.update(IncomingEvent::Accepted, Some(conv));
-                    self.post(h);
-                }
+                let conversation = self.start_conversation(st, conversation);
+                let event = IncomingEvent::Accepted { conversation };
+                self.tell(st.incoming.remove(&key).as_ref(), event)
             }
-            Event::IncomingRejected { reason, .. } => {
-                self.finish_incoming(st, key, IncomingEvent::Rejected(reason))
-            }
-            Event::IncomingCanceled { reason, .. } => {
-                self.finish_incoming(st, key, IncomingEvent::Canceled(reason))
-            }
-            Event::IncomingFailed { reason, .. } => {
-                self.finish_incoming(st, key, IncomingEvent::Failed(reason))
-            }
-            Event::ParticipantConnected { participant, .. } => self.conversation_event(
-                st,
-                key,
+            Event::IncomingRejected { reason, .. } => self.tell(
+                st.incoming.remove(&key).as_ref(),
+                IncomingEvent::Rejected(reason),
+            ),
+            Event::IncomingCanceled { reason, .. } => self.tell(
+                st.incoming.remove(&key).as_ref(),
+                IncomingEvent::Canceled(reason),
+            ),
+            Event::IncomingFailed { reason, .. } => self.tell(
+                st.incoming.remove(&key).as_ref(),
+                IncomingEvent::Failed(reason),
+            ),
+            Event::ParticipantConnected { participant, .. } => self.tell(
+                st.conversations.get(&key),
                 ConversationEvent::ParticipantConnected(participant),
             ),
-            Event::ConversationMessage { from, payload, .. } => {
-                self.conversation_event(st, key, ConversationEvent::Message { from, payload })
-            }
+            Event::ConversationMessage { from, payload, .. } => self.tell(
+                st.conversations.get(&key),
+                ConversationEvent::Message { from, payload },
+            ),
             Event::ParticipantDisconnected {
                 participant,
                 reason,
                 ..
-            } => {
-                if let Some(h) = st.conversations.get(&key) {
-                    h.update(ConversationEvent::ParticipantDisconnected {
-                        participant,
-                        reason,
-                    });
-                    self.post(h.clone());
-                }
-            }
-            Event::ConversationDisconnected { .. } => {
-                if let Some(h) = st.conversations.remove(&key) {
-                    h.update(ConversationEvent::Disconnected);
-                    self.post(h);
-                }
-            }
+            } => self.tell(
+                st.conversations.get(&key),
+                ConversationEvent::ParticipantDisconnected {
+                    participant,
+                    reason,
+                },
+            ),
+            Event::ConversationDisconnected { .. } => self.tell(
+                st.conversations.remove(&key).as_ref(),
+                ConversationEvent::Disconnected,
+            ),
         }
     }
 
-    fn conversation_event(self: &Arc<Self>, st: &EngineState, key: Key, ev: ConversationEvent) {
-        if let Some(h) = st.conversations.get(&key) {
-            h.update(ev);
-            self.post(h.clone());
+    /// Records `event` on `handle` (if it is still tracked) and queues the
+    /// handle for delivery.
+    fn tell<K: Kind>(&self, handle: Option<&K>, event: K::Event) {
+        if let Some(handle) = handle {
+            handle.shared().update(event);
+            self.post(handle.shared().clone());
         }
     }
 
@@ -403,37 +329,12 @@ impl Core {
     fn start_conversation(
         self: &Arc<Self>,
         st: &mut EngineState,
-        info: crate::engine::ConversationInfo,
+        info: ConversationInfo,
     ) -> Conversation {
-        let key = info.key;
-        if let Some(shared) = st.conversations.get(&key) {
-            return Conversation {
-                shared: shared.clone(),
-            };
-        }
-        let shared = ConversationShared::new(Arc::downgrade(self), info);
-        st.conversations.insert(key, shared.clone());
-        Conversation { shared }
-    }
-
-    fn finish_outgoing(
-        self: &Arc<Self>,
-        st: &mut EngineState,
-        key: Key,
-        event: OutgoingEvent,
-        cancel: Option<wd_protocol::CancelReason>,
-    ) {
-        if let Some(h) = st.outgoing.remove(&key) {
-            h.update(event, None, None, cancel);
-            self.post(h);
-        }
-    }
-
-    fn finish_incoming(self: &Arc<Self>, st: &mut EngineState, key: Key, event: IncomingEvent) {
-        if let Some(h) = st.incoming.remove(&key) {
-            h.update(event, None);
-            self.post(h);
-        }
+        st.conversations
+            .entry(info.key)
+            .or_insert_with(|| Conversation::started(self, info))
+            .clone()
     }
 }
 

@@ -1,106 +1,33 @@
 //! `IncomingInvite`: an invite this client received.
 
-use std::ffi::CStr;
-use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::Arc;
+use std::time::Instant;
 
 use wd_protocol::{CancelReason, FailureReason, Mode, RejectReason};
 
+use super::conversation::Conversation;
 use super::core::Core;
-use super::events::{Deliver, Slot};
-use super::text::Text;
-use super::{Conversation, Error};
-use crate::engine::{EngineError, IncomingInfo, IncomingStatus, Key};
+use super::error::Error;
+use super::handle::{listener_methods, new_handle, Kind, Shared};
+use crate::engine::{Engine, EngineError, IncomingInfo, IncomingStatus, Key};
 
-/// How an incoming invite ended. Exactly one of these happens, once.
+/// How an incoming invite ended. Exactly one of these happens, once; each
+/// carries what the invite's getters report from then on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IncomingEvent {
-    /// The caller confirmed this device's accept;
-    /// [`IncomingInvite::conversation`] is set.
-    Accepted,
-    /// The caller's outcome is this device's reject.
+    /// The caller confirmed this device's accept.
+    Accepted {
+        /// The conversation this device is now in.
+        conversation: Conversation,
+    },
+    /// The caller's outcome is this device's reject, for this reason.
     Rejected(RejectReason),
-    /// The caller canceled, or another device of this user answered.
+    /// The caller canceled ([`CancelReason::CallerCanceled`]), another
+    /// device of this user answered ([`CancelReason::AnsweredElsewhere`]),
+    /// or the invite lost a glare ([`CancelReason::Glare`]).
     Canceled(CancelReason),
-    /// The invite failed here.
+    /// The invite failed here, for this reason.
     Failed(FailureReason),
-}
-
-struct IncomingState {
-    status: IncomingStatus,
-    failure: Option<FailureReason>,
-    cancel: Option<CancelReason>,
-    conversation: Option<Conversation>,
-}
-
-/// State shared by every clone of one [`IncomingInvite`].
-pub(crate) struct IncomingShared {
-    core: Weak<Core>,
-    key: Key,
-    from: Text,
-    conversation_id: Text,
-    mode: Mode,
-    user_data: Option<Text>,
-    offer: Option<Text>,
-    state: Mutex<IncomingState>,
-    slot: Slot<IncomingInvite, IncomingEvent>,
-    c_refs: AtomicUsize,
-}
-
-impl IncomingShared {
-    pub(crate) fn new(core: Weak<Core>, key: Key, info: IncomingInfo) -> Arc<Self> {
-        Arc::new(IncomingShared {
-            core,
-            key,
-            from: Text::from_checked(info.from),
-            conversation_id: Text::from_checked(info.conversation_id),
-            mode: info.mode,
-            user_data: info.user_data.map(Text::from_checked),
-            offer: info.offer.map(Text::from_checked),
-            state: Mutex::new(IncomingState {
-                status: IncomingStatus::Pending,
-                failure: None,
-                cancel: None,
-                conversation: None,
-            }),
-            slot: Slot::default(),
-            c_refs: AtomicUsize::new(0),
-        })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, IncomingState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Records a terminal event (under the engine lock) and queues it.
-    pub(crate) fn update(&self, event: IncomingEvent, conversation: Option<Conversation>) {
-        {
-            let mut st = self.lock();
-            st.status = match &event {
-                IncomingEvent::Accepted => {
-                    st.conversation = conversation;
-                    IncomingStatus::Accepted
-                }
-                IncomingEvent::Rejected(_) => IncomingStatus::Rejected,
-                IncomingEvent::Canceled(r) => {
-                    st.cancel = Some(*r);
-                    IncomingStatus::Canceled
-                }
-                IncomingEvent::Failed(r) => {
-                    st.failure = Some(*r);
-                    IncomingStatus::Failed
-                }
-            };
-        }
-        self.slot.push(event);
-    }
-}
-
-impl Deliver for IncomingShared {
-    fn deliver(self: Arc<Self>) {
-        let handle = IncomingInvite { shared: self };
-        handle.shared.slot.run(&handle);
-    }
 }
 
 /// An invite this client received (`IncomingInvite` in the JS API). Cheap
@@ -108,7 +35,45 @@ impl Deliver for IncomingShared {
 /// an invite nobody answers rings until its lifetime ends.
 #[derive(Clone)]
 pub struct IncomingInvite {
-    pub(crate) shared: Arc<IncomingShared>,
+    shared: Arc<Shared<IncomingInvite>>,
+}
+
+impl Kind for IncomingInvite {
+    type Event = IncomingEvent;
+    type Props = IncomingInfo;
+    /// The outcome, once there is one.
+    type State = Option<IncomingEvent>;
+    type Status = IncomingStatus;
+    const STATUSES: &'static [IncomingStatus] = &[
+        IncomingStatus::Pending,
+        IncomingStatus::Accepting,
+        IncomingStatus::Rejecting,
+        IncomingStatus::Accepted,
+        IncomingStatus::Rejected,
+        IncomingStatus::Canceled,
+        IncomingStatus::Failed,
+    ];
+
+    fn wrap(shared: Arc<Shared<Self>>) -> Self {
+        IncomingInvite { shared }
+    }
+
+    fn shared(&self) -> &Arc<Shared<Self>> {
+        &self.shared
+    }
+
+    fn record(
+        outcome: &mut Option<IncomingEvent>,
+        event: &IncomingEvent,
+    ) -> Option<IncomingStatus> {
+        *outcome = Some(event.clone());
+        Some(match event {
+            IncomingEvent::Accepted { .. } => IncomingStatus::Accepted,
+            IncomingEvent::Rejected(_) => IncomingStatus::Rejected,
+            IncomingEvent::Canceled(_) => IncomingStatus::Canceled,
+            IncomingEvent::Failed(_) => IncomingStatus::Failed,
+        })
+    }
 }
 
 impl std::fmt::Debug for IncomingInvite {
@@ -122,66 +87,70 @@ impl std::fmt::Debug for IncomingInvite {
 }
 
 impl IncomingInvite {
-    /// The caller's user id.
-    pub fn from(&self) -> &str {
-        self.shared.from.as_str()
+    /// The handle of an invite that just arrived at client `core`.
+    pub(crate) fn arrived(core: &Arc<Core>, key: Key, info: IncomingInfo) -> Self {
+        new_handle(
+            Arc::downgrade(core),
+            key,
+            info,
+            IncomingStatus::Pending,
+            None,
+        )
     }
 
-    pub(crate) fn caller_cstr(&self) -> &CStr {
-        self.shared.from.as_c_str()
+    /// The caller's user id.
+    pub fn from(&self) -> &str {
+        &self.shared.props.from
     }
 
     /// The conversation the invite is for.
     pub fn conversation_id(&self) -> &str {
-        self.shared.conversation_id.as_str()
-    }
-
-    pub(crate) fn conversation_id_cstr(&self) -> &CStr {
-        self.shared.conversation_id.as_c_str()
+        &self.shared.props.conversation_id
     }
 
     /// Media mode.
     pub fn mode(&self) -> Mode {
-        self.shared.mode
+        self.shared.props.mode
     }
 
     /// The caller's text, if any.
     pub fn user_data(&self) -> Option<&str> {
-        self.shared.user_data.as_ref().map(Text::as_str)
-    }
-
-    pub(crate) fn user_data_cstr(&self) -> Option<&CStr> {
-        self.shared.user_data.as_ref().map(Text::as_c_str)
+        self.shared.props.user_data.as_deref()
     }
 
     /// The caller's SDP offer, if any.
     pub fn offer(&self) -> Option<&str> {
-        self.shared.offer.as_ref().map(Text::as_str)
-    }
-
-    pub(crate) fn offer_cstr(&self) -> Option<&CStr> {
-        self.shared.offer.as_ref().map(Text::as_c_str)
+        self.shared.props.offer.as_deref()
     }
 
     /// `pending`, `accepting`, `rejecting`, `accepted`, `rejected`,
     /// `canceled` or `failed`.
     pub fn status(&self) -> IncomingStatus {
-        self.shared.lock().status
+        self.shared.status()
     }
 
     /// Why it failed, once `failed`.
     pub fn failure_reason(&self) -> Option<FailureReason> {
-        self.shared.lock().failure
+        match *self.shared.lock() {
+            Some(IncomingEvent::Failed(reason)) => Some(reason),
+            _ => None,
+        }
     }
 
     /// Why it was canceled, once `canceled`.
     pub fn cancel_reason(&self) -> Option<CancelReason> {
-        self.shared.lock().cancel
+        match *self.shared.lock() {
+            Some(IncomingEvent::Canceled(reason)) => Some(reason),
+            _ => None,
+        }
     }
 
     /// The conversation, once `accepted`.
     pub fn conversation(&self) -> Option<Conversation> {
-        self.shared.lock().conversation.clone()
+        match &*self.shared.lock() {
+            Some(IncomingEvent::Accepted { conversation }) => Some(conversation.clone()),
+            _ => None,
+        }
     }
 
     /// Accepts the invite, sending `answer` (SDP) and `user_data` to the
@@ -189,16 +158,10 @@ impl IncomingInvite {
     /// and then `accepted` once the caller confirms (or `canceled` /
     /// `failed(confirm_timeout)`).
     pub fn accept(&self, answer: Option<&str>, user_data: Option<&str>) -> Result<(), Error> {
-        let core = self.core()?;
-        let key = self.shared.key;
         let (answer, user_data) = (answer.map(str::to_owned), user_data.map(str::to_owned));
-        core.with_engine(|st, now| {
-            st.engine.accept(key, answer, user_data, now)?;
-            // Still under the engine lock, so no event can overtake it.
-            self.shared.lock().status = IncomingStatus::Accepting;
-            Ok(())
+        self.answer(IncomingStatus::Accepting, |engine, key, now| {
+            engine.accept(key, answer, user_data, now)
         })
-        .map_err(|e| self.map_err(e))
     }
 
     /// Rejects the invite. Valid only while `pending`: on `Ok` the status
@@ -207,51 +170,36 @@ impl IncomingInvite {
     /// canceled, or another device answered, first; or
     /// `failed(confirm_timeout)`), so both sides end the same way.
     pub fn reject(&self, reason: RejectReason) -> Result<(), Error> {
-        let core = self.core()?;
+        self.answer(IncomingStatus::Rejecting, |engine, key, now| {
+            engine.reject(key, reason, now)
+        })
+    }
+
+    /// Gives the engine this device's answer; on success the status is
+    /// `status` (set under the engine lock, so no event can overtake it).
+    fn answer(
+        &self,
+        status: IncomingStatus,
+        give: impl FnOnce(&mut Engine, Key, Instant) -> Result<(), EngineError>,
+    ) -> Result<(), Error> {
+        let core = self.shared.core().ok_or_else(|| self.invalid_state())?;
         let key = self.shared.key;
         core.with_engine(|st, now| {
-            st.engine.reject(key, reason, now)?;
-            // Still under the engine lock, so no event can overtake it.
-            self.shared.lock().status = IncomingStatus::Rejecting;
+            give(&mut st.engine, key, now)?;
+            self.shared.set_status(status);
             Ok(())
         })
-        .map_err(|e| self.map_err(e))
-    }
-
-    fn core(&self) -> Result<Arc<Core>, Error> {
-        self.shared.core.upgrade().ok_or(Error::InvalidState {
-            status: self.status().as_str(),
+        .map_err(|e| match e {
+            EngineError::UnknownKey => self.invalid_state(),
+            other => other.into(),
         })
     }
 
-    fn map_err(&self, e: EngineError) -> Error {
-        match e {
-            EngineError::UnknownKey => Error::InvalidState {
-                status: self.status().as_str(),
-            },
-            other => other.into(),
+    fn invalid_state(&self) -> Error {
+        Error::InvalidState {
+            status: self.status().as_str(),
         }
     }
 
-    /// Sets the listener, replacing (and dropping) the previous one. It
-    /// runs on the client's event thread (or inside `dispatch`); an event
-    /// that happened before it was set is delivered to it, once.
-    pub fn set_listener(
-        &self,
-        listener: impl FnMut(&IncomingInvite, &IncomingEvent) + Send + 'static,
-    ) {
-        if self.shared.slot.set(Box::new(listener)) {
-            Core::post_or_deliver_here(&self.shared.core, self.shared.clone());
-        }
-    }
-
-    /// Removes the listener; events that follow wait for a new one.
-    pub fn clear_listener(&self) {
-        self.shared.slot.clear();
-    }
-
-    /// How many C references the FFI holds to this invite.
-    pub(crate) fn c_refs(&self) -> &AtomicUsize {
-        &self.shared.c_refs
-    }
+    listener_methods!(IncomingInvite, IncomingEvent);
 }

@@ -7,69 +7,66 @@
 //! inside `dispatch`, or on the I/O thread with [`DispatchMode::Io`]),
 //! never while the SDK holds a lock. Status getters
 //! reflect a change as soon as it happened, before its event is delivered.
+//!
+//! Inside, a call goes one way — handle, then `core` (the engine behind
+//! one lock), then `link` (the socket) — and what the I/O thread reads
+//! comes back one way: `link`, `core`, the handles:
+//!
+//! - `mod.rs`: [`Client`], and what this layer re-exports from below;
+//! - `config.rs`: the configuration and invite options, with their JSON;
+//! - `error.rs`: [`Error`];
+//! - `state.rs`: [`ConnectionState`] and its listener's queue;
+//! - `events.rs`: listener slots and the client's event queue;
+//! - `handle.rs`: what every handle kind is made of (client, key, status,
+//!   state, listener, the data a binding attaches);
+//! - `outgoing.rs`, `incoming.rs`, `conversation.rs`: the three handle
+//!   kinds and their events;
+//! - `core.rs`: the engine, the live handles, event routing;
+//! - `link.rs`: the socket, its queued frames, writing them;
+//! - `dial.rs`: opening a connection (TCP, TLS, WebSocket, `hello`), and
+//!   the reconnection backoff;
+//! - `io.rs`: the I/O thread.
 
 mod config;
 mod conversation;
 mod core;
+mod dial;
 mod error;
 mod events;
+mod handle;
 mod incoming;
 mod io;
+mod link;
 mod outgoing;
-mod text;
+mod state;
 
 pub use config::{ClientConfig, DispatchMode, InviteOptions, MAX_JSON_LEN};
 pub use conversation::{Conversation, ConversationEvent};
 pub use error::Error;
 pub use incoming::{IncomingEvent, IncomingInvite};
 pub use outgoing::{OutgoingEvent, OutgoingInvite};
+pub use state::ConnectionState;
 
-use std::ffi::CStr;
+// What the client's API speaks of, from the layers below: statuses,
+// reasons, participants, the API's field names and its limits. Code above
+// this layer (the C ABI, the Kotlin glue, apps) takes them from here.
+pub use crate::engine::{field, Answer, IncomingStatus, OutgoingStatus, Participant};
+pub use wd_protocol::{
+    CancelReason, FailureReason, LeaveReason, Mode, RejectReason, DEFAULT_LIFETIME_MS,
+    MAX_LIFETIME_MS, MAX_MESSAGE_LEN, MAX_SDP_LEN, MAX_UID_LEN, MAX_USER_DATA_LEN,
+};
+
+pub(crate) use events::Listener;
+pub(crate) use handle::{Attached, Kind};
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use self::core::Core;
-use crate::engine::{Engine, EngineConfig, InviteRequest};
+use crate::engine::{Engine, EngineConfig};
 use events::{in_callback, run_job, JobReceiver};
-use outgoing::OutgoingShared;
-use text::Text;
-
-/// The client's link to the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum ConnectionState {
-    /// Opening the connection.
-    Connecting = 0,
-    /// Connected and authenticated.
-    Connected = 1,
-    /// Lost the connection; trying again.
-    Reconnecting = 2,
-    /// Not connected, and not trying.
-    Disconnected = 3,
-}
-
-impl ConnectionState {
-    fn from_u8(v: u8) -> Self {
-        match v {
-            0 => ConnectionState::Connecting,
-            1 => ConnectionState::Connected,
-            2 => ConnectionState::Reconnecting,
-            _ => ConnectionState::Disconnected,
-        }
-    }
-
-    /// The API name (`"connected"`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConnectionState::Connecting => "connecting",
-            ConnectionState::Connected => "connected",
-            ConnectionState::Reconnecting => "reconnecting",
-            ConnectionState::Disconnected => "disconnected",
-        }
-    }
-}
 
 /// Owns the threads; dropping the last [`Client`] drops it and shuts down.
 pub(crate) struct ClientHandle {
@@ -82,6 +79,8 @@ pub(crate) struct ClientHandle {
     event_thread: Mutex<Option<(JoinHandle<()>, ThreadId)>>,
     /// Present in manual dispatch mode: the host drains it.
     manual: Option<Mutex<JobReceiver>>,
+    /// What a binding keeps with the client.
+    attached: Attached,
 }
 
 /// A connected client (`wilddog.video` `Client`). Cheap to clone; the
@@ -102,14 +101,6 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// Random hex id for invites and conversations (128 bits).
-fn new_id() -> Result<String, Error> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::Network(format!("no randomness available: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 impl Client {
     /// Connects to the server and authenticates, blocking until the server
     /// welcomed this client or `connect_timeout` passed.
@@ -125,7 +116,7 @@ impl Client {
     /// (see [`Client::set_connection_listener`]).
     pub fn connect(config: ClientConfig) -> Result<Client, Error> {
         config.validate()?;
-        let (mut dialer, waker) = io::Dialer::new(&config)?;
+        let (mut dialer, waker) = dial::Dialer::new(&config)?;
         let conn = dialer.connect_first()?;
         let (jobs, job_rx) = crossbeam_channel::unbounded();
         let mut engine = Engine::new(EngineConfig {
@@ -138,7 +129,7 @@ impl Client {
             waker,
             jobs,
             inline,
-            Text::from_checked(conn.uid.clone()),
+            conn.uid.clone(),
             conn.device.clone(),
         ));
         let closing = Arc::new(AtomicBool::new(false));
@@ -182,6 +173,7 @@ impl Client {
                 link_done,
                 event_thread: Mutex::new(event_thread),
                 manual,
+                attached: Attached::default(),
             }),
         })
     }
@@ -192,11 +184,12 @@ impl Client {
 
     /// This user's id, as the server's token named it.
     pub fn uid(&self) -> &str {
-        self.core().uid.as_str()
+        &self.core().uid
     }
 
-    pub(crate) fn uid_cstr(&self) -> &CStr {
-        self.core().uid.as_c_str()
+    /// What a binding keeps with this client.
+    pub(crate) fn attached(&self) -> &Attached {
+        &self.handle.attached
     }
 
     /// This device's id, given by the server (a new one after every
@@ -207,7 +200,7 @@ impl Client {
 
     /// The link to the server.
     pub fn connection_state(&self) -> ConnectionState {
-        self.core().connection_state()
+        self.core().connection.get()
     }
 
     /// Invites `options.participant_id` to a new conversation
@@ -218,7 +211,7 @@ impl Client {
     /// Errors: [`Error::InvalidArgument`] naming the bad option,
     /// [`Error::NotConnected`] when the connection is gone.
     pub fn invite_to_conversation(&self, options: InviteOptions) -> Result<OutgoingInvite, Error> {
-        invite(self.core(), options, None)
+        OutgoingInvite::send(self.core(), options, None)
     }
 
     /// Sets the listener for incoming invites, replacing (and dropping) the
@@ -253,7 +246,7 @@ impl Client {
 
     /// Removes the connection listener.
     pub fn clear_connection_listener(&self) {
-        self.core().states.slot.clear();
+        self.core().connection.clear_listener();
     }
 
     /// Removes the invite listener; invites that follow wait for a new one.
@@ -324,42 +317,6 @@ impl Client {
     }
 }
 
-/// Sends an invite: to a new conversation, or into the live conversation
-/// `into` (its engine key and id).
-pub(crate) fn invite(
-    core: &Arc<Core>,
-    options: InviteOptions,
-    into: Option<(crate::engine::Key, String)>,
-) -> Result<OutgoingInvite, Error> {
-    let conversation_id = match &into {
-        Some((_, id)) => id.clone(),
-        None => new_id()?,
-    };
-    let req = InviteRequest {
-        to: options.participant_id,
-        invite_id: new_id()?,
-        conversation_id,
-        mode: options.mode,
-        user_data: options.user_data,
-        offer: options.offer,
-        lifetime_ms: options.lifetime_ms,
-    };
-    // Checked before the engine so the error names the API field.
-    let to = Text::new("participantId", req.to.clone())?;
-    let conversation_id = Text::from_checked(req.conversation_id.clone());
-    let (invite_id, mode) = (req.invite_id.clone(), req.mode);
-    let weak = Arc::downgrade(core);
-    core.with_engine(|st, now| {
-        let key = match into {
-            Some((conv, _)) => st.engine.invite_into(conv, req, now)?,
-            None => st.engine.invite(req, now)?,
-        };
-        let shared = OutgoingShared::new(weak, key, invite_id, to, conversation_id, mode);
-        core::Core::track_outgoing(st, key, shared.clone());
-        Ok(OutgoingInvite { shared })
-    })
-}
-
 impl ClientHandle {
     /// Stops the I/O thread (which ends every invite and conversation) and
     /// waits for it. Safe to call more than once, from any thread.
@@ -393,7 +350,7 @@ impl Drop for ClientHandle {
         // state alive.
         self.core.invites.clear();
         drop(self.core.invites.discard_pending());
-        self.core.states.slot.clear();
+        self.core.connection.clear_listener();
         self.core.stop_events();
         if let Some(manual) = &self.manual {
             // Manual dispatch: what the end of the link queued (each

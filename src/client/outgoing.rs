@@ -1,131 +1,50 @@
-//! `OutgoingInvite`: an invite this client sent.
+//! `OutgoingInvite`: an invite this client sent, and sending one.
 
-use std::ffi::CStr;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::Arc;
 
 use wd_protocol::{CancelReason, FailureReason, Mode, RejectReason};
 
+use super::config::InviteOptions;
+use super::conversation::Conversation;
 use super::core::Core;
-use super::events::{Deliver, Slot};
-use super::text::Text;
-use super::{Conversation, Error};
-use crate::engine::{Answer, EngineError, Key, OutgoingStatus};
+use super::error::Error;
+use super::handle::{listener_methods, new_handle, Kind, Shared};
+use crate::engine::{Answer, EngineError, InviteRequest, Key, OutgoingStatus};
 
 /// Something that happened to an outgoing invite. Exactly one of
-/// `Accepted`, `Rejected`, `Canceled`, `Failed` happens, once; `Ringing`
-/// may come before it.
+/// `Accepted`, `Rejected`, `Canceled`, `Failed` (its outcome) happens,
+/// once; `Ringing` may come before it. Each carries what the invite's
+/// getters report from then on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutgoingEvent {
     /// A device of the invitee has the invite.
     Ringing,
-    /// The invitee accepted; [`OutgoingInvite::conversation`] is set.
-    Accepted,
-    /// The invitee rejected.
+    /// The invitee accepted.
+    Accepted {
+        /// The conversation the invite started (for an invite made with
+        /// [`Conversation::invite`], the conversation it was made from).
+        conversation: Conversation,
+        /// What the accepting device sent back: its SDP answer and text.
+        answer: Answer,
+    },
+    /// The invitee rejected, for this reason.
     Rejected(RejectReason),
-    /// The invite was canceled: by this client, or because it lost a
-    /// glare (see [`OutgoingInvite::cancel_reason`]).
-    Canceled,
-    /// The invite failed.
+    /// The invite was canceled: [`CancelReason::CallerCanceled`] when this
+    /// client canceled it (or left the conversation it was into),
+    /// [`CancelReason::Glare`] when the invitee invited this user at the
+    /// same time and this invite lost (the one with the greater invite id
+    /// loses).
+    Canceled(CancelReason),
+    /// The invite failed, for this reason.
     Failed(FailureReason),
 }
 
-#[derive(Default)]
-struct OutgoingState {
-    failure: Option<FailureReason>,
-    reject: Option<RejectReason>,
-    cancel: Option<CancelReason>,
-    conversation: Option<Conversation>,
-    answer: Option<Answer>,
-}
-
-/// State shared by every clone of one [`OutgoingInvite`].
-pub(crate) struct OutgoingShared {
-    core: Weak<Core>,
-    key: Key,
+/// What never changes about an outgoing invite.
+pub(crate) struct OutgoingProps {
     invite_id: String,
-    to: Text,
-    conversation_id: Text,
+    to: String,
+    conversation_id: String,
     mode: Mode,
-    /// The status, readable without a lock (the hot getter); written under
-    /// `state`'s lock after the fields it summarises.
-    status: AtomicU8,
-    state: Mutex<OutgoingState>,
-    slot: Slot<OutgoingInvite, OutgoingEvent>,
-    c_refs: AtomicUsize,
-}
-
-impl OutgoingShared {
-    pub(crate) fn new(
-        core: Weak<Core>,
-        key: Key,
-        invite_id: String,
-        to: Text,
-        conversation_id: Text,
-        mode: Mode,
-    ) -> Arc<Self> {
-        Arc::new(OutgoingShared {
-            core,
-            key,
-            invite_id,
-            to,
-            conversation_id,
-            mode,
-            status: AtomicU8::new(status_code(OutgoingStatus::Pending)),
-            state: Mutex::new(OutgoingState::default()),
-            slot: Slot::default(),
-            c_refs: AtomicUsize::new(0),
-        })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, OutgoingState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Records an event (called under the engine lock, in order) and
-    /// queues it for the listener.
-    pub(crate) fn update(
-        &self,
-        event: OutgoingEvent,
-        conversation: Option<Conversation>,
-        answer: Option<Answer>,
-        cancel: Option<CancelReason>,
-    ) {
-        {
-            let mut st = self.lock();
-            let status = match &event {
-                OutgoingEvent::Ringing => None,
-                OutgoingEvent::Accepted => {
-                    st.conversation = conversation;
-                    st.answer = answer;
-                    Some(OutgoingStatus::Accepted)
-                }
-                OutgoingEvent::Rejected(r) => {
-                    st.reject = Some(*r);
-                    Some(OutgoingStatus::Rejected)
-                }
-                OutgoingEvent::Canceled => {
-                    st.cancel = cancel.or(Some(CancelReason::CallerCanceled));
-                    Some(OutgoingStatus::Canceled)
-                }
-                OutgoingEvent::Failed(r) => {
-                    st.failure = Some(*r);
-                    Some(OutgoingStatus::Failed)
-                }
-            };
-            if let Some(status) = status {
-                self.status.store(status_code(status), Ordering::Release);
-            }
-        }
-        self.slot.push(event);
-    }
-}
-
-impl Deliver for OutgoingShared {
-    fn deliver(self: Arc<Self>) {
-        let handle = OutgoingInvite { shared: self };
-        handle.shared.slot.run(&handle);
-    }
 }
 
 /// An invite this client sent (`OutgoingInvite` in the JS API). Cheap to
@@ -133,7 +52,45 @@ impl Deliver for OutgoingShared {
 /// the invite.
 #[derive(Clone)]
 pub struct OutgoingInvite {
-    pub(crate) shared: Arc<OutgoingShared>,
+    shared: Arc<Shared<OutgoingInvite>>,
+}
+
+impl Kind for OutgoingInvite {
+    type Event = OutgoingEvent;
+    type Props = OutgoingProps;
+    /// The outcome, once there is one.
+    type State = Option<OutgoingEvent>;
+    type Status = OutgoingStatus;
+    const STATUSES: &'static [OutgoingStatus] = &[
+        OutgoingStatus::Pending,
+        OutgoingStatus::Accepted,
+        OutgoingStatus::Rejected,
+        OutgoingStatus::Canceled,
+        OutgoingStatus::Failed,
+    ];
+
+    fn wrap(shared: Arc<Shared<Self>>) -> Self {
+        OutgoingInvite { shared }
+    }
+
+    fn shared(&self) -> &Arc<Shared<Self>> {
+        &self.shared
+    }
+
+    fn record(
+        outcome: &mut Option<OutgoingEvent>,
+        event: &OutgoingEvent,
+    ) -> Option<OutgoingStatus> {
+        let status = match event {
+            OutgoingEvent::Ringing => return None,
+            OutgoingEvent::Accepted { .. } => OutgoingStatus::Accepted,
+            OutgoingEvent::Rejected(_) => OutgoingStatus::Rejected,
+            OutgoingEvent::Canceled(_) => OutgoingStatus::Canceled,
+            OutgoingEvent::Failed(_) => OutgoingStatus::Failed,
+        };
+        *outcome = Some(event.clone());
+        Some(status)
+    }
 }
 
 impl std::fmt::Debug for OutgoingInvite {
@@ -147,73 +104,122 @@ impl std::fmt::Debug for OutgoingInvite {
 }
 
 impl OutgoingInvite {
+    /// Sends an invite from client `core`: to a new conversation, or into
+    /// the live conversation `into` (its engine key and id).
+    pub(crate) fn send(
+        core: &Arc<Core>,
+        options: InviteOptions,
+        into: Option<(Key, &str)>,
+    ) -> Result<OutgoingInvite, Error> {
+        let conversation_id = match into {
+            Some((_, id)) => id.to_owned(),
+            None => new_id()?,
+        };
+        let request = InviteRequest {
+            to: options.participant_id,
+            invite_id: new_id()?,
+            conversation_id,
+            mode: options.mode,
+            user_data: options.user_data,
+            offer: options.offer,
+            lifetime_ms: options.lifetime_ms,
+        };
+        let props = OutgoingProps {
+            invite_id: request.invite_id.clone(),
+            to: request.to.clone(),
+            conversation_id: request.conversation_id.clone(),
+            mode: request.mode,
+        };
+        let weak = Arc::downgrade(core);
+        core.with_engine(|st, now| {
+            let key = match into {
+                Some((conversation, _)) => st.engine.invite_into(conversation, request, now)?,
+                None => st.engine.invite(request, now)?,
+            };
+            let invite: OutgoingInvite =
+                new_handle(weak, key, props, OutgoingStatus::Pending, None);
+            st.outgoing.insert(key, invite.clone());
+            Ok(invite)
+        })
+    }
+
     /// `pending`, `accepted`, `rejected`, `canceled` or `failed`. Changes
     /// before the matching event is delivered (so a `cancel` that returned
     /// `Ok` is seen as `canceled` at once).
     pub fn status(&self) -> OutgoingStatus {
-        status_from_code(self.shared.status.load(Ordering::Acquire))
+        self.shared.status()
     }
 
     /// The invitee's user id.
     pub fn to(&self) -> &str {
-        self.shared.to.as_str()
-    }
-
-    pub(crate) fn to_cstr(&self) -> &CStr {
-        self.shared.to.as_c_str()
+        &self.shared.props.to
     }
 
     /// The id of the conversation the invite is for.
     pub fn conversation_id(&self) -> &str {
-        self.shared.conversation_id.as_str()
-    }
-
-    pub(crate) fn conversation_id_cstr(&self) -> &CStr {
-        self.shared.conversation_id.as_c_str()
+        &self.shared.props.conversation_id
     }
 
     /// The invite's own id (as sent on the wire).
     pub fn invite_id(&self) -> &str {
-        &self.shared.invite_id
+        &self.shared.props.invite_id
     }
 
     /// The media mode asked for.
     pub fn mode(&self) -> Mode {
-        self.shared.mode
+        self.shared.props.mode
     }
 
     /// Why it failed, once `failed`.
     pub fn failure_reason(&self) -> Option<FailureReason> {
-        self.shared.lock().failure
+        match *self.shared.lock() {
+            Some(OutgoingEvent::Failed(reason)) => Some(reason),
+            _ => None,
+        }
     }
 
     /// Why it was rejected, once `rejected`.
     pub fn reject_reason(&self) -> Option<RejectReason> {
-        self.shared.lock().reject
+        match *self.shared.lock() {
+            Some(OutgoingEvent::Rejected(reason)) => Some(reason),
+            _ => None,
+        }
     }
 
-    /// Why it was canceled, once `canceled`: `CallerCanceled` when this
-    /// client canceled it (or left the conversation it was into), `Glare`
-    /// when the invitee invited this user at the same time and this invite
-    /// lost (the one with the greater invite id loses).
+    /// Why it was canceled, once `canceled` (see
+    /// [`OutgoingEvent::Canceled`]).
     pub fn cancel_reason(&self) -> Option<CancelReason> {
-        self.shared.lock().cancel
+        match *self.shared.lock() {
+            Some(OutgoingEvent::Canceled(reason)) => Some(reason),
+            _ => None,
+        }
     }
 
     /// The conversation, once `accepted` (for an invite made with
     /// [`Conversation::invite`], the conversation it was made from).
     pub fn conversation(&self) -> Option<Conversation> {
-        self.shared.lock().conversation.clone()
+        match &*self.shared.lock() {
+            Some(OutgoingEvent::Accepted { conversation, .. }) => Some(conversation.clone()),
+            _ => None,
+        }
+    }
+
+    /// What the accepting device sent back, once `accepted`.
+    fn accepted_answer<T>(&self, read: impl FnOnce(&Answer) -> T) -> Option<T> {
+        match &*self.shared.lock() {
+            Some(OutgoingEvent::Accepted { answer, .. }) => Some(read(answer)),
+            _ => None,
+        }
     }
 
     /// The SDP answer the invitee sent with its accept, once `accepted`.
     pub fn answer(&self) -> Option<String> {
-        self.shared.lock().answer.as_ref()?.answer.clone()
+        self.accepted_answer(|a| a.answer.clone()).flatten()
     }
 
     /// The text the invitee sent with its accept, once `accepted`.
     pub fn answer_user_data(&self) -> Option<String> {
-        self.shared.lock().answer.as_ref()?.user_data.clone()
+        self.accepted_answer(|a| a.user_data.clone()).flatten()
     }
 
     /// Cancels the invite. Valid only while `pending`: on `Ok` the status
@@ -221,7 +227,7 @@ impl OutgoingInvite {
     /// every device of the invitee stops ringing. In any other status it
     /// returns [`Error::InvalidState`] and changes nothing.
     pub fn cancel(&self) -> Result<(), Error> {
-        let Some(core) = self.shared.core.upgrade() else {
+        let Some(core) = self.shared.core() else {
             return Err(self.invalid_state());
         };
         let key = self.shared.key;
@@ -238,45 +244,13 @@ impl OutgoingInvite {
         }
     }
 
-    /// Sets the listener, replacing (and dropping) the previous one. It
-    /// runs on the client's event thread (or inside `dispatch`); events
-    /// that happened before it was set are delivered to it, once.
-    pub fn set_listener(
-        &self,
-        listener: impl FnMut(&OutgoingInvite, &OutgoingEvent) + Send + 'static,
-    ) {
-        if self.shared.slot.set(Box::new(listener)) {
-            Core::post_or_deliver_here(&self.shared.core, self.shared.clone());
-        }
-    }
-
-    /// Removes the listener; events that follow wait for a new one.
-    pub fn clear_listener(&self) {
-        self.shared.slot.clear();
-    }
-
-    /// How many C references the FFI holds to this invite.
-    pub(crate) fn c_refs(&self) -> &AtomicUsize {
-        &self.shared.c_refs
-    }
+    listener_methods!(OutgoingInvite, OutgoingEvent);
 }
 
-fn status_code(status: OutgoingStatus) -> u8 {
-    match status {
-        OutgoingStatus::Pending => 0,
-        OutgoingStatus::Accepted => 1,
-        OutgoingStatus::Rejected => 2,
-        OutgoingStatus::Canceled => 3,
-        OutgoingStatus::Failed => 4,
-    }
-}
-
-fn status_from_code(code: u8) -> OutgoingStatus {
-    match code {
-        1 => OutgoingStatus::Accepted,
-        2 => OutgoingStatus::Rejected,
-        3 => OutgoingStatus::Canceled,
-        4 => OutgoingStatus::Failed,
-        _ => OutgoingStatus::Pending,
-    }
+/// Random hex id for invites and conversations (128 bits).
+fn new_id() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Network(format!("no randomness available: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -7,7 +7,7 @@ use wd_protocol::{
 };
 
 use super::{
-    invalid, ConversationInfo, Engine, EngineError, Event, InviteRequest, Key, Participant,
+    field, invalid, ConversationInfo, Engine, EngineError, Event, InviteRequest, Key, Participant,
     FINISHED_MEMORY,
 };
 
@@ -76,9 +76,9 @@ impl Engine {
             .conversations
             .get(&key)
             .ok_or(EngineError::UnknownKey)?;
-        validate_text("payload", payload, MAX_MESSAGE_LEN).map_err(|e| {
+        validate_text(field::PAYLOAD, payload, MAX_MESSAGE_LEN).map_err(|e| {
             invalid(
-                "payload",
+                field::PAYLOAD,
                 if e.problem == "too long" {
                     format!("longer than {MAX_MESSAGE_LEN} bytes")
                 } else {
@@ -95,7 +95,7 @@ impl Engine {
         if let Some(uid) = to {
             if targets.is_empty() {
                 return Err(invalid(
-                    "to",
+                    field::TO,
                     format!("{uid:?} is not a participant of this conversation"),
                 ));
             }
@@ -141,13 +141,19 @@ impl Engine {
             .get(&key)
             .ok_or(EngineError::UnknownKey)?;
         if req.conversation_id != conv.conversation_id {
-            return Err(invalid("conversationId", "not this conversation's id"));
+            return Err(invalid(
+                field::CONVERSATION_ID,
+                "not this conversation's id",
+            ));
         }
         if conv.participants.iter().any(|p| p.uid == req.to) {
-            return Err(invalid("participantId", "already in the conversation"));
+            return Err(invalid(
+                field::PARTICIPANT_ID,
+                "already in the conversation",
+            ));
         }
         if conv.participants.len() >= MAX_PARTICIPANTS {
-            return Err(invalid("participantId", "the conversation is full"));
+            return Err(invalid(field::PARTICIPANT_ID, "the conversation is full"));
         }
         self.invite_inner(req, Some(key), now)
     }

@@ -8,8 +8,8 @@ use wd_protocol::{
 };
 
 use super::{
-    check_text, Engine, EngineError, Event, IncomingEnding, IncomingInfo, IncomingStatus, Key,
-    Participant, FINISHED_MEMORY,
+    check_text, field, Engine, EngineError, Event, IncomingEnding, IncomingInfo, IncomingStatus,
+    Key, Participant, FINISHED_MEMORY,
 };
 
 /// An incoming invite that is `pending`, `accepting` or `rejecting`.
@@ -139,8 +139,8 @@ impl Engine {
         user_data: Option<String>,
         now: Instant,
     ) -> Result<(), EngineError> {
-        check_text("answer", answer.as_deref(), MAX_SDP_LEN)?;
-        check_text("userData", user_data.as_deref(), MAX_USER_DATA_LEN)?;
+        check_text(field::ANSWER, answer.as_deref(), MAX_SDP_LEN)?;
+        check_text(field::USER_DATA, user_data.as_deref(), MAX_USER_DATA_LEN)?;
         self.answer(
             key,
             IncomingStatus::Accepting,

@@ -16,6 +16,7 @@
 //! engines: the greater `invite_id` loses (`docs/PROTOCOL.md`, "Glare").
 
 mod conversation;
+pub mod field;
 mod incoming;
 mod outgoing;
 mod push;

@@ -8,7 +8,7 @@ use wd_protocol::{
 };
 
 use super::{
-    check_text, invalid, Answer, Engine, EngineError, Event, InviteRequest, Key, Participant,
+    check_text, field, invalid, Answer, Engine, EngineError, Event, InviteRequest, Key, Participant,
 };
 
 /// A pending outgoing invite. Finished ones are forgotten at once: their
@@ -28,14 +28,19 @@ pub(super) struct Outgoing {
 /// Checks a request against the API's rules, naming the offending field
 /// by its API name.
 pub(super) fn validate_request(req: &InviteRequest) -> Result<(), EngineError> {
-    validate_uid(&req.to).map_err(|e| invalid("participantId", e.problem))?;
-    validate_id("inviteId", &req.invite_id).map_err(|e| invalid("inviteId", e.problem))?;
-    validate_id("conversationId", &req.conversation_id)
-        .map_err(|e| invalid("conversationId", e.problem))?;
-    check_text("userData", req.user_data.as_deref(), MAX_USER_DATA_LEN)?;
-    check_text("offer", req.offer.as_deref(), MAX_SDP_LEN)?;
+    validate_uid(&req.to).map_err(|e| invalid(field::PARTICIPANT_ID, e.problem))?;
+    validate_id(field::INVITE_ID, &req.invite_id)
+        .map_err(|e| invalid(field::INVITE_ID, e.problem))?;
+    validate_id(field::CONVERSATION_ID, &req.conversation_id)
+        .map_err(|e| invalid(field::CONVERSATION_ID, e.problem))?;
+    check_text(
+        field::USER_DATA,
+        req.user_data.as_deref(),
+        MAX_USER_DATA_LEN,
+    )?;
+    check_text(field::OFFER, req.offer.as_deref(), MAX_SDP_LEN)?;
     if req.lifetime_ms == 0 || req.lifetime_ms > MAX_LIFETIME_MS {
-        return Err(invalid("lifetimeMs", "must be between 1 and 3600000"));
+        return Err(invalid(field::LIFETIME_MS, "must be between 1 and 3600000"));
     }
     Ok(())
 }
@@ -63,7 +68,7 @@ impl Engine {
         validate_request(&req)?;
         let me = self.me.as_ref().ok_or(EngineError::NotConnected)?;
         if self.outgoing_by_id.contains_key(&req.invite_id) {
-            return Err(invalid("inviteId", "already in use"));
+            return Err(invalid(field::INVITE_ID, "already in use"));
         }
         let to_self = me.uid == req.to;
         let key = self.new_key();

@@ -5,17 +5,20 @@ use std::marker::{PhantomData, PhantomPinned};
 use std::ptr::NonNull;
 use std::time::Duration;
 
-use super::callback::{call_guarded, wd_release_callback, UserData};
+use super::callback::{call_guarded, wd_release_callback};
 use super::handle::{
-    arc_handle, borrowed_ptr, handle_from, into_c, into_c_uncounted, read_into, take_uncounted, Out,
+    arc_handle, borrowed_ptr, handle_from, into_c, into_c_uncounted, kept_c_str, read_into,
+    set_callback, take_uncounted, CText, Listened, Out,
 };
 use super::incoming::wd_incoming_invite;
 use super::outgoing::wd_outgoing_invite;
 use super::panic::ffi_boundary;
 use super::result::{try_ffi, try_sdk, wd_result};
-use super::strings::{copy_out, str_in, MAX_JSON_LEN};
+use super::strings::{copy_out, str_in};
 use super::types::wd_connection_state;
-use crate::client::{Client, ClientConfig, InviteOptions};
+use crate::client::{
+    Client, ClientConfig, ConnectionState, IncomingInvite, InviteOptions, MAX_JSON_LEN,
+};
 
 /// A client: one connection to a `wd-signal` server, with its own I/O
 /// thread and event thread. Created by `wd_client_new`, freed by
@@ -154,7 +157,9 @@ pub extern "C" fn wd_client_free(client: *mut wd_client) {
 #[no_mangle]
 pub extern "C" fn wd_client_uid(client: *const wd_client, out: *mut *const c_char) -> wd_result {
     ffi_boundary! {
-        read_into(client, "client", out, |client| client.uid_cstr().as_ptr())
+        read_into(client, "client", out, |client| {
+            kept_c_str(client.attached(), CText::Uid, client.uid())
+        })
     }
 }
 
@@ -249,18 +254,21 @@ pub extern "C" fn wd_client_set_invite_callback(
 ) -> wd_result {
     ffi_boundary! {
         let client = try_ffi!(handle_from(client.cast_const(), "client"));
-        let Some(cb) = cb else {
-            client.clear_invite_listener();
-            return wd_result::Ok;
+        let invites = ClientCallback {
+            client: &client,
+            set: |client, listener: Box<dyn FnMut(IncomingInvite) + Send>| {
+                client.set_invite_listener(listener)
+            },
+            clear: Client::clear_invite_listener,
         };
-        let user_data = UserData::new(user_data, release);
-        client.set_invite_listener(move |invite| {
-            let ptr = into_c::<wd_incoming_invite>(&invite);
-            // SAFETY: `cb` is the app's callback for this `user_data`;
-            // `ptr` is a new reference the app now owns.
-            call_guarded(|| unsafe { cb(user_data.ptr(), ptr) });
-        });
-        wd_result::Ok
+        set_callback(&invites, cb, user_data, release, |cb, user_data| {
+            Box::new(move |invite| {
+                let ptr = into_c::<wd_incoming_invite>(&invite);
+                // SAFETY: `cb` is the app's callback for this `user_data`;
+                // `ptr` is a new reference the app now owns.
+                call_guarded(|| unsafe { cb(user_data.ptr(), ptr) });
+            })
+        })
     }
 }
 
@@ -337,20 +345,47 @@ pub extern "C" fn wd_client_set_connection_callback(
 ) -> wd_result {
     ffi_boundary! {
         let client = try_ffi!(handle_from(client.cast_const(), "client"));
-        let Some(cb) = cb else {
-            client.clear_connection_listener();
-            return wd_result::Ok;
-        };
-        let user_data = UserData::new(user_data, release);
         // The same pointer the app holds; not a new reference (capturing a
         // `Client` here would keep the client alive forever).
         let ptr = borrowed_ptr::<wd_client>(&client) as usize;
-        client.set_connection_listener(move |state| {
-            // SAFETY: `cb` is the app's callback for this `user_data`; the
-            // client outlives its callbacks (`wd_client_free` clears this
-            // one before the client goes away).
-            call_guarded(|| unsafe { cb(user_data.ptr(), ptr as *mut wd_client, state.into()) });
-        });
-        wd_result::Ok
+        let states = ClientCallback {
+            client: &client,
+            set: |client, listener: Box<dyn FnMut(ConnectionState) + Send>| {
+                client.set_connection_listener(listener)
+            },
+            clear: Client::clear_connection_listener,
+        };
+        set_callback(&states, cb, user_data, release, |cb, user_data| {
+            Box::new(move |state| {
+                // SAFETY: `cb` is the app's callback for this `user_data`;
+                // the client outlives its callbacks (`wd_client_free`
+                // clears this one before the client goes away).
+                call_guarded(|| unsafe { cb(user_data.ptr(), ptr as *mut wd_client, state.into()) });
+            })
+        })
     }
+}
+
+/// One of the client's own callbacks (invites, connection states), for
+/// [`set_callback`]: the client queues what waits for a new listener
+/// itself.
+struct ClientCallback<'a, L> {
+    client: &'a Client,
+    set: fn(&Client, L),
+    clear: fn(&Client),
+}
+
+impl<L> Listened for ClientCallback<'_, L> {
+    type Listener = L;
+
+    fn listen(&self, listener: L) -> bool {
+        (self.set)(self.client, listener);
+        false
+    }
+
+    fn clear(&self) {
+        (self.clear)(self.client);
+    }
+
+    fn wake(&self) {}
 }

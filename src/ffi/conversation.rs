@@ -4,20 +4,20 @@ use std::ffi::{c_char, c_void, CString};
 use std::marker::{PhantomData, PhantomPinned};
 use std::ptr;
 
-use serde::Serialize;
-
-use wd_protocol::{MAX_MESSAGE_LEN, MAX_UID_LEN};
-
-use super::callback::{call_guarded, wd_release_callback, UserData};
+use super::callback::wd_release_callback;
 use super::handle::{
-    borrowed_ptr, counted_handle, free_counted, handle_from, into_c, read_into, with_ref_lock, Out,
+    counted_handle, free_counted, handle_from, into_c, kept_c_str, read_into, set_handle_callback,
+    CText, Out,
 };
 use super::outgoing::wd_outgoing_invite;
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
-use super::strings::{opt_str_in, str_in, CopyOut, MAX_JSON_LEN};
+use super::strings::{c_string, opt_str_in, str_in, CopyOut};
 use super::types::{wd_mode, wd_participant_left_reason};
-use crate::client::{Conversation, ConversationEvent, InviteOptions};
+use crate::client::{
+    Conversation, ConversationEvent, InviteOptions, Kind, MAX_JSON_LEN, MAX_MESSAGE_LEN,
+    MAX_UID_LEN,
+};
 
 /// A conversation this client takes part in (`Conversation`). Each
 /// reference the SDK hands out (from `wd_outgoing_invite_conversation`
@@ -31,7 +31,7 @@ pub struct wd_conversation {
     _marker: PhantomData<(*mut u8, PhantomPinned)>,
 }
 
-counted_handle!(wd_conversation => Conversation.shared);
+counted_handle!(wd_conversation => Conversation);
 
 /// Kind of a conversation event.
 #[repr(u32)]
@@ -94,10 +94,24 @@ pub type wd_conversation_callback = Option<
     ),
 >;
 
-/// NUL-terminated copy of `s` (wire ids hold no NUL; one would end it).
-fn c_text(s: &str) -> CString {
-    let end = s.find('\0').unwrap_or(s.len());
-    CString::new(&s[..end]).unwrap_or_default()
+impl From<&ConversationEvent> for wd_conversation_event_kind {
+    fn from(e: &ConversationEvent) -> Self {
+        match e {
+            ConversationEvent::ParticipantConnected(_) => {
+                wd_conversation_event_kind::ParticipantConnected
+            }
+            ConversationEvent::Message { .. } => wd_conversation_event_kind::Message,
+            ConversationEvent::ParticipantDisconnected { .. } => {
+                wd_conversation_event_kind::ParticipantDisconnected
+            }
+            ConversationEvent::Disconnected => wd_conversation_event_kind::Disconnected,
+        }
+    }
+}
+
+/// The pointer of `text`, or NULL.
+fn opt_ptr(text: &Option<CString>) -> *const c_char {
+    text.as_ref().map_or(ptr::null(), |s| s.as_ptr())
 }
 
 /// Stores in `*out` the conversation's id, shared by every participant: a
@@ -111,7 +125,10 @@ pub extern "C" fn wd_conversation_id(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        read_into(conversation, "conversation", out, |conversation| conversation.conversation_id_cstr().as_ptr())
+        read_into(conversation, "conversation", out, |conversation| {
+            let id = conversation.conversation_id();
+            kept_c_str(&conversation.shared().attached, CText::ConversationId, id)
+        })
     }
 }
 
@@ -126,12 +143,6 @@ pub extern "C" fn wd_conversation_mode(
     ffi_boundary! {
         read_into(conversation, "conversation", out, |conversation| conversation.mode().into())
     }
-}
-
-#[derive(Serialize)]
-struct ParticipantJson<'a> {
-    uid: &'a str,
-    device: &'a str,
 }
 
 /// Copies the conversation's other participants (every device in it but
@@ -154,15 +165,7 @@ pub extern "C" fn wd_conversation_participants(
     ffi_boundary! {
         let conversation = try_ffi!(handle_from(conversation, "conversation"));
         let out = try_ffi!(CopyOut::new(buf, len, needed));
-        let participants = conversation.participants();
-        let list: Vec<ParticipantJson<'_>> = participants
-            .iter()
-            .map(|p| ParticipantJson {
-                uid: &p.uid,
-                device: &p.device,
-            })
-            .collect();
-        let json = match serde_json::to_vec(&list) {
+        let json = match serde_json::to_vec(&conversation.participants()) {
             Ok(json) => json,
             Err(e) => return fail(wd_result::Panic, format_args!("participants: {e}")),
         };
@@ -298,60 +301,23 @@ pub extern "C" fn wd_conversation_set_callback(
     release: wd_release_callback,
 ) -> wd_result {
     ffi_boundary! {
-        let conversation = try_ffi!(handle_from(conversation.cast_const(), "conversation"));
-        with_ref_lock(|| match cb {
-            None => conversation.clear_listener(),
-            Some(cb) => {
-                let user_data = UserData::new(user_data, release);
-                conversation.set_listener(
-                    move |conversation: &Conversation, event: &ConversationEvent| {
-                        let (kind, who, payload, left) = match event {
-                            ConversationEvent::ParticipantDisconnected {
-                                participant,
-                                reason,
-                            } => (
-                                wd_conversation_event_kind::ParticipantDisconnected,
-                                Some(participant),
-                                None,
-                                Some(*reason),
-                            ),
-                            ConversationEvent::ParticipantConnected(p) => (
-                                wd_conversation_event_kind::ParticipantConnected,
-                                Some(p),
-                                None,
-                                None,
-                            ),
-                            ConversationEvent::Message { from, payload } => (
-                                wd_conversation_event_kind::Message,
-                                Some(from),
-                                Some(c_text(payload)),
-                                None,
-                            ),
-                            ConversationEvent::Disconnected => {
-                                (wd_conversation_event_kind::Disconnected, None, None, None)
-                            }
-                        };
-                        let uid = who.map(|p| c_text(&p.uid));
-                        let device = who.map(|p| c_text(&p.device));
-                        let event = wd_conversation_event {
-                            kind,
-                            participant_uid: uid.as_ref().map_or(ptr::null(), |s| s.as_ptr()),
-                            participant_device: device
-                                .as_ref()
-                                .map_or(ptr::null(), |s| s.as_ptr()),
-                            payload: payload.as_ref().map_or(ptr::null(), |s| s.as_ptr()),
-                            participant_left_reason: left.into(),
-                        };
-                        let ptr = borrowed_ptr::<wd_conversation>(conversation);
-                        // SAFETY: `cb` is the app's callback for this
-                        // `user_data`; `ptr`, `&event` and the strings it
-                        // points to stay valid during the call.
-                        call_guarded(|| unsafe { cb(user_data.ptr(), ptr, &event) });
-                    },
-                );
-            }
-        });
-        wd_result::Ok
+        set_handle_callback(conversation, "conversation", cb, user_data, release, |cb, user_data, conversation, event| {
+            let who = event.participant();
+            let uid = who.map(|p| c_string(&p.uid));
+            let device = who.map(|p| c_string(&p.device));
+            let payload = event.payload().map(c_string);
+            let event = wd_conversation_event {
+                kind: event.into(),
+                participant_uid: opt_ptr(&uid),
+                participant_device: opt_ptr(&device),
+                payload: opt_ptr(&payload),
+                participant_left_reason: event.leave_reason().into(),
+            };
+            // SAFETY: `cb` is the app's callback for this `user_data`;
+            // `conversation`, `&event` and the strings it points to stay
+            // valid during the call.
+            unsafe { cb(user_data, conversation, &event) }
+        })
     }
 }
 

@@ -8,18 +8,23 @@
 //! cannot be handed out one way and taken back another.
 //!
 //! Every C reference to an invite or conversation is counted in the
-//! handle's `c_refs`; freeing the last one clears the handle's listener,
-//! so no callback runs for a handle the app no longer holds and its
-//! `user_data` is released exactly once.
+//! [`CSide`] the C ABI attaches to it; freeing the last one clears the
+//! handle's listener, so no callback runs for a handle the app no longer
+//! holds and its `user_data` is released exactly once. The `CSide` also
+//! keeps the C strings handed out for the handle's texts, valid as long as
+//! the handle.
 
+use std::ffi::{c_char, c_void, CString};
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
-use super::callback::defer_releases;
+use super::callback::{call_guarded, defer_releases, wd_release_callback, UserData};
 use super::result::{null_parameter, wd_result, FfiResult};
+use super::strings::c_string;
+use crate::client::{Attached, Kind, Listener};
 
 /// Marks a [`Castable`] whose C pointers are `Arc::into_raw` of its
 /// [`Castable::RustType`].
@@ -58,15 +63,9 @@ pub(crate) trait ArcHandle: Castable<Ownership = OwnershipArc> + Sized {
     unsafe fn from_raw(ptr: *const Self) -> Self::RustType;
 }
 
-/// An [`ArcHandle`] whose C references are counted, with a listener that
-/// is cleared when the last one is freed.
-pub(crate) trait CountedHandle: ArcHandle {
-    /// The handle's count of C references.
-    fn c_refs(handle: &Self::RustType) -> &AtomicUsize;
-
-    /// Removes the handle's listener.
-    fn clear_listener(handle: &Self::RustType);
-}
+/// An [`ArcHandle`] for an invite or conversation: its C references are
+/// counted, and its listener is cleared when the last one is freed.
+pub(crate) trait CountedHandle: ArcHandle<RustType: Kind> {}
 
 /// Makes the opaque C handle type `$c` (an empty, non-`repr(C)` struct
 /// declared by hand so cbindgen sees it) stand for the Rust handle type
@@ -100,25 +99,165 @@ macro_rules! arc_handle {
 }
 pub(crate) use arc_handle;
 
-/// [`arc_handle!`] for a handle whose C references are counted: its Rust
-/// type has `c_refs()` and `clear_listener()`, so freeing its last C
-/// reference clears its listener.
+/// Makes the opaque C handle type `$c` stand for the handle kind `$kind`
+/// (`OutgoingInvite`, …), with counted C references.
 macro_rules! counted_handle {
-    ($c:ident => $handle:ident . $field:ident) => {
-        $crate::ffi::handle::arc_handle!($c => $handle.$field);
+    ($c:ident => $kind:ident) => {
+        impl $crate::ffi::handle::Castable for $c {
+            type Ownership = $crate::ffi::handle::OwnershipArc;
+            type RustType = $kind;
+        }
 
-        impl $crate::ffi::handle::CountedHandle for $c {
-            fn c_refs(handle: &$handle) -> &::std::sync::atomic::AtomicUsize {
-                handle.c_refs()
+        impl $crate::ffi::handle::ArcHandle for $c {
+            fn into_raw(handle: &$kind) -> *const $c {
+                let shared = $crate::client::Kind::shared(handle);
+                ::std::sync::Arc::into_raw(::std::sync::Arc::clone(shared)).cast()
             }
 
-            fn clear_listener(handle: &$handle) {
-                handle.clear_listener();
+            fn as_ptr(handle: &$kind) -> *const $c {
+                ::std::sync::Arc::as_ptr($crate::client::Kind::shared(handle)).cast()
+            }
+
+            unsafe fn from_raw(ptr: *const $c) -> $kind {
+                // SAFETY: per this function's contract, `ptr` is an
+                // `Arc::into_raw` of this kind's shared state whose
+                // reference we now own.
+                $crate::client::Kind::wrap(unsafe { ::std::sync::Arc::from_raw(ptr.cast()) })
             }
         }
+
+        impl $crate::ffi::handle::CountedHandle for $c {}
     };
 }
 pub(crate) use counted_handle;
+
+/// Which text of a handle a C string is kept for.
+#[derive(Clone, Copy)]
+pub(crate) enum CText {
+    /// The conversation id.
+    ConversationId,
+    /// The other party's (or the client's own) user id.
+    Uid,
+    /// The caller's `userData`.
+    UserData,
+    /// The caller's SDP offer.
+    Offer,
+}
+
+/// What the C ABI keeps with a handle: the count of the app's references
+/// and the C strings it handed out.
+#[derive(Default)]
+pub(crate) struct CSide {
+    refs: AtomicUsize,
+    texts: [OnceLock<CString>; 4],
+}
+
+/// The [`CSide`] kept with a handle.
+fn c_side(attached: &Attached) -> &CSide {
+    attached
+        .get_or_default::<CSide>()
+        .expect("the C ABI attaches nothing but a CSide")
+}
+
+/// A NUL-terminated copy of `text` kept with the handle (made on first
+/// use), valid as long as the handle: the `which` text of the handle
+/// `attached` belongs to.
+pub(crate) fn kept_c_str(attached: &Attached, which: CText, text: &str) -> *const c_char {
+    c_side(attached).texts[which as usize]
+        .get_or_init(|| c_string(text))
+        .as_ptr()
+}
+
+/// As [`kept_c_str`] for an optional text: NULL for `None`.
+pub(crate) fn kept_opt_c_str(
+    attached: &Attached,
+    which: CText,
+    text: Option<&str>,
+) -> *const c_char {
+    text.map_or(std::ptr::null(), |text| kept_c_str(attached, which, text))
+}
+
+/// What a `wd_*_set_callback` sets its callback on.
+pub(crate) trait Listened {
+    /// The listener the SDK takes.
+    type Listener;
+
+    /// Installs `listener`; whether events wait for it.
+    fn listen(&self, listener: Self::Listener) -> bool;
+
+    /// Removes the listener.
+    fn clear(&self);
+
+    /// Delivers the events waiting for a new listener (or queues them).
+    fn wake(&self);
+}
+
+impl<K: Kind> Listened for K {
+    type Listener = Listener<K, K::Event>;
+
+    fn listen(&self, listener: Self::Listener) -> bool {
+        self.shared().listen(listener)
+    }
+
+    fn clear(&self) {
+        self.shared().clear_listener();
+    }
+
+    fn wake(&self) {
+        self.shared().wake();
+    }
+}
+
+/// The body of every `wd_*_set_callback`: a NULL `cb` clears the
+/// callback (ignoring `user_data` and `release`); otherwise the listener
+/// `wrap` makes of `cb` and the app's `user_data` replaces it. The change
+/// is made under the reference lock, so a concurrent free of a handle's
+/// last reference cannot clear a callback set through a newer one; events
+/// that waited for the callback are delivered after the lock is released
+/// (a callback may free its handle).
+pub(crate) fn set_callback<T: Listened, F>(
+    target: &T,
+    cb: Option<F>,
+    user_data: *mut c_void,
+    release: wd_release_callback,
+    wrap: impl FnOnce(F, UserData) -> T::Listener,
+) -> wd_result {
+    let waiting = with_ref_lock(|| match cb {
+        None => {
+            target.clear();
+            false
+        }
+        Some(cb) => target.listen(wrap(cb, UserData::new(user_data, release))),
+    });
+    if waiting {
+        target.wake();
+    }
+    wd_result::Ok
+}
+
+/// [`set_callback`] on the invite or conversation behind `ptr` (NULL is
+/// NULL_PARAMETER naming `name`): each event goes to
+/// `call(cb, user_data, handle, event)`, with `handle` the app's pointer,
+/// borrowed for the call.
+pub(crate) fn set_handle_callback<C: CountedHandle, F: Copy + Send + 'static>(
+    ptr: *mut C,
+    name: &str,
+    cb: Option<F>,
+    user_data: *mut c_void,
+    release: wd_release_callback,
+    call: impl Fn(F, *mut c_void, *mut C, &<C::RustType as Kind>::Event) + Send + 'static,
+) -> wd_result {
+    let handle = match handle_from(ptr.cast_const(), name) {
+        Ok(handle) => handle,
+        Err(code) => return code,
+    };
+    set_callback(&handle, cb, user_data, release, |cb, user_data| {
+        Box::new(move |handle: &C::RustType, event: &_| {
+            let ptr = borrowed_ptr::<C>(handle);
+            call_guarded(|| call(cb, user_data.ptr(), ptr, event));
+        })
+    })
+}
 
 /// Guards the moments a C reference count may reach zero, so that
 /// clearing the listener of a handle whose last reference was freed can
@@ -198,13 +337,19 @@ pub(crate) fn borrowed_ptr<C: ArcHandle>(handle: &C::RustType) -> *mut C {
     C::as_ptr(handle).cast_mut()
 }
 
-/// A new C reference to `handle`, counted in its `c_refs`.
+/// A new C reference to `handle`, counted in its [`CSide`].
 pub(crate) fn into_c<C: CountedHandle>(handle: &C::RustType) -> *mut C {
-    C::c_refs(handle).fetch_add(1, Ordering::SeqCst);
+    refs::<C>(handle).fetch_add(1, Ordering::SeqCst);
     C::into_raw(handle).cast_mut()
 }
 
-/// A new C reference to `handle` (for handles without `c_refs`).
+/// The count of the app's references to `handle`.
+fn refs<C: CountedHandle>(handle: &C::RustType) -> &AtomicUsize {
+    &c_side(&handle.shared().attached).refs
+}
+
+/// A new C reference to `handle` (for the client, whose references are
+/// not counted).
 pub(crate) fn into_c_uncounted<C: ArcHandle>(handle: &C::RustType) -> *mut C {
     C::into_raw(handle).cast_mut()
 }
@@ -227,8 +372,8 @@ pub(crate) fn free_counted<C: CountedHandle>(ptr: *mut C) {
     };
     let handle = take_uncounted::<C>(ptr);
     with_ref_lock(|| {
-        if C::c_refs(&handle).fetch_sub(1, Ordering::SeqCst) == 1 {
-            C::clear_listener(&handle);
+        if refs::<C>(&handle).fetch_sub(1, Ordering::SeqCst) == 1 {
+            handle.shared().clear_listener();
         }
     });
     drop(handle);

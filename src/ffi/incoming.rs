@@ -2,22 +2,21 @@
 
 use std::ffi::{c_char, c_void};
 use std::marker::{PhantomData, PhantomPinned};
-use std::ptr;
 
-use wd_protocol::{MAX_SDP_LEN, MAX_USER_DATA_LEN};
-
-use super::callback::{call_guarded, wd_release_callback, UserData};
+use super::callback::wd_release_callback;
 use super::conversation::wd_conversation;
 use super::handle::{
-    borrowed_ptr, counted_handle, free_counted, handle_from, into_c, read_into, with_ref_lock, Out,
+    counted_handle, free_counted, handle_from, into_c, kept_c_str, kept_opt_c_str, read_into,
+    set_handle_callback, CText, Out,
 };
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
 use super::strings::opt_str_in;
 use super::types::{
-    wd_cancel_reason, wd_failure_reason, wd_incoming_status, wd_mode, wd_reject_reason,
+    carried_reason, wd_cancel_reason, wd_failure_reason, wd_incoming_status, wd_mode,
+    wd_reject_reason,
 };
-use crate::client::{IncomingEvent, IncomingInvite};
+use crate::client::{IncomingEvent, IncomingInvite, Kind, MAX_SDP_LEN, MAX_USER_DATA_LEN};
 
 /// An invite this client received (`IncomingInvite`). Each reference
 /// the SDK hands out (to the invite callback) is owned by the app and
@@ -31,7 +30,7 @@ pub struct wd_incoming_invite {
     _marker: PhantomData<(*mut u8, PhantomPinned)>,
 }
 
-counted_handle!(wd_incoming_invite => IncomingInvite.shared);
+counted_handle!(wd_incoming_invite => IncomingInvite);
 
 /// Kind of an incoming invite event. Exactly one fires, once.
 #[repr(u32)]
@@ -69,7 +68,7 @@ pub struct wd_incoming_event {
 impl From<&IncomingEvent> for wd_incoming_event {
     fn from(e: &IncomingEvent) -> Self {
         let (kind, failure, reject, cancel) = match e {
-            IncomingEvent::Accepted => (wd_incoming_event_kind::Accepted, None, None, None),
+            IncomingEvent::Accepted { .. } => (wd_incoming_event_kind::Accepted, None, None, None),
             IncomingEvent::Rejected(r) => (wd_incoming_event_kind::Rejected, None, Some(*r), None),
             IncomingEvent::Canceled(c) => (wd_incoming_event_kind::Canceled, None, None, Some(*c)),
             IncomingEvent::Failed(f) => (wd_incoming_event_kind::Failed, Some(*f), None, None),
@@ -80,6 +79,15 @@ impl From<&IncomingEvent> for wd_incoming_event {
             reject_reason: reject.into(),
             cancel_reason: cancel.into(),
         }
+    }
+}
+
+impl wd_incoming_event {
+    /// The reason the event carries, as the numeric value of its
+    /// `wd_*_reason`: the reject reason of `REJECTED`, the cancel reason
+    /// of `CANCELED`, the failure reason of `FAILED`; 0 for `ACCEPTED`.
+    pub fn reason(&self) -> u32 {
+        carried_reason(self.failure_reason, self.reject_reason, self.cancel_reason)
     }
 }
 
@@ -108,7 +116,9 @@ pub extern "C" fn wd_incoming_invite_from(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        read_into(invite, "invite", out, |invite| invite.caller_cstr().as_ptr())
+        read_into(invite, "invite", out, |invite| {
+            kept_c_str(&invite.shared().attached, CText::Uid, invite.from())
+        })
     }
 }
 
@@ -123,7 +133,9 @@ pub extern "C" fn wd_incoming_invite_conversation_id(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        read_into(invite, "invite", out, |invite| invite.conversation_id_cstr().as_ptr())
+        read_into(invite, "invite", out, |invite| {
+            kept_c_str(&invite.shared().attached, CText::ConversationId, invite.conversation_id())
+        })
     }
 }
 
@@ -151,7 +163,9 @@ pub extern "C" fn wd_incoming_invite_user_data(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        read_into(invite, "invite", out, |invite| invite.user_data_cstr().map_or(ptr::null(), |s| s.as_ptr()))
+        read_into(invite, "invite", out, |invite| {
+            kept_opt_c_str(&invite.shared().attached, CText::UserData, invite.user_data())
+        })
     }
 }
 
@@ -166,7 +180,9 @@ pub extern "C" fn wd_incoming_invite_offer(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        read_into(invite, "invite", out, |invite| invite.offer_cstr().map_or(ptr::null(), |s| s.as_ptr()))
+        read_into(invite, "invite", out, |invite| {
+            kept_opt_c_str(&invite.shared().attached, CText::Offer, invite.offer())
+        })
     }
 }
 
@@ -318,22 +334,12 @@ pub extern "C" fn wd_incoming_invite_set_callback(
     release: wd_release_callback,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite.cast_const(), "invite"));
-        with_ref_lock(|| match cb {
-            None => invite.clear_listener(),
-            Some(cb) => {
-                let user_data = UserData::new(user_data, release);
-                invite.set_listener(move |invite: &IncomingInvite, event: &IncomingEvent| {
-                    let event = wd_incoming_event::from(event);
-                    let ptr = borrowed_ptr::<wd_incoming_invite>(invite);
-                    // SAFETY: `cb` is the app's callback for this
-                    // `user_data`; `ptr` stays valid during the call
-                    // (`invite` holds a reference), `&event` too.
-                    call_guarded(|| unsafe { cb(user_data.ptr(), ptr, &event) });
-                });
-            }
-        });
-        wd_result::Ok
+        set_handle_callback(invite, "invite", cb, user_data, release, |cb, user_data, invite, event| {
+            let event = wd_incoming_event::from(event);
+            // SAFETY: `cb` is the app's callback for this `user_data`;
+            // `invite` and `&event` stay valid during the call.
+            unsafe { cb(user_data, invite, &event) }
+        })
     }
 }
 

@@ -372,7 +372,7 @@ mod tests {
         connect_and_drop(&server, "bob");
         assert!(
             c.has(|(level, target, message)| *level == wd_log_level::Info
-                && target == "wilddog_video::client::io"
+                && target == "wilddog_video::client::dial"
                 && message.contains("connected")
                 && message.contains("bob")),
             "{:?}",

@@ -16,9 +16,9 @@
 //!
 //! Handles are `Arc::into_raw` of the Rust handle's shared state, so a
 //! callback that is running keeps its object alive after `_free`. Each C
-//! reference is counted (`c_refs`); when the last one is freed the
-//! handle's callback is cleared, which releases its `user_data` exactly
-//! once.
+//! reference is counted (in the `CSide` the C ABI attaches to the handle,
+//! see `handle.rs`); when the last one is freed the handle's callback is
+//! cleared, which releases its `user_data` exactly once.
 
 // Exports are plain `extern "C"` functions taking raw pointers, the way
 // rustls-ffi does it: every pointer is checked for NULL before it is used

@@ -3,17 +3,19 @@
 use std::ffi::{c_char, c_void};
 use std::marker::{PhantomData, PhantomPinned};
 
-use super::callback::{call_guarded, wd_release_callback, UserData};
+use super::callback::wd_release_callback;
 use super::conversation::wd_conversation;
 use super::handle::{
-    borrowed_ptr, counted_handle, free_counted, handle_from, into_c, read_into, with_ref_lock, Out,
+    counted_handle, free_counted, handle_from, into_c, kept_c_str, read_into, set_handle_callback,
+    CText, Out,
 };
 use super::panic::ffi_boundary;
 use super::result::{fail, try_ffi, try_sdk, wd_result};
 use super::strings::CopyOut;
-use super::types::{wd_cancel_reason, wd_failure_reason, wd_outgoing_status, wd_reject_reason};
-use crate::client::{OutgoingEvent, OutgoingInvite};
-use crate::engine::OutgoingStatus;
+use super::types::{
+    carried_reason, wd_cancel_reason, wd_failure_reason, wd_outgoing_status, wd_reject_reason,
+};
+use crate::client::{Kind, OutgoingEvent, OutgoingInvite, OutgoingStatus};
 
 /// An invite this client sent (`OutgoingInvite`). Each reference the
 /// SDK hands out (from `wd_client_invite`) is owned by the app and
@@ -26,7 +28,7 @@ pub struct wd_outgoing_invite {
     _marker: PhantomData<(*mut u8, PhantomPinned)>,
 }
 
-counted_handle!(wd_outgoing_invite => OutgoingInvite.shared);
+counted_handle!(wd_outgoing_invite => OutgoingInvite);
 
 /// Kind of an outgoing invite event.
 #[repr(u32)]
@@ -65,20 +67,13 @@ pub struct wd_outgoing_event {
     pub cancel_reason: wd_cancel_reason,
 }
 
-impl wd_outgoing_event {
-    /// The C form of `e`; `cancel` is the invite's cancel reason (used for
-    /// `Canceled` only).
-    pub(crate) fn new(e: &OutgoingEvent, cancel: Option<wd_protocol::CancelReason>) -> Self {
+impl From<&OutgoingEvent> for wd_outgoing_event {
+    fn from(e: &OutgoingEvent) -> Self {
         let (kind, failure, reject, cancel) = match e {
             OutgoingEvent::Ringing => (wd_outgoing_event_kind::Ringing, None, None, None),
-            OutgoingEvent::Accepted => (wd_outgoing_event_kind::Accepted, None, None, None),
+            OutgoingEvent::Accepted { .. } => (wd_outgoing_event_kind::Accepted, None, None, None),
             OutgoingEvent::Rejected(r) => (wd_outgoing_event_kind::Rejected, None, Some(*r), None),
-            OutgoingEvent::Canceled => (
-                wd_outgoing_event_kind::Canceled,
-                None,
-                None,
-                Some(cancel.unwrap_or(wd_protocol::CancelReason::CallerCanceled)),
-            ),
+            OutgoingEvent::Canceled(c) => (wd_outgoing_event_kind::Canceled, None, None, Some(*c)),
             OutgoingEvent::Failed(f) => (wd_outgoing_event_kind::Failed, Some(*f), None, None),
         };
         wd_outgoing_event {
@@ -90,9 +85,12 @@ impl wd_outgoing_event {
     }
 }
 
-impl From<&OutgoingEvent> for wd_outgoing_event {
-    fn from(e: &OutgoingEvent) -> Self {
-        wd_outgoing_event::new(e, None)
+impl wd_outgoing_event {
+    /// The reason the event carries, as the numeric value of its
+    /// `wd_*_reason`: the reject reason of `REJECTED`, the cancel reason
+    /// of `CANCELED`, the failure reason of `FAILED`; 0 for the others.
+    pub fn reason(&self) -> u32 {
+        carried_reason(self.failure_reason, self.reject_reason, self.cancel_reason)
     }
 }
 
@@ -135,7 +133,9 @@ pub extern "C" fn wd_outgoing_invite_to(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        read_into(invite, "invite", out, |invite| invite.to_cstr().as_ptr())
+        read_into(invite, "invite", out, |invite| {
+            kept_c_str(&invite.shared().attached, CText::Uid, invite.to())
+        })
     }
 }
 
@@ -150,7 +150,9 @@ pub extern "C" fn wd_outgoing_invite_conversation_id(
     out: *mut *const c_char,
 ) -> wd_result {
     ffi_boundary! {
-        read_into(invite, "invite", out, |invite| invite.conversation_id_cstr().as_ptr())
+        read_into(invite, "invite", out, |invite| {
+            kept_c_str(&invite.shared().attached, CText::ConversationId, invite.conversation_id())
+        })
     }
 }
 
@@ -318,22 +320,12 @@ pub extern "C" fn wd_outgoing_invite_set_callback(
     release: wd_release_callback,
 ) -> wd_result {
     ffi_boundary! {
-        let invite = try_ffi!(handle_from(invite.cast_const(), "invite"));
-        with_ref_lock(|| match cb {
-            None => invite.clear_listener(),
-            Some(cb) => {
-                let user_data = UserData::new(user_data, release);
-                invite.set_listener(move |invite: &OutgoingInvite, event: &OutgoingEvent| {
-                    let event = wd_outgoing_event::new(event, invite.cancel_reason());
-                    let ptr = borrowed_ptr::<wd_outgoing_invite>(invite);
-                    // SAFETY: `cb` is the app's callback for this
-                    // `user_data`; `ptr` stays valid during the call
-                    // (`invite` holds a reference), `&event` too.
-                    call_guarded(|| unsafe { cb(user_data.ptr(), ptr, &event) });
-                });
-            }
-        });
-        wd_result::Ok
+        set_handle_callback(invite, "invite", cb, user_data, release, |cb, user_data, invite, event| {
+            let event = wd_outgoing_event::from(event);
+            // SAFETY: `cb` is the app's callback for this `user_data`;
+            // `invite` and `&event` stay valid during the call.
+            unsafe { cb(user_data, invite, &event) }
+        })
     }
 }
 

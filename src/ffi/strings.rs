@@ -1,13 +1,17 @@
 //! Strings across the boundary: NUL-terminated UTF-8 in, with size
 //! limits; copies out into caller buffers, reporting the size needed.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CString};
 
 use super::result::{fail, null_parameter, wd_result, FfiResult};
 
-/// Longest JSON text (client configuration, invite options) accepted, in
-/// bytes, not counting the NUL.
-pub(crate) const MAX_JSON_LEN: usize = 256 * 1024;
+/// A NUL-terminated copy of `text` for C, which ends at its first NUL if
+/// it holds one (the SDK's texts hold none: ids are checked, and free
+/// text with a NUL is refused on its way in).
+pub(crate) fn c_string(text: &str) -> CString {
+    let end = text.find('\0').unwrap_or(text.len());
+    CString::new(&text[..end]).unwrap_or_default()
+}
 
 /// Reads the NUL-terminated string at `ptr`, named `name` in errors, of at
 /// most `max` bytes (not counting the NUL), as UTF-8.

@@ -7,7 +7,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use wd_protocol::FailureReason;
+use crate::client::FailureReason;
 
 use super::client::*;
 use super::conversation::*;
@@ -1202,6 +1202,45 @@ fn callback_may_free_its_own_handle() {
         other => panic!("unexpected {other:?}"),
     }
     probe.wait_releases(1);
+}
+
+#[test]
+fn a_callback_set_after_its_client_is_freed_may_free_its_handle() {
+    let server = server();
+    let alice = connect(&server.url(), "alice");
+    let bob = connect(&server.url(), "bob");
+    let outgoing = invite(alice, r#"{"participantId":"bob"}"#);
+    // The invite ends failed(network) with the client; nobody heard it.
+    wd_client_free(alice);
+    let (probe, rx) = Probe::new();
+    let (invite_ptr, user_data) = (outgoing as usize, probe.user_data() as usize);
+    // The missed event is delivered inside the set_callback call, whose
+    // callback frees the app's last reference. On a thread of its own, so
+    // that a hang is a failed wait, not a stuck test.
+    let (done_tx, done_rx) = channel();
+    std::thread::spawn(move || {
+        let result = wd_outgoing_invite_set_callback(
+            invite_ptr as *mut wd_outgoing_invite,
+            Some(free_invite_in_callback),
+            user_data as *mut c_void,
+            Some(release_probe),
+        );
+        let _ = done_tx.send(result);
+    });
+    assert_eq!(
+        done_rx.recv_timeout(TIMEOUT),
+        Ok(OK),
+        "set_callback returns"
+    );
+    match rx.try_recv() {
+        Ok(Ev::Outgoing(_, e)) => {
+            assert_eq!(e.kind, wd_outgoing_event_kind::Failed);
+            assert_eq!(e.failure_reason, wd_failure_reason::Network);
+        }
+        other => panic!("expected the missed outcome inside the call, got {other:?}"),
+    }
+    probe.wait_releases(1);
+    wd_client_free(bob);
 }
 
 #[test]

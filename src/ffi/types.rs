@@ -5,10 +5,10 @@
 //! converted with a `match` (an unknown value is INVALID_ARGUMENT), never
 //! transmuted.
 
-use wd_protocol::{CancelReason, FailureReason, LeaveReason, Mode, RejectReason};
-
-use crate::client::ConnectionState;
-use crate::engine::{IncomingStatus, OutgoingStatus};
+use crate::client::{
+    CancelReason, ConnectionState, FailureReason, IncomingStatus, LeaveReason, Mode,
+    OutgoingStatus, RejectReason,
+};
 
 /// Status of an outgoing invite.
 #[repr(u32)]
@@ -162,7 +162,7 @@ impl From<Option<RejectReason>> for wd_reject_reason {
 
 impl wd_reject_reason {
     /// The reason with numeric value `value`, for a reject (so not NONE).
-    pub(crate) fn reason_from_u32(value: u32) -> Option<RejectReason> {
+    pub fn reason_from_u32(value: u32) -> Option<RejectReason> {
         match value {
             1 => Some(RejectReason::Declined),
             2 => Some(RejectReason::Busy),
@@ -247,4 +247,17 @@ impl From<Option<LeaveReason>> for wd_participant_left_reason {
             Some(LeaveReason::ConnectionLost) => wd_participant_left_reason::ConnectionLost,
         }
     }
+}
+
+/// The one reason an event carries, as its numeric value: an event sets at
+/// most one of its reasons, the others are `NONE` (0).
+pub(crate) fn carried_reason(
+    failure: wd_failure_reason,
+    reject: wd_reject_reason,
+    cancel: wd_cancel_reason,
+) -> u32 {
+    [failure as u32, reject as u32, cancel as u32]
+        .into_iter()
+        .find(|&code| code != 0)
+        .unwrap_or(0)
 }

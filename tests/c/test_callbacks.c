@@ -8,7 +8,9 @@
  *   (manual dispatch proves "exactly": the queue is drained by hand);
  * - release runs exactly once when the callback is replaced, cleared, its
  *   handle freed, or its client freed; never while its callback runs;
- * - wd_client_dispatch: counts, INVALID_STATE inside a callback. */
+ * - wd_client_dispatch: counts, INVALID_STATE inside a callback;
+ * - a CANCELED event carries its reason: GLARE for the invite that lost
+ *   a glare, CALLER_CANCELED for a local cancel. */
 #include "helpers.h"
 
 static wd_client *alice, *bob;
@@ -514,6 +516,79 @@ static void test_release_counts(void)
     recorder_destroy(&inv_cb);
 }
 
+/* ---- the cancel reason rides in the event ---------------------------------- */
+
+/* Outgoing events of several invites: which invite, and the reason of each
+ * CANCELED. */
+struct cancel_rec {
+    struct recorder r;
+    wd_outgoing_invite *invite[MAX_RECORDED];
+    int reason[MAX_RECORDED];
+};
+
+static void record_cancel(void *ud, wd_outgoing_invite *inv, const wd_outgoing_event *ev)
+{
+    struct cancel_rec *c = ud;
+    if (ev->kind == WD_OUTGOING_EVENT_KIND_CANCELED) {
+        pthread_mutex_lock(&c->r.mu);
+        if (c->r.n < MAX_RECORDED) {
+            c->invite[c->r.n] = inv;
+            c->reason[c->r.n] = (int)ev->cancel_reason;
+        }
+        pthread_mutex_unlock(&c->r.mu);
+        recorder_push(&c->r, (int)ev->kind);
+    }
+}
+
+/* The reason of the i-th CANCELED recorded, and its invite. */
+static int cancel_reason_at(struct cancel_rec *c, int i, wd_outgoing_invite **inv)
+{
+    pthread_mutex_lock(&c->r.mu);
+    int reason = c->reason[i];
+    *inv = c->invite[i];
+    pthread_mutex_unlock(&c->r.mu);
+    return reason;
+}
+
+static void test_glare_reason_in_callback(void)
+{
+    /* Two users invite each other: the invite with the greater id loses,
+     * canceled with GLARE on both sides; the other keeps ringing. */
+    wd_client *a = connect_as("glare-a", NULL), *b = connect_as("glare-b", NULL);
+    struct cancel_rec c;
+    memset(&c, 0, sizeof c);
+    recorder_init(&c.r);
+    wd_outgoing_invite *to_b = invite(a, "glare-b", NULL);
+    wd_outgoing_invite *to_a = invite(b, "glare-a", NULL);
+    CHECK_RESULT(wd_outgoing_invite_set_callback(to_b, record_cancel, &c, NULL), WD_RESULT_OK);
+    CHECK_RESULT(wd_outgoing_invite_set_callback(to_a, record_cancel, &c, NULL), WD_RESULT_OK);
+    WAIT_EVENTS(&c.r, 1);
+    wd_outgoing_invite *loser = NULL;
+    CHECK(cancel_reason_at(&c, 0, &loser) == WD_CANCEL_REASON_GLARE);
+    CHECK(loser == to_b || loser == to_a);
+    wd_outgoing_invite *winner = loser == to_b ? to_a : to_b;
+    wd_cancel_reason cr = WD_CANCEL_REASON_NONE;
+    CHECK_RESULT(wd_outgoing_invite_cancel_reason(loser, &cr), WD_RESULT_OK);
+    CHECK(cr == WD_CANCEL_REASON_GLARE);
+    wd_outgoing_status st = WD_OUTGOING_STATUS_CANCELED;
+    CHECK_RESULT(wd_outgoing_invite_status(winner, &st), WD_RESULT_OK);
+    CHECK(st == WD_OUTGOING_STATUS_PENDING);
+
+    /* The survivor, canceled here: CALLER_CANCELED in its event. */
+    CHECK_RESULT(wd_outgoing_invite_cancel(winner), WD_RESULT_OK);
+    WAIT_EVENTS(&c.r, 2);
+    wd_outgoing_invite *second = NULL;
+    CHECK(cancel_reason_at(&c, 1, &second) == WD_CANCEL_REASON_CALLER_CANCELED);
+    CHECK(second == winner);
+
+    wd_client_free(a);
+    wd_client_free(b);
+    CHECK(events(&c.r) == 2);
+    wd_outgoing_invite_free(to_b);
+    wd_outgoing_invite_free(to_a);
+    recorder_destroy(&c.r);
+}
+
 int main(void)
 {
     recorder_init(&bob_invites);
@@ -527,6 +602,7 @@ int main(void)
     test_client_free_inside_callback();
     test_late_listeners();
     test_release_counts();
+    test_glare_reason_in_callback();
     wd_client_free(alice);
     wd_client_free(bob);
     /* Replaced in test_cancel_inside_callback (set again without release). */

@@ -55,7 +55,7 @@ fn callee_listener(stats: Arc<Mutex<Stats>>) -> impl FnMut(IncomingInvite) + Sen
             ended = true;
             s.callee_ends += 1;
             match event {
-                IncomingEvent::Accepted => s.counts.confirmed += 1,
+                IncomingEvent::Accepted { .. } => s.counts.confirmed += 1,
                 other => {
                     s.callee_failed += 1;
                     if std::env::var_os("WD_BENCH_DEBUG").is_some() {
@@ -109,7 +109,7 @@ fn issue(pair: &Pair, plan: &Plan, t0: Instant) {
                 }
                 return;
             }
-            OutgoingEvent::Accepted => {
+            OutgoingEvent::Accepted { .. } => {
                 s.counts.accepted += 1;
                 if t0 >= measure_from {
                     let _ = s

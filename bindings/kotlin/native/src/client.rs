@@ -5,8 +5,7 @@ use std::time::Duration;
 use jni::objects::{JClass, JObject, JString, JValue};
 use jni::sys::{jint, jlong};
 use jni::JNIEnv;
-use wd_protocol::Mode;
-use wilddog_video::client::{Client, ClientConfig, ConnectionState, InviteOptions};
+use wilddog_video::client::{field, Client, ClientConfig, ConnectionState, InviteOptions, Mode};
 use wilddog_video::ffi::types::wd_connection_state;
 
 use crate::handles::{self, Entry};
@@ -138,11 +137,11 @@ pub(crate) fn invite_options(
     offer: &JString,
     lifetime_ms: jlong,
 ) -> Result<InviteOptions, Fail> {
-    let mut options = InviteOptions::new(string_arg(env, participant_id, "participantId")?);
+    let mut options = InviteOptions::new(string_arg(env, participant_id, field::PARTICIPANT_ID)?);
     options.user_data = opt_string_arg(env, user_data)?;
     options.offer = opt_string_arg(env, offer)?;
     options.lifetime_ms = u64::try_from(lifetime_ms).map_err(|_| Fail::Arg {
-        field: "lifetimeMs".to_owned(),
+        field: field::LIFETIME_MS.to_owned(),
         message: "expected a non-negative integer".to_owned(),
     })?;
     Ok(options)
@@ -154,7 +153,7 @@ pub(crate) fn mode_arg(mode: jint) -> Result<Mode, Fail> {
         0 => Ok(Mode::P2p),
         1 => Ok(Mode::Server),
         _ => Err(Fail::Arg {
-            field: "mode".to_owned(),
+            field: field::MODE.to_owned(),
             message: format!("unknown mode {mode}"),
         }),
     }

@@ -3,7 +3,6 @@
 use jni::objects::{JClass, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jint, jlong, JNI_FALSE, JNI_TRUE};
 use jni::JNIEnv;
-use wilddog_video::client::ConversationEvent;
 use wilddog_video::ffi::conversation::wd_conversation_event_kind as Kind;
 use wilddog_video::ffi::types::{wd_mode, wd_participant_left_reason};
 
@@ -188,29 +187,13 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_conversationSetSink<'l>(
         }
         let sink = Sink::new(env, &sink, &CONVERSATION_REPORT_ERROR)?;
         conversation.set_listener(move |conversation, event| {
-            let (kind, participant, payload, left) = match event {
-                ConversationEvent::ParticipantConnected(p) => {
-                    (Kind::ParticipantConnected, Some(p), None, None)
-                }
-                ConversationEvent::Message { from, payload } => {
-                    (Kind::Message, Some(from), Some(payload), None)
-                }
-                ConversationEvent::ParticipantDisconnected {
-                    participant,
-                    reason,
-                } => (
-                    Kind::ParticipantDisconnected,
-                    Some(participant),
-                    None,
-                    Some(*reason),
-                ),
-                ConversationEvent::Disconnected => (Kind::Disconnected, None, None, None),
-            };
-            let left = wd_participant_left_reason::from(left) as jint;
+            let kind = Kind::from(event);
+            let (participant, payload) = (event.participant(), event.payload());
+            let left = wd_participant_left_reason::from(event.leave_reason()) as jint;
             sink.call(|env, obj| {
                 let uid = opt_jstring(env, participant.map(|p| p.uid.as_str()))?;
                 let device = opt_jstring(env, participant.map(|p| p.device.as_str()))?;
-                let payload = opt_jstring(env, payload.map(String::as_str))?;
+                let payload = opt_jstring(env, payload)?;
                 env.call_method(
                     obj,
                     CONVERSATION_ON_EVENT.name,

@@ -1,11 +1,10 @@
 //! `IncomingInvite` natives.
 
-use jni::objects::{JClass, JObject, JString, JValue};
+use jni::objects::{JClass, JObject, JString};
 use jni::sys::{jint, jlong};
 use jni::JNIEnv;
-use wd_protocol::RejectReason;
 use wilddog_video::client::IncomingEvent;
-use wilddog_video::ffi::incoming::wd_incoming_event_kind as Kind;
+use wilddog_video::ffi::incoming::wd_incoming_event;
 use wilddog_video::ffi::types::{
     wd_cancel_reason, wd_failure_reason, wd_incoming_status, wd_mode, wd_reject_reason,
 };
@@ -175,16 +174,13 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_incomingReject<'l>(
 ) {
     boundary(&mut env, |_| {
         let invite = handles::incoming(handle)?;
-        let reason = match reason {
-            r if r == wd_reject_reason::Declined as jint => RejectReason::Declined,
-            r if r == wd_reject_reason::Busy as jint => RejectReason::Busy,
-            other => {
-                return Err(Fail::Arg {
-                    field: "reason".to_owned(),
-                    message: format!("unknown reject reason {other}"),
-                })
-            }
-        };
+        let reason = u32::try_from(reason)
+            .ok()
+            .and_then(wd_reject_reason::reason_from_u32)
+            .ok_or_else(|| Fail::Arg {
+                field: "reason".to_owned(),
+                message: format!("unknown reject reason {reason}"),
+            })?;
         Ok(invite.reject(reason)?)
     })
 }
@@ -209,35 +205,17 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_incomingSetSink<'l>(
         }
         let sink = Sink::new(env, &sink, &INCOMING_REPORT_ERROR)?;
         invite.set_listener(move |invite, event| {
-            let (kind, reason) = match event {
-                IncomingEvent::Accepted => (Kind::Accepted, 0),
-                IncomingEvent::Rejected(r) => {
-                    (Kind::Rejected, wd_reject_reason::from(Some(*r)) as jint)
-                }
-                IncomingEvent::Canceled(r) => {
-                    (Kind::Canceled, wd_cancel_reason::from(Some(*r)) as jint)
-                }
-                IncomingEvent::Failed(r) => {
-                    (Kind::Failed, wd_failure_reason::from(Some(*r)) as jint)
-                }
+            let c_event = wd_incoming_event::from(event);
+            let conversation = match event {
+                IncomingEvent::Accepted { conversation } => Some(conversation),
+                _ => None,
             };
-            let conversation = match (kind, invite.conversation()) {
-                (Kind::Accepted, Some(c)) => handles::insert(Entry::Conversation(c)),
-                _ => 0,
-            };
-            sink.call(|env, obj| {
-                env.call_method(
-                    obj,
-                    INCOMING_ON_EVENT.name,
-                    INCOMING_ON_EVENT.sig,
-                    &[
-                        JValue::Int(kind as jint),
-                        JValue::Int(reason),
-                        JValue::Long(conversation),
-                    ],
-                )
-                .map(drop)
-            });
+            sink.invite_event(
+                &INCOMING_ON_EVENT,
+                c_event.kind as jint,
+                c_event.reason(),
+                conversation,
+            );
             invite.clear_listener();
         });
         Ok(())

@@ -1,10 +1,10 @@
 //! `OutgoingInvite` natives.
 
-use jni::objects::{JClass, JObject, JString, JValue};
+use jni::objects::{JClass, JObject, JString};
 use jni::sys::{jint, jlong};
 use jni::JNIEnv;
 use wilddog_video::client::OutgoingEvent;
-use wilddog_video::ffi::outgoing::wd_outgoing_event_kind as Kind;
+use wilddog_video::ffi::outgoing::{wd_outgoing_event, wd_outgoing_event_kind as Kind};
 use wilddog_video::ffi::types::{
     wd_cancel_reason, wd_failure_reason, wd_mode, wd_outgoing_status, wd_reject_reason,
 };
@@ -171,7 +171,8 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_outgoingCancel<'l>(
 
 /// `outgoingSetSink(handle, sink)`: events go to `sink.onEvent(kind: Int,
 /// reason: Int, conversation: Long)` with `kind` a
-/// `WD_OUTGOING_EVENT_KIND_*`, `reason` the reject or failure reason, and
+/// `WD_OUTGOING_EVENT_KIND_*`, `reason` the reject, cancel or failure
+/// reason the event carries (`WD_*_REASON_*`, 0 for the others), and
 /// for `ACCEPTED` a new `Conversation` handle the sink owns. Events that
 /// happened before are delivered too, once. After the outcome the sink is
 /// dropped (its global reference deleted): nothing follows an outcome.
@@ -191,35 +192,18 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_outgoingSetSink<'l>(
         }
         let sink = Sink::new(env, &sink, &OUTGOING_REPORT_ERROR)?;
         invite.set_listener(move |invite, event| {
-            let (kind, reason) = match event {
-                OutgoingEvent::Ringing => (Kind::Ringing, 0),
-                OutgoingEvent::Accepted => (Kind::Accepted, 0),
-                OutgoingEvent::Rejected(r) => {
-                    (Kind::Rejected, wd_reject_reason::from(Some(*r)) as jint)
-                }
-                OutgoingEvent::Canceled => (Kind::Canceled, 0),
-                OutgoingEvent::Failed(r) => {
-                    (Kind::Failed, wd_failure_reason::from(Some(*r)) as jint)
-                }
+            let c_event = wd_outgoing_event::from(event);
+            let conversation = match event {
+                OutgoingEvent::Accepted { conversation, .. } => Some(conversation),
+                _ => None,
             };
-            let conversation = match (kind, invite.conversation()) {
-                (Kind::Accepted, Some(c)) => handles::insert(Entry::Conversation(c)),
-                _ => 0,
-            };
-            sink.call(|env, obj| {
-                env.call_method(
-                    obj,
-                    OUTGOING_ON_EVENT.name,
-                    OUTGOING_ON_EVENT.sig,
-                    &[
-                        JValue::Int(kind as jint),
-                        JValue::Int(reason),
-                        JValue::Long(conversation),
-                    ],
-                )
-                .map(drop)
-            });
-            if kind != Kind::Ringing {
+            sink.invite_event(
+                &OUTGOING_ON_EVENT,
+                c_event.kind as jint,
+                c_event.reason(),
+                conversation,
+            );
+            if c_event.kind != Kind::Ringing {
                 // The outcome was the last event: release the listener now
                 // (it is dropped when this call returns).
                 invite.clear_listener();

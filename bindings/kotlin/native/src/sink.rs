@@ -10,9 +10,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
 use jni::objects::{GlobalRef, JObject, JValue};
+use jni::sys::{jint, jlong};
 use jni::{JNIEnv, JavaVM};
+use wilddog_video::client::Conversation;
 
 use crate::diagnostics::{GLOBAL_REFS, LISTENER_EXCEPTIONS};
+use crate::handles::{self, Entry};
 use crate::names::Method;
 use crate::Fail;
 
@@ -81,6 +84,33 @@ impl Sink {
                 let _ = env.exception_clear();
             }
         }));
+    }
+}
+
+impl Sink {
+    /// Hands an invite's event to the sink's `on_event` (`onEvent(kind:
+    /// Int, reason: Int, conversation: Long)`): the event's
+    /// `WD_*_EVENT_KIND_*`, the reason it carries (`WD_*_REASON_*`, 0 for
+    /// none), and, when it carries a conversation, a new `Conversation`
+    /// handle the sink owns (else 0).
+    pub(crate) fn invite_event(
+        &self,
+        on_event: &Method,
+        kind: jint,
+        reason: u32,
+        conversation: Option<&Conversation>,
+    ) {
+        let conversation: jlong =
+            conversation.map_or(0, |c| handles::insert(Entry::Conversation(c.clone())));
+        self.call(|env, obj| {
+            let args = [
+                JValue::Int(kind),
+                JValue::Int(reason as jint),
+                JValue::Long(conversation),
+            ];
+            env.call_method(obj, on_event.name, on_event.sig, &args)
+                .map(drop)
+        });
     }
 }
 

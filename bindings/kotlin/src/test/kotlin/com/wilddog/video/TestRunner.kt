@@ -98,6 +98,7 @@ fun main(args: Array<String>) {
     registerCoroutineTests()
     registerPackagingTests()
     registerDocsTests()
+    registerCancelReasonTests()
     val selected = if (args.isEmpty()) registered else registered.filter { t -> args.any { t.name.contains(it) } }
     var passed = 0
     var failed = 0
