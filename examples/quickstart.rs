@@ -152,6 +152,9 @@ fn run(
     let bob_tx = tx.clone();
     incoming.set_listener(move |inv, event| {
         let what = match event {
+            // Only invites a push made hear it; this one came over the
+            // connection.
+            IncomingEvent::Confirmed => return,
             IncomingEvent::Accepted { .. } => "accepted: in the conversation".to_owned(),
             IncomingEvent::Rejected(r) => format!("rejected ({})", r.as_str()),
             IncomingEvent::Canceled(r) => format!("canceled ({})", r.as_str()),

@@ -130,7 +130,9 @@ enum wd_connection_state
 #endif // __cplusplus
  {
     /**
-     * Connecting for the first time.
+     * Connecting for the first time (a client made with
+     * `wd_client_start`), or again after `DISCONNECTED` for a push
+     * (`wd_client_handle_push`).
      */
     WD_CONNECTION_STATE_CONNECTING = 0,
     /**
@@ -142,8 +144,9 @@ enum wd_connection_state
      */
     WD_CONNECTION_STATE_RECONNECTING = 2,
     /**
-     * Not connected, and not trying (after `wd_client_disconnect`, or
-     * when the connection was lost).
+     * Not connected, and not trying (after `wd_client_disconnect`, when
+     * the connection was lost or could not be made, or the token was
+     * refused).
      */
     WD_CONNECTION_STATE_DISCONNECTED = 3,
 };
@@ -365,7 +368,9 @@ typedef uint32_t wd_cancel_reason;
 #endif // __cplusplus
 
 /**
- * Kind of an incoming invite event. Exactly one fires, once.
+ * Kind of an incoming invite event. Exactly one of `ACCEPTED`,
+ * `REJECTED`, `CANCELED` and `FAILED` fires, once (the end); an invite
+ * made by `wd_client_handle_push` may hear `CONFIRMED` once before it.
  */
 enum wd_incoming_event_kind
 #ifdef __cplusplus
@@ -390,6 +395,15 @@ enum wd_incoming_event_kind
      * The invite failed here; see `failure_reason`.
      */
     WD_INCOMING_EVENT_KIND_FAILED = 3,
+    /**
+     * Only for an invite made by `wd_client_handle_push`, at most once,
+     * before its end: the server confirmed that the invite still rings.
+     * Its offer and full user data are readable now
+     * (`wd_incoming_invite_offer`, `wd_incoming_invite_user_data`), and
+     * an accept or reject given before it goes out now. Not an end.
+     * Appended (docs/abi-policy.md): an older library never sends it.
+     */
+    WD_INCOMING_EVENT_KIND_CONFIRMED = 4,
 };
 #ifndef __cplusplus
 typedef uint32_t wd_incoming_event_kind;
@@ -526,6 +540,38 @@ typedef uint32_t wd_outgoing_event_kind;
 #endif // __cplusplus
 
 /**
+ * Kind of a push event: how a push registration of this device went.
+ */
+enum wd_push_event_kind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+    /**
+     * The server stored the registration.
+     */
+    WD_PUSH_EVENT_KIND_REGISTERED = 0,
+    /**
+     * The server refused the registration; `message` says why (a server
+     * without a push gateway, a rate limit…).
+     */
+    WD_PUSH_EVENT_KIND_REGISTRATION_FAILED = 1,
+    /**
+     * The registration was removed, as `wd_client_unregister_push` asked.
+     */
+    WD_PUSH_EVENT_KIND_UNREGISTERED = 2,
+    /**
+     * The push gateway reported the key dead (an uninstalled app, an
+     * expired token) and the registration is gone: get a fresh token from
+     * the platform and register it.
+     */
+    WD_PUSH_EVENT_KIND_REJECTED = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t wd_push_event_kind;
+#endif // __cplusplus
+
+/**
  * A client: one connection to a `wd-signal` server, with its own I/O
  * thread and event thread. Created by `wd_client_new`, freed by
  * `wd_client_free`. Every function taking a `wd_client` may be called
@@ -589,7 +635,8 @@ typedef void (*wd_release_callback)(void *user_data);
  * or on its I/O thread with `"dispatch": "io"`)
  * for the connection's state: once with the current state when the
  * callback is set, then at every change, in order
- * (`CONNECTED` → `RECONNECTING` → `CONNECTED` …, `DISCONNECTED` last).
+ * (`CONNECTED` → `RECONNECTING` → `CONNECTED` …, `DISCONNECTED` last;
+ * a client made with `wd_client_start` begins with `CONNECTING`).
  * `client` is borrowed: valid during the call, do not free it.
  */
 typedef void (*wd_connection_callback)(void *user_data,
@@ -743,6 +790,42 @@ typedef void (*wd_outgoing_callback)(void *user_data,
                                      struct wd_outgoing_invite *invite,
                                      const struct wd_outgoing_event *event);
 
+/**
+ * An event about a push registration, valid during the callback only.
+ */
+typedef struct wd_push_event {
+    /**
+     * What happened.
+     */
+    wd_push_event_kind kind;
+    /**
+     * The registration's app id (NUL-terminated UTF-8, valid during the
+     * callback only).
+     */
+    const char *app_id;
+    /**
+     * The registration's push key (valid during the callback only).
+     */
+    const char *push_key;
+    /**
+     * For `WD_PUSH_EVENT_KIND_REGISTRATION_FAILED`: why, for a person to
+     * read (the server's error code, then its detail; valid during the
+     * callback only); otherwise NULL.
+     */
+    const char *message;
+} wd_push_event;
+
+/**
+ * Called with each event about this device's push registrations, on the
+ * client's event thread (or inside `wd_client_dispatch`, or on its I/O
+ * thread with `"dispatch": "io"`), one callback at a time. `client` is
+ * borrowed: valid during the call, do not free it. `event` and its
+ * strings are valid during the call only.
+ */
+typedef void (*wd_push_callback)(void *user_data,
+                                 struct wd_client *client,
+                                 const struct wd_push_event *event);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -803,9 +886,35 @@ extern "C" {
 wd_result wd_client_new(const char *config_json, struct wd_client **out);
 
 /**
+ * Makes a client that connects in the background, and returns at once,
+ * without waiting for the network: what an app woken by a push uses, so
+ * that it can hand the push to `wd_client_handle_push` first.
+ *
+ * `config_json` is the configuration of `wd_client_new` (same keys,
+ * defaults and errors). The client connects on its I/O thread; the
+ * connection callback reports how it goes (`CONNECTING`, then
+ * `CONNECTED`, …). An unreachable server is tried again with the
+ * reconnection backoff (with `"reconnect": false`, once per server URL);
+ * a refused token, or running out of attempts, ends `DISCONNECTED`
+ * (`wd_client_handle_push` makes it try again). None of that is a
+ * result. Until the first connection, `wd_client_uid` and
+ * `wd_client_device` are INVALID_STATE, and `wd_client_invite` is
+ * NOT_CONNECTED.
+ *
+ * On `WD_RESULT_OK`, `*out` receives a new client that the app owns and
+ * must free with `wd_client_free`. Other results: NULL_PARAMETER
+ * (`config_json` or `out` NULL), INVALID_ARGUMENT (a bad configuration,
+ * the field named in `wd_last_error`).
+ *
+ * Callable from any thread, including from inside callbacks; it never
+ * blocks on the network.
+ */
+wd_result wd_client_start(const char *config_json, struct wd_client **out);
+
+/**
  * Frees the client. NULL is a no-op.
  *
- * Removes the invite and connection callbacks (their `release` runs;
+ * Removes the invite, connection and push callbacks (their `release` runs;
  * the final `DISCONNECTED` is not delivered), then closes the
  * connection, as dropping the client does: every pending outgoing invite
  * ends `failed` (`network`) and every conversation `disconnected`; those
@@ -828,7 +937,9 @@ void wd_client_free(struct wd_client *client);
  * token): a NUL-terminated UTF-8 string owned by the client, valid until
  * `wd_client_free`. Do not free it.
  *
- * NULL_PARAMETER if `client` or `out` is NULL. Callable from any thread.
+ * INVALID_STATE before the client's first connection (a client made with
+ * `wd_client_start` learns its uid from the server); NULL_PARAMETER if
+ * `client` or `out` is NULL. Callable from any thread.
  */
 wd_result wd_client_uid(const struct wd_client *client, const char **out);
 
@@ -838,6 +949,7 @@ wd_result wd_client_uid(const struct wd_client *client, const char **out);
  * not be NULL and receives the size with the NUL on OK and
  * BUFFER_TOO_SMALL; `buf` may be NULL only when `len` is 0).
  *
+ * INVALID_STATE before the client's first connection (`wd_client_start`);
  * NULL_PARAMETER if `client` or `needed` is NULL, or `buf` is NULL with
  * `len` > 0. Callable from any thread.
  */
@@ -912,8 +1024,9 @@ wd_result wd_client_dispatch(struct wd_client *client, uint32_t timeout_ms, size
  * Closes the connection: every pending outgoing invite ends `failed`
  * (`network`), every conversation `disconnected` (their events are still
  * delivered). The client stays valid (its state is then
- * `WD_CONNECTION_STATE_DISCONNECTED`) until freed. Calling it again does
- * nothing.
+ * `WD_CONNECTION_STATE_DISCONNECTED`) until freed; a push handed to it
+ * (`wd_client_handle_push`) makes it connect again. Calling it again
+ * does nothing.
  *
  * NULL_PARAMETER if `client` is NULL. Blocks until the connection has
  * ended (every invite and conversation with it). Callable from any
@@ -930,9 +1043,12 @@ wd_result wd_client_disconnect(struct wd_client *client);
  * ignored. The new callback first hears the current state, once, then
  * every change in order: `RECONNECTING` when the link is lost or silent
  * for `deadAfterMs`, `CONNECTED` when a reconnection succeeded (with a
- * new device id), `DISCONNECTED` once, last (after
- * `wd_client_disconnect`, with `"reconnect": false`, or when a
- * reconnection is refused as unauthorized).
+ * new device id), `DISCONNECTED` last (after `wd_client_disconnect`, with
+ * `"reconnect": false`, or when a reconnection is refused as
+ * unauthorized). A client made with `wd_client_start` goes `CONNECTING`
+ * → `CONNECTED` first (or `CONNECTING` → `DISCONNECTED` when it gives
+ * up); after `DISCONNECTED`, a push handed to `wd_client_handle_push`
+ * makes it go `CONNECTING` again.
  *
  * Ownership of `user_data` follows `wd_client_set_invite_callback`:
  * `release(user_data)` runs exactly once, when the callback is replaced or
@@ -1115,6 +1231,11 @@ wd_result wd_incoming_invite_mode(const struct wd_incoming_invite *invite, wd_mo
  * or NULL if it sent none. The string is owned by the invite, valid
  * until the app's last reference to it is freed. Do not free it.
  *
+ * For an invite made by `wd_client_handle_push`: the text the push
+ * carried (NULL when it did not fit in the push) until
+ * `WD_INCOMING_EVENT_KIND_CONFIRMED`, then the text as the caller sent
+ * it (a string read before stays valid).
+ *
  * NULL_PARAMETER if `invite` or `out` is NULL.
  */
 wd_result wd_incoming_invite_user_data(const struct wd_incoming_invite *invite, const char **out);
@@ -1124,9 +1245,24 @@ wd_result wd_incoming_invite_user_data(const struct wd_incoming_invite *invite, 
  * NULL if it sent none. The string is owned by the invite, valid until
  * the app's last reference to it is freed. Do not free it.
  *
+ * A push never carries the offer: for an invite made by
+ * `wd_client_handle_push` it is NULL until
+ * `WD_INCOMING_EVENT_KIND_CONFIRMED`.
+ *
  * NULL_PARAMETER if `invite` or `out` is NULL.
  */
 wd_result wd_incoming_invite_offer(const struct wd_incoming_invite *invite, const char **out);
+
+/**
+ * Stores in `*out` whether the caller's side has confirmed that the
+ * invite rings: true for an invite delivered over the connection (the
+ * invite callback's); for one made by `wd_client_handle_push`, false
+ * until its `WD_INCOMING_EVENT_KIND_CONFIRMED` event, true from then on.
+ * An invite that ended before it was confirmed stays false.
+ *
+ * NULL_PARAMETER if `invite` or `out` is NULL.
+ */
+wd_result wd_incoming_invite_confirmed(const struct wd_incoming_invite *invite, bool *out);
 
 /**
  * Stores the invite's status in `*out`. The status changes as soon as
@@ -1405,6 +1541,116 @@ wd_result wd_outgoing_invite_set_callback(struct wd_outgoing_invite *invite,
  * callback. The pointer must not be used afterwards.
  */
 void wd_outgoing_invite_free(struct wd_outgoing_invite *invite);
+
+/**
+ * Turns a push the app received into the incoming invite it stands for,
+ * without waiting for the network, so that the app can report the call
+ * to the system at once (CallKit, ConnectionService) inside its push
+ * callback; and makes the client connect if it is not connected (also
+ * when it gave up, or after `wd_client_disconnect`).
+ *
+ * `payload_json` is the push as NUL-terminated UTF-8 JSON text (at most
+ * 256 KiB): the payload itself, or an envelope around it (a Matrix push
+ * notification, PushKit's `dictionaryPayload`, an FCM data map with the
+ * payload as its `wd_push` string).
+ *
+ * On `WD_RESULT_OK`, `*out` always receives an incoming invite, a new
+ * reference owned by the app (free it with `wd_incoming_invite_free`):
+ * - for an `invite` push: the invite, `PENDING` (or as the app answered
+ *   it), its caller, conversation, mode and user data readable at once
+ *   (the user data when it fitted in the push; the offer is NULL). Once
+ *   connected, the client fetches the invite's state: still ringing, its
+ *   callback hears `WD_INCOMING_EVENT_KIND_CONFIRMED` (offer and full
+ *   user data readable then); already over, the end it would have had
+ *   (`CANCELED`: `CALLER_CANCELED` or `ANSWERED_ELSEWHERE`; `FAILED`:
+ *   `TIMEOUT` or `CALLER_GONE`), once. `wd_incoming_invite_accept` or
+ *   `_reject` called before that is carried out when it comes;
+ * - for an `invite_ended` push about an invite ringing here: that invite,
+ *   already ended when this returns; its callback hears the end once;
+ * - for a push about an invite that is over here, or that this client
+ *   never held: an invite already ended as the push says (status and
+ *   reasons readable; its callback hears the end once): a missed call.
+ *
+ * If the invite already has a handle (delivered over the connection, or
+ * pushed before), `*out` is another reference to the SAME handle (an
+ * equal pointer): one set of events. The invite callback
+ * (`wd_client_set_invite_callback`) never fires for an invite a push
+ * made, nor twice for one invite.
+ *
+ * INVALID_ARGUMENT for a payload that is not one of ours, malformed, of
+ * another version, too large, or that names an invite this client holds
+ * from another caller (`wd_last_error` names the field, e.g. `type`,
+ * `wd`, `invite_id`); nothing changes then. NULL_PARAMETER if `client`,
+ * `payload_json` or `out` is NULL.
+ *
+ * Callable from any thread, including from inside callbacks; never
+ * blocks on the network.
+ */
+wd_result wd_client_handle_push(struct wd_client *client,
+                                const char *payload_json,
+                                struct wd_incoming_invite **out);
+
+/**
+ * Registers this device's push key with the server, which then pushes
+ * this user's invites to it while this device holds no connection.
+ *
+ * `options_json` is a NUL-terminated UTF-8 JSON object (at most 256 KiB):
+ * `{"provider": "apns" | "fcm" | "webpush", "appId": "...", "pushKey":
+ * "...", "data": {...}}`: the push service, the app id the push gateway
+ * knows the app by (at most 128 bytes), the device's token (at most 512
+ * bytes; an APNs token hex-encoded), and optional extra fields for the
+ * gateway (an object, at most 2 KiB of JSON). An unknown, missing or
+ * ill-typed field, or one over its limit, is INVALID_ARGUMENT naming it
+ * in `wd_last_error` (`pushKey: longer than 512 bytes`); nothing changes
+ * then.
+ *
+ * Callable before the client is connected: the client keeps the
+ * registration (16 at most; one more drops the least recently
+ * registered) and sends it on every connection, so register at every
+ * start with the token the platform gives. The push callback
+ * (`wd_client_set_push_callback`) hears `REGISTERED` or
+ * `REGISTRATION_FAILED`.
+ *
+ * NULL_PARAMETER if `client` or `options_json` is NULL. Callable from any
+ * thread, including from inside callbacks.
+ */
+wd_result wd_client_register_push(struct wd_client *client, const char *options_json);
+
+/**
+ * Removes a push registration of this user: `app_id` and `push_key` as
+ * registered (by this client, or by an earlier run of the app). Sent now,
+ * or on the next connection, until the server confirms it: the push
+ * callback then hears `UNREGISTERED`.
+ *
+ * INVALID_ARGUMENT for an empty or over-long `app_id` (`appId`, 128
+ * bytes) or `push_key` (`pushKey`, 512 bytes); NULL_PARAMETER if any
+ * parameter is NULL. Callable from any thread, including from inside
+ * callbacks.
+ */
+wd_result wd_client_unregister_push(struct wd_client *client,
+                                    const char *app_id,
+                                    const char *push_key);
+
+/**
+ * Sets the callback that hears how this device's push registrations go
+ * (`wd_push_event_kind`), replacing the previous one (whose `release`
+ * then runs, after it returns if it is running). A NULL `cb` clears it;
+ * `user_data` and `release` are then ignored. Events that came while no
+ * callback was set are delivered to the next one, in order.
+ *
+ * Ownership of `user_data` follows `wd_client_set_invite_callback`:
+ * `release(user_data)` runs exactly once, when the callback is replaced or
+ * cleared, or the client is freed. `cb` runs on the client's event thread
+ * (or inside `wd_client_dispatch`, or on its I/O thread with
+ * `"dispatch": "io"`), one callback at a time.
+ *
+ * NULL_PARAMETER if `client` is NULL. Callable from any thread, including
+ * from inside callbacks.
+ */
+wd_result wd_client_set_push_callback(struct wd_client *client,
+                                      wd_push_callback cb,
+                                      void *user_data,
+                                      wd_release_callback release);
 
 /**
  * Returns a static, NUL-terminated English description of `result` (a

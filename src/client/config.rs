@@ -274,7 +274,8 @@ impl InviteOptions {
     }
 }
 
-fn parse_object(json: &str) -> Result<Map<String, Value>, Error> {
+/// `json` as a JSON object, or [`Error::InvalidArgument`] (`json`).
+pub(crate) fn parse_object(json: &str) -> Result<Map<String, Value>, Error> {
     if json.len() > MAX_JSON_LEN {
         return Err(Error::invalid(
             "json",
@@ -288,7 +289,8 @@ fn parse_object(json: &str) -> Result<Map<String, Value>, Error> {
     }
 }
 
-fn string(field: &str, value: &Value) -> Result<String, Error> {
+/// `value` as a string, or [`Error::InvalidArgument`] naming `field`.
+pub(crate) fn string(field: &str, value: &Value) -> Result<String, Error> {
     value
         .as_str()
         .map(str::to_owned)

@@ -9,7 +9,7 @@ use super::core::Core;
 use super::error::Error;
 use super::handle::{listener_methods, new_handle, Kind, Shared};
 use super::outgoing::OutgoingInvite;
-use crate::engine::{ConversationInfo, EngineError, Participant};
+use crate::engine::{ConversationInfo, EngineError, Key, Participant};
 
 /// Something that happened in a conversation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +131,9 @@ impl std::fmt::Debug for Conversation {
     }
 }
 
+/// The key of a conversation no engine holds (engines count from 1).
+const GONE: Key = Key(u64::MAX);
+
 impl PartialEq for Conversation {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
@@ -167,6 +170,22 @@ impl Conversation {
             props,
             true,
             info.participants,
+        )
+    }
+
+    /// The handle of a conversation this device was in and is no longer:
+    /// one a push reported accepted here after the app let go of it. No
+    /// engine holds it; it is disconnected.
+    pub(crate) fn gone(core: &Arc<Core>, conversation_id: String, mode: Mode) -> Self {
+        new_handle(
+            Arc::downgrade(core),
+            GONE,
+            ConversationProps {
+                conversation_id,
+                mode,
+            },
+            false,
+            Vec::new(),
         )
     }
 

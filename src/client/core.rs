@@ -8,21 +8,29 @@
 //! handles it concerns ([`Core::pump`]).
 
 use std::cell::Cell;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
 use mio::Waker;
 use rustc_hash::FxHashMap as HashMap;
-use wd_protocol::encode;
+use wd_protocol::{encode, PushPayload};
 
 use super::conversation::{Conversation, ConversationEvent};
+use super::error::Error;
 use super::events::{deliver_here, Deliver, Job, JobSender, Listener, Slot};
 use super::handle::Kind;
-use super::incoming::{IncomingEvent, IncomingInvite};
+use super::incoming::{IncomingEvent, IncomingInvite, WeakInvite};
 use super::link::Link;
 use super::outgoing::{OutgoingEvent, OutgoingInvite};
+use super::push::{PushEvent, PushEvents};
 use super::state::{ConnectionState, StateCell};
-use crate::engine::{ConversationInfo, Engine, Event, Key};
+use crate::engine::{
+    self, ConversationInfo, Engine, Event, IncomingEnding, IncomingInfo, Key, PushHandled,
+};
+
+/// How many incoming handles by invite id are kept (dead ones are pruned
+/// when this many are, and the bound doubles with the live ones).
+const MIN_BY_INVITE: usize = 64;
 
 /// The engine and the handles that mirror its live state.
 pub(crate) struct EngineState {
@@ -35,6 +43,15 @@ pub(crate) struct EngineState {
     pub(crate) outgoing: HashMap<Key, OutgoingInvite>,
     incoming: HashMap<Key, IncomingInvite>,
     conversations: HashMap<Key, Conversation>,
+    /// Every incoming handle the app may still hold, live or finished, by
+    /// invite id: a push about an invite that already has a handle gets
+    /// that handle.
+    by_invite: HashMap<String, WeakInvite>,
+    /// When `by_invite` is pruned next.
+    by_invite_cap: usize,
+    /// The invite a push is creating right now: the invite listener does
+    /// not hear of it, and it is not confirmed yet.
+    pushed: Option<Key>,
 }
 
 /// One client's shared state.
@@ -50,20 +67,25 @@ pub(crate) struct Core {
     inline: bool,
     /// The connection state and its listener.
     pub(crate) connection: StateCell,
-    pub(crate) uid: String,
+    /// This user's id, known from the first connection on.
+    uid: OnceLock<String>,
     device: Mutex<String>,
     /// Invites that arrived, for the client's invite listener.
     pub(crate) invites: Slot<(), IncomingInvite>,
+    /// Events about push registrations, for the push listener.
+    pub(crate) pushes: Arc<PushEvents>,
 }
 
 impl Core {
+    /// A client's state around `engine`, its connection in `state`
+    /// (`Connected` when the caller connected it, `Connecting` when the
+    /// I/O thread is to connect it).
     pub(crate) fn new(
         engine: Engine,
         waker: Waker,
         jobs: JobSender,
         inline: bool,
-        uid: String,
-        device: String,
+        state: ConnectionState,
     ) -> Self {
         Core {
             state: Mutex::new(EngineState {
@@ -72,16 +94,20 @@ impl Core {
                 outgoing: HashMap::default(),
                 incoming: HashMap::default(),
                 conversations: HashMap::default(),
+                by_invite: HashMap::default(),
+                by_invite_cap: MIN_BY_INVITE,
+                pushed: None,
             }),
             link: Link::new(),
             waker,
             jobs,
             events_open: Mutex::new(true),
             inline,
-            connection: StateCell::new(ConnectionState::Connected),
-            uid,
-            device: Mutex::new(device),
+            connection: StateCell::new(state),
+            uid: OnceLock::new(),
+            device: Mutex::new(String::new()),
             invites: Slot::default(),
+            pushes: Arc::default(),
         }
     }
 
@@ -128,7 +154,20 @@ impl Core {
         self.post(events);
     }
 
-    /// This device's id (a new one after every reconnection).
+    /// This user's id; empty until the first connection.
+    pub(crate) fn uid(&self) -> &str {
+        self.uid.get().map_or("", String::as_str)
+    }
+
+    /// Records who the server says this client is, on each connection
+    /// (the uid never changes: it comes from the token).
+    pub(crate) fn set_identity(&self, uid: &str, device: &str) {
+        let _ = self.uid.set(uid.to_owned());
+        self.set_device(device);
+    }
+
+    /// This device's id (a new one after every reconnection); empty until
+    /// the first connection.
     pub(crate) fn device(&self) -> String {
         self.device
             .lock()
@@ -198,14 +237,19 @@ impl Core {
     }
 
     /// Moves everything the engine produced out of it: frames onto the
-    /// link's queue, events into the handles they concern. Call after
-    /// every engine input, with the lock held.
+    /// link's queue, events into the handles they concern (invite events
+    /// first, then push events: one input never queues both about one
+    /// invite). Call after every engine input, with the lock held, so
+    /// that events of different inputs keep their order.
     pub(crate) fn pump(self: &Arc<Self>, st: &mut EngineState) {
         while let Some(msg) = st.engine.poll_transmit() {
             self.link.queue(encode(&msg));
         }
         while let Some(event) = st.engine.poll_event() {
             self.route(st, event);
+        }
+        while let Some(event) = st.engine.poll_push_event() {
+            self.route_push(st, event);
         }
     }
 
@@ -267,10 +311,16 @@ impl Core {
                 OutgoingEvent::Failed(reason),
             ),
             Event::IncomingReceived { info, .. } => {
-                let invite = IncomingInvite::arrived(self, key, info);
+                // A push made it: the app has it from `handle_push`, and
+                // the invite listener does not hear of it.
+                let pushed = st.pushed == Some(key);
+                let invite = IncomingInvite::arrived(self, key, info, !pushed);
                 st.incoming.insert(key, invite.clone());
-                self.invites.push(invite);
-                self.post(self.clone());
+                remember(st, &invite);
+                if !pushed {
+                    self.invites.push(invite);
+                    self.post(self.clone());
+                }
             }
             Event::IncomingAccepted { conversation, .. } => {
                 let conversation = self.start_conversation(st, conversation);
@@ -315,6 +365,90 @@ impl Core {
         }
     }
 
+    /// Hands an engine push event to the invite it fills in, or to the
+    /// push listener.
+    fn route_push(self: &Arc<Self>, st: &mut EngineState, event: engine::PushEvent) {
+        if let engine::PushEvent::IncomingUpdated { key, info } = event {
+            if let Some(invite) = st.incoming.get(&key) {
+                invite.fill_in(info);
+                self.tell(Some(invite), IncomingEvent::Confirmed);
+            }
+            return;
+        }
+        if let Some(event) = PushEvent::from_engine(event) {
+            self.pushes.push(event);
+            self.post(self.pushes.clone());
+        }
+    }
+
+    /// Turns a push into the incoming invite it stands for, without the
+    /// network: the live invite (made now, or the handle it already has),
+    /// that invite ended by an `invite_ended` push, or, for an invite that
+    /// is over here (or was never here), a handle already ended as the
+    /// push says, for a missed call. The same invite always gets the same
+    /// handle while the app holds one. An invalid push changes nothing.
+    pub(crate) fn handle_push(
+        self: &Arc<Self>,
+        payload: PushPayload,
+    ) -> Result<IncomingInvite, Error> {
+        let invite_id = payload.invite_id().to_owned();
+        self.with_engine(|st, now| {
+            let handled = st.engine.handle_push(payload.clone(), now)?;
+            if let PushHandled::Live { key, created: true } = handled {
+                st.pushed = Some(key);
+            }
+            self.pump(st);
+            st.pushed = None;
+            let held = st.by_invite.get(&invite_id).and_then(WeakInvite::upgrade);
+            let invite = match (handled, held) {
+                (PushHandled::Live { key, .. }, held) => match st.incoming.get(&key) {
+                    Some(live) => live.clone(),
+                    // Every live invite has its handle; should one be
+                    // missing, the push makes it.
+                    None => held.unwrap_or_else(|| {
+                        let invite =
+                            IncomingInvite::arrived(self, key, pushed_info(&payload), false);
+                        st.incoming.insert(key, invite.clone());
+                        invite
+                    }),
+                },
+                (_, Some(held)) => held,
+                (PushHandled::Ended { ending, .. } | PushHandled::Gone { ending }, None) => {
+                    let info = pushed_info(&payload);
+                    let event = self.ending_event(st, ending, &info);
+                    IncomingInvite::ended(self, info, event)
+                }
+            };
+            remember(st, &invite);
+            Ok(invite)
+        })
+    }
+
+    /// The terminal event of an invite that ended with `ending` before this
+    /// client made a handle for it.
+    fn ending_event(
+        self: &Arc<Self>,
+        st: &EngineState,
+        ending: IncomingEnding,
+        info: &IncomingInfo,
+    ) -> IncomingEvent {
+        match ending {
+            IncomingEnding::Accepted => {
+                let live = st
+                    .conversations
+                    .values()
+                    .find(|c| c.conversation_id() == info.conversation_id);
+                let conversation = live.cloned().unwrap_or_else(|| {
+                    Conversation::gone(self, info.conversation_id.clone(), info.mode)
+                });
+                IncomingEvent::Accepted { conversation }
+            }
+            IncomingEnding::Rejected(reason) => IncomingEvent::Rejected(reason),
+            IncomingEnding::Canceled(reason) => IncomingEvent::Canceled(reason),
+            IncomingEnding::Failed(reason) => IncomingEvent::Failed(reason),
+        }
+    }
+
     /// Records `event` on `handle` (if it is still tracked) and queues the
     /// handle for delivery.
     fn tell<K: Kind>(&self, handle: Option<&K>, event: K::Event) {
@@ -335,6 +469,54 @@ impl Core {
             .entry(info.key)
             .or_insert_with(|| Conversation::started(self, info))
             .clone()
+    }
+}
+
+/// Keeps `invite` findable by its invite id while the app holds it.
+fn remember(st: &mut EngineState, invite: &IncomingInvite) {
+    if st.by_invite.len() >= st.by_invite_cap {
+        st.by_invite.retain(|_, held| held.alive());
+        st.by_invite_cap = (2 * st.by_invite.len()).max(MIN_BY_INVITE);
+    }
+    st.by_invite
+        .insert(invite.invite_id().to_owned(), invite.downgrade());
+}
+
+/// What a push says about its invite (no offer: pushes never carry one;
+/// an `invite_ended` push names neither the caller's device nor the mode).
+fn pushed_info(payload: &PushPayload) -> IncomingInfo {
+    match payload.clone() {
+        PushPayload::Invite {
+            invite_id,
+            conversation_id,
+            from,
+            device,
+            mode,
+            user_data,
+            ..
+        } => IncomingInfo {
+            from,
+            from_device: device,
+            invite_id,
+            conversation_id,
+            mode,
+            user_data,
+            offer: None,
+        },
+        PushPayload::InviteEnded {
+            invite_id,
+            conversation_id,
+            from,
+            ..
+        } => IncomingInfo {
+            from,
+            from_device: String::new(),
+            invite_id,
+            conversation_id,
+            mode: Default::default(),
+            user_data: None,
+            offer: None,
+        },
     }
 }
 

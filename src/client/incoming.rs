@@ -1,6 +1,7 @@
 //! `IncomingInvite`: an invite this client received.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
 use wd_protocol::{CancelReason, FailureReason, Mode, RejectReason};
@@ -11,10 +12,18 @@ use super::error::Error;
 use super::handle::{listener_methods, new_handle, Kind, Shared};
 use crate::engine::{Engine, EngineError, IncomingInfo, IncomingStatus, Key};
 
-/// How an incoming invite ended. Exactly one of these happens, once; each
-/// carries what the invite's getters report from then on.
+/// What happens to an incoming invite: for an invite a push made
+/// ([`Client::handle_push`](super::Client::handle_push)), at most one
+/// [`IncomingEvent::Confirmed`] first; then, for every invite, exactly
+/// one of the others, once (how it ended), carrying what the invite's
+/// getters report from then on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IncomingEvent {
+    /// The server confirmed that the invite, known until now from a push
+    /// alone, still rings: the offer and the full user data are readable
+    /// now. Not terminal; fires at most once, never after the end, and
+    /// only for invites a push made.
+    Confirmed,
     /// The caller confirmed this device's accept.
     Accepted {
         /// The conversation this device is now in.
@@ -31,16 +40,62 @@ pub enum IncomingEvent {
 }
 
 /// An invite this client received (`IncomingInvite` in the JS API). Cheap
-/// to clone; every clone is the same invite. Dropping it changes nothing:
-/// an invite nobody answers rings until its lifetime ends.
+/// to clone; every clone is the same invite, and two handles are equal
+/// when they are the same invite. Dropping it changes nothing: an invite
+/// nobody answers rings until its lifetime ends.
 #[derive(Clone)]
 pub struct IncomingInvite {
     shared: Arc<Shared<IncomingInvite>>,
 }
 
+impl PartialEq for IncomingInvite {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl Eq for IncomingInvite {}
+
+/// A handle kept without keeping it alive: the client finds the handle of
+/// an invite by its id (a push about an invite it already has) for as long
+/// as the app holds it.
+pub(crate) struct WeakInvite(Weak<Shared<IncomingInvite>>);
+
+impl WeakInvite {
+    /// The handle, if the app still holds it.
+    pub(crate) fn upgrade(&self) -> Option<IncomingInvite> {
+        self.0.upgrade().map(|shared| IncomingInvite { shared })
+    }
+
+    /// Whether the handle is still held.
+    pub(crate) fn alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
+/// The key of a handle no engine holds: an invite already over when a
+/// push told this client of it. Engines count their keys up from 1.
+const DETACHED: Key = Key(u64::MAX);
+
+/// What an incoming invite says: as first known (delivered over the
+/// connection, or from a push), then, for a pushed invite, as its caller
+/// sent it, once the server confirmed it (set once, so the texts read
+/// before stay valid as long as the handle).
+pub(crate) struct IncomingProps {
+    first: IncomingInfo,
+    filled: OnceLock<IncomingInfo>,
+    confirmed: AtomicBool,
+}
+
+impl IncomingProps {
+    fn info(&self) -> &IncomingInfo {
+        self.filled.get().unwrap_or(&self.first)
+    }
+}
+
 impl Kind for IncomingInvite {
     type Event = IncomingEvent;
-    type Props = IncomingInfo;
+    type Props = IncomingProps;
     /// The outcome, once there is one.
     type State = Option<IncomingEvent>;
     type Status = IncomingStatus;
@@ -66,13 +121,15 @@ impl Kind for IncomingInvite {
         outcome: &mut Option<IncomingEvent>,
         event: &IncomingEvent,
     ) -> Option<IncomingStatus> {
-        *outcome = Some(event.clone());
-        Some(match event {
+        let status = match event {
+            IncomingEvent::Confirmed => return None,
             IncomingEvent::Accepted { .. } => IncomingStatus::Accepted,
             IncomingEvent::Rejected(_) => IncomingStatus::Rejected,
             IncomingEvent::Canceled(_) => IncomingStatus::Canceled,
             IncomingEvent::Failed(_) => IncomingStatus::Failed,
-        })
+        };
+        *outcome = Some(event.clone());
+        Some(status)
     }
 }
 
@@ -87,40 +144,92 @@ impl std::fmt::Debug for IncomingInvite {
 }
 
 impl IncomingInvite {
-    /// The handle of an invite that just arrived at client `core`.
-    pub(crate) fn arrived(core: &Arc<Core>, key: Key, info: IncomingInfo) -> Self {
+    /// The handle of an invite that just arrived at client `core`:
+    /// `confirmed` over the connection, or not yet, from a push.
+    pub(crate) fn arrived(core: &Arc<Core>, key: Key, info: IncomingInfo, confirmed: bool) -> Self {
         new_handle(
             Arc::downgrade(core),
             key,
-            info,
+            IncomingProps {
+                first: info,
+                filled: OnceLock::new(),
+                confirmed: AtomicBool::new(confirmed),
+            },
             IncomingStatus::Pending,
             None,
         )
     }
 
+    /// The handle of an invite that a push told client `core` of when it
+    /// was already over here: it ended with `event`, which its listener
+    /// hears once. No engine holds it: an answer is `InvalidState`.
+    pub(crate) fn ended(core: &Arc<Core>, info: IncomingInfo, event: IncomingEvent) -> Self {
+        let invite = IncomingInvite::arrived(core, DETACHED, info, false);
+        invite.shared.update(event);
+        invite
+    }
+
+    /// The invite as its caller sent it, fetched from the server (or
+    /// delivered over the connection too) after a push made it: its texts
+    /// are replaced and it counts as confirmed. Call under the engine
+    /// lock, before its [`IncomingEvent::Confirmed`] is told.
+    pub(crate) fn fill_in(&self, info: IncomingInfo) {
+        let props = &self.shared.props;
+        let _ = props.filled.set(info);
+        props.confirmed.store(true, Ordering::Release);
+    }
+
+    /// Whether the texts are those fetched after a push
+    /// ([`IncomingInvite::fill_in`]) rather than those first known.
+    pub(crate) fn filled_in(&self) -> bool {
+        self.shared.props.filled.get().is_some()
+    }
+
+    /// This handle, without keeping it alive.
+    pub(crate) fn downgrade(&self) -> WeakInvite {
+        WeakInvite(Arc::downgrade(&self.shared))
+    }
+
+    /// The invite's id.
+    pub(crate) fn invite_id(&self) -> &str {
+        &self.shared.props.first.invite_id
+    }
+
+    /// Whether the caller's side has confirmed that this invite rings:
+    /// `true` for an invite delivered over the connection; for one a push
+    /// made ([`Client::handle_push`](super::Client::handle_push)), `true`
+    /// from its [`IncomingEvent::Confirmed`] on.
+    pub fn is_confirmed(&self) -> bool {
+        self.shared.props.confirmed.load(Ordering::Acquire)
+    }
+
     /// The caller's user id.
     pub fn from(&self) -> &str {
-        &self.shared.props.from
+        &self.shared.props.first.from
     }
 
     /// The conversation the invite is for.
     pub fn conversation_id(&self) -> &str {
-        &self.shared.props.conversation_id
+        &self.shared.props.first.conversation_id
     }
 
     /// Media mode.
     pub fn mode(&self) -> Mode {
-        self.shared.props.mode
+        self.shared.props.first.mode
     }
 
-    /// The caller's text, if any.
+    /// The caller's text, if any. For an invite a push made: the text the
+    /// push carried (none when it did not fit in a push), then, from its
+    /// [`IncomingEvent::Confirmed`] on, the text as the caller sent it.
     pub fn user_data(&self) -> Option<&str> {
-        self.shared.props.user_data.as_deref()
+        self.shared.props.info().user_data.as_deref()
     }
 
-    /// The caller's SDP offer, if any.
+    /// The caller's SDP offer, if any. A push never carries it: for an
+    /// invite a push made it is known from its [`IncomingEvent::Confirmed`]
+    /// on.
     pub fn offer(&self) -> Option<&str> {
-        self.shared.props.offer.as_deref()
+        self.shared.props.info().offer.as_deref()
     }
 
     /// `pending`, `accepting`, `rejecting`, `accepted`, `rejected`,

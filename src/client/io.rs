@@ -1,10 +1,12 @@
-//! The I/O thread: it serves the connection (reads frames into the
-//! engine, writes what the engine queued, fires the engine's timers,
+//! The I/O thread: it connects (at once, or in the background for a client
+//! made with `Client::start`), serves the connection (reads frames into
+//! the engine, writes what the engine queued, fires the engine's timers,
 //! sends heartbeats), reconnects with backoff when the link is lost, and
-//! ends every invite and conversation when the link is gone for good.
+//! ends every invite and conversation when the link is gone for good. It
+//! then waits, idle, until the app wants a connection again (a push was
+//! handed to the client) or drops the client.
 
 use std::io::ErrorKind;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,6 +14,7 @@ use mio::Events;
 use tungstenite::Message;
 use wd_protocol::{decode_server, ServerMessage};
 
+use super::control::Control;
 use super::core::Core;
 use super::dial::{backoff, Connection, Dialer};
 use super::error::Error;
@@ -21,7 +24,7 @@ use super::state::ConnectionState;
 
 /// How one connection ended.
 enum End {
-    /// The app closed the client.
+    /// The app closed the client, or disconnected it.
     Closed,
     /// The link broke (or went silent); why.
     Lost(String),
@@ -55,9 +58,9 @@ impl Inline {
         }
     }
 
-    /// After the link is gone for good: runs jobs until the client is
-    /// dropped. If it was dropped already, runs what the end of the link
-    /// queued (as the event thread would have before stopping).
+    /// After the client was dropped: runs jobs until its stop. If it was
+    /// dropped from a listener on this thread, runs what the end of the
+    /// link queued (as the event thread would have before stopping).
     fn until_stop(&mut self) {
         if self.stop_seen {
             while let Ok(job) = self.jobs.try_recv() {
@@ -75,24 +78,45 @@ impl Inline {
     }
 }
 
-/// The I/O thread: serves the connection; when it breaks, reconnects with
-/// backoff (if configured) until the app closes the client or the server
-/// refuses the token; then ends every invite and conversation. `done`
-/// is dropped once the link is gone for good (before any inline job
+/// The I/O thread: serves `first` (a connection the client made before
+/// starting it) or connects; when the link breaks, reconnects with backoff
+/// (if configured) until the app disconnects or drops the client or the
+/// server refuses the token; then ends every invite and conversation and
+/// waits until the app wants a connection again. `done` is dropped once
+/// the client is dropped and its link is gone (before any inline job
 /// queue is served to its end).
 pub(crate) fn run(
     core: Arc<Core>,
     mut dialer: Dialer,
-    conn: Connection,
-    closing: Arc<AtomicBool>,
+    first: Option<Connection>,
+    ctl: Arc<Control>,
     mut inline: Option<Inline>,
     done: crossbeam_channel::Sender<()>,
 ) {
     core.enter_io_thread();
-    let Connection { mut ws, .. } = conn;
+    let mut ready = first;
+    // The first attempt of a connection goes at once; reconnections after
+    // a lost link wait their backoff first.
+    let mut at_once = true;
     loop {
-        *core.link.socket() = Some(ws);
-        let end = serve(&core, &mut dialer, &closing, inline.as_mut());
+        let conn = match ready.take() {
+            Some(conn) => conn,
+            None => match connect(&core, &mut dialer, &ctl, inline.as_mut(), at_once) {
+                Some(conn) => {
+                    connected(&core, &conn);
+                    conn
+                }
+                None => {
+                    if !idle(&core, &mut dialer, &ctl, inline.as_mut()) {
+                        break;
+                    }
+                    at_once = true;
+                    continue;
+                }
+            },
+        };
+        *core.link.socket() = Some(conn.ws);
+        let end = serve(&core, &mut dialer, &ctl, inline.as_mut());
         let old = core.link.socket().take();
         core.lock().io_wake = None;
         if let Some(old) = old {
@@ -101,13 +125,19 @@ pub(crate) fn run(
         let why = match end {
             End::Closed => {
                 log::info!("disconnected: {CLIENT_CLOSED}");
+                String::new()
+            }
+            End::Lost(why) => {
+                log::warn!("connection lost: {why}");
+                why
+            }
+        };
+        if why.is_empty() || !dialer.config.reconnect {
+            if !idle(&core, &mut dialer, &ctl, inline.as_mut()) {
                 break;
             }
-            End::Lost(why) => why,
-        };
-        log::warn!("connection lost: {why}");
-        if !dialer.config.reconnect {
-            break;
+            at_once = true;
+            continue;
         }
         core.set_connection_state(ConnectionState::Reconnecting);
         {
@@ -116,23 +146,67 @@ pub(crate) fn run(
             core.link.clear_queued();
             core.pump(&mut st);
         }
-        let conn = match reconnect(&core, &mut dialer, &closing, inline.as_mut()) {
-            Some(conn) => conn,
-            None => break,
-        };
-        core.set_device(&conn.device);
-        {
-            let mut st = core.lock();
-            st.engine.handle_connected(&conn.uid, &conn.device);
-            core.pump(&mut st);
-        }
-        core.set_connection_state(ConnectionState::Connected);
-        ws = conn.ws;
+        at_once = false;
     }
-    finish(&core);
     drop(done);
     if let Some(inline) = &mut inline {
         inline.until_stop();
+    }
+}
+
+/// A connection is open: the engine learns who this client is and sends
+/// what it holds for the server (registrations, fetches of pushed
+/// invites, questions about invites that rang meanwhile).
+fn connected(core: &Arc<Core>, conn: &Connection) {
+    core.set_identity(&conn.uid, &conn.device);
+    {
+        let mut st = core.lock();
+        st.engine.handle_connected(&conn.uid, &conn.device);
+        core.pump(&mut st);
+    }
+    core.set_connection_state(ConnectionState::Connected);
+}
+
+/// The link is gone for good: every invite and conversation ends, and the
+/// thread waits until the app wants a connection again (`true`) or drops
+/// the client (`false`). Engine timers and inline listeners keep running
+/// meanwhile.
+fn idle(
+    core: &Arc<Core>,
+    dialer: &mut Dialer,
+    ctl: &Control,
+    mut inline: Option<&mut Inline>,
+) -> bool {
+    finish(core);
+    ctl.link_down();
+    let mut events = Events::with_capacity(4);
+    loop {
+        if ctl.closing() {
+            return false;
+        }
+        if ctl.take_wanted() {
+            core.set_connection_state(ConnectionState::Connecting);
+            return true;
+        }
+        fire_timers(core);
+        if let Some(inline) = inline.as_deref_mut() {
+            inline.drain();
+        }
+        let next = {
+            let mut st = core.lock();
+            let next = st.engine.poll_timeout();
+            st.io_wake = next;
+            next
+        };
+        let timeout = next.map(|t| t.saturating_duration_since(Instant::now()));
+        if let Err(e) = dialer.poll.poll(&mut events, timeout) {
+            if e.kind() != ErrorKind::Interrupted {
+                // Without a poller nothing can wake this thread: it ends
+                // (connections wanted later do not come).
+                log::warn!("polling: {e}");
+                return false;
+            }
+        }
     }
 }
 
@@ -145,21 +219,37 @@ fn finish(core: &Arc<Core>) {
     core.pump(&mut st);
 }
 
-/// Tries to connect again, with backoff, until it works (`Some`), the app
-/// closes the client or the token is refused (`None`). Engine timers keep
-/// firing meanwhile.
-fn reconnect(
+/// Connects: the first attempt `at_once` or after its backoff, the next
+/// ones with growing backoff, until one works (`Some`); `None` when the
+/// app stops it, the token is refused, or attempts run out (one round of
+/// the server URLs when `reconnect` is off). Engine timers keep firing
+/// meanwhile.
+fn connect(
     core: &Arc<Core>,
     dialer: &mut Dialer,
-    closing: &AtomicBool,
+    ctl: &Control,
     mut inline: Option<&mut Inline>,
+    at_once: bool,
 ) -> Option<Connection> {
-    let (min, max) = (dialer.config.reconnect_min, dialer.config.reconnect_max);
+    let config = &dialer.config;
+    let (min, max) = (config.reconnect_min, config.reconnect_max);
+    let rounds = if config.reconnect {
+        None
+    } else {
+        Some(config.server_urls().len())
+    };
     let mut events = Events::with_capacity(4);
     for attempt in 0u32.. {
-        let until = Instant::now() + backoff(min, max, attempt);
+        if rounds.is_some_and(|n| attempt as usize >= n) {
+            return None;
+        }
+        let until = if at_once || !dialer.config.reconnect {
+            Instant::now()
+        } else {
+            Instant::now() + backoff(min, max, attempt)
+        };
         loop {
-            if closing.load(Ordering::Acquire) {
+            if ctl.stopping() {
                 return None;
             }
             fire_timers(core);
@@ -189,13 +279,13 @@ fn reconnect(
         // While dialing the thread does not watch the engine's deadlines;
         // a call that arms one wakes it (which ends no attempt early).
         core.lock().io_wake = None;
-        match dialer.dial(Some(closing)) {
+        match dialer.dial(Some(ctl.stop_flag())) {
             Ok(conn) => return Some(conn),
             Err(Error::Unauthorized(why)) => {
-                log::warn!("giving up reconnecting: the token was refused: {why}");
+                log::warn!("giving up connecting: the token was refused: {why}");
                 return None;
             }
-            Err(_) if closing.load(Ordering::Acquire) => return None,
+            Err(_) if ctl.stopping() => return None,
             Err(_) => {}
         }
     }
@@ -203,11 +293,11 @@ fn reconnect(
 }
 
 /// Serves the connection in the client's link until it breaks, goes
-/// silent for `dead_after`, or the app closes the client.
+/// silent for `dead_after`, or the app disconnects or drops the client.
 fn serve(
     core: &Arc<Core>,
     dialer: &mut Dialer,
-    closing: &AtomicBool,
+    ctl: &Control,
     mut inline: Option<&mut Inline>,
 ) -> End {
     let (heartbeat, dead_after) = (dialer.config.heartbeat, dialer.config.dead_after);
@@ -218,7 +308,7 @@ fn serve(
     // Work first, then sleep: frames read along with `welcome` and the
     // engine's queries after a reconnection must not wait for an event.
     loop {
-        if closing.load(Ordering::Acquire) {
+        if ctl.stopping() {
             if let Some(ws) = core.link.socket().as_mut() {
                 core.link.close(ws, &mut dialer.poll);
             }
@@ -332,7 +422,8 @@ fn read_all(
     result
 }
 
-/// Hands the frames in `inbox` to the engine in order and pumps once.
+/// Hands the frames in `inbox` to the engine in order, under one lock,
+/// pumping after each (so that invite and push events keep their order).
 fn handle_all(core: &Arc<Core>, inbox: &mut Vec<ServerMessage>) {
     if inbox.is_empty() {
         return;
@@ -341,8 +432,8 @@ fn handle_all(core: &Arc<Core>, inbox: &mut Vec<ServerMessage>) {
     let now = Instant::now();
     for msg in inbox.drain(..) {
         st.engine.handle_message(msg, now);
+        core.pump(&mut st);
     }
-    core.pump(&mut st);
 }
 
 fn fire_timers(core: &Arc<Core>) {

@@ -21,13 +21,16 @@
 //!   state, listener, the data a binding attaches);
 //! - `outgoing.rs`, `incoming.rs`, `conversation.rs`: the three handle
 //!   kinds and their events;
+//! - `push.rs`: push registrations, their events, and decoding a push;
 //! - `core.rs`: the engine, the live handles, event routing;
 //! - `link.rs`: the socket, its queued frames, writing them;
 //! - `dial.rs`: opening a connection (TCP, TLS, WebSocket, `hello`), and
 //!   the reconnection backoff;
-//! - `io.rs`: the I/O thread.
+//! - `io.rs`: the I/O thread;
+//! - `control.rs`: how the app steers it (disconnect, connect again, stop).
 
 mod config;
+mod control;
 mod conversation;
 mod core;
 mod dial;
@@ -38,6 +41,7 @@ mod incoming;
 mod io;
 mod link;
 mod outgoing;
+mod push;
 mod state;
 
 pub use config::{ClientConfig, DispatchMode, InviteOptions, MAX_JSON_LEN};
@@ -45,12 +49,15 @@ pub use conversation::{Conversation, ConversationEvent};
 pub use error::Error;
 pub use incoming::{IncomingEvent, IncomingInvite};
 pub use outgoing::{OutgoingEvent, OutgoingInvite};
+pub use push::{PushEvent, PushProvider};
 pub use state::ConnectionState;
 
 // What the client's API speaks of, from the layers below: statuses,
 // reasons, participants, the API's field names and its limits. Code above
 // this layer (the C ABI, the Kotlin glue, apps) takes them from here.
-pub use crate::engine::{field, Answer, IncomingStatus, OutgoingStatus, Participant};
+pub use crate::engine::{
+    field, Answer, IncomingStatus, OutgoingStatus, Participant, PushRegistration,
+};
 pub use wd_protocol::{
     CancelReason, FailureReason, LeaveReason, Mode, RejectReason, DEFAULT_LIFETIME_MS,
     MAX_LIFETIME_MS, MAX_MESSAGE_LEN, MAX_SDP_LEN, MAX_UID_LEN, MAX_USER_DATA_LEN,
@@ -59,7 +66,6 @@ pub use wd_protocol::{
 pub(crate) use events::Listener;
 pub(crate) use handle::{Attached, Kind};
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
@@ -71,10 +77,11 @@ use events::{in_callback, run_job, JobReceiver};
 /// Owns the threads; dropping the last [`Client`] drops it and shuts down.
 pub(crate) struct ClientHandle {
     core: Arc<Core>,
-    closing: Arc<AtomicBool>,
+    /// How the app steers the I/O thread (disconnect, connect again, stop).
+    ctl: Arc<control::Control>,
     io_thread: Mutex<Option<JoinHandle<()>>>,
-    /// Disconnected once the link is gone for good and every invite and
-    /// conversation has ended.
+    /// Disconnected once the client is closing, its link is gone and every
+    /// invite and conversation has ended.
     link_done: crossbeam_channel::Receiver<()>,
     event_thread: Mutex<Option<(JoinHandle<()>, ThreadId)>>,
     /// Present in manual dispatch mode: the host drains it.
@@ -118,21 +125,53 @@ impl Client {
         config.validate()?;
         let (mut dialer, waker) = dial::Dialer::new(&config)?;
         let conn = dialer.connect_first()?;
+        Client::run(config, dialer, waker, Some(conn))
+    }
+
+    /// Makes a client that connects in the background, and returns at once:
+    /// what an app woken by a push uses, so that it can hand the push to
+    /// [`Client::handle_push`] before any network. The connection
+    /// listener reports how connecting goes (`Connecting`, `Connected`, …);
+    /// an unreachable server is retried with backoff (once per server URL
+    /// when `reconnect` is off), and a refused token, or running out of
+    /// attempts, ends `Disconnected`. [`Client::uid`] is empty until the
+    /// first connection.
+    ///
+    /// Errors: [`Error::InvalidArgument`] for a bad configuration (and
+    /// [`Error::Network`] if the client's threads cannot be started).
+    pub fn start(config: ClientConfig) -> Result<Client, Error> {
+        config.validate()?;
+        let (dialer, waker) = dial::Dialer::new(&config)?;
+        Client::run(config, dialer, waker, None)
+    }
+
+    /// Builds the client around `conn` (a connection made already), or
+    /// around none (the I/O thread connects), and starts its threads.
+    fn run(
+        config: ClientConfig,
+        dialer: dial::Dialer,
+        waker: mio::Waker,
+        conn: Option<dial::Connection>,
+    ) -> Result<Client, Error> {
         let (jobs, job_rx) = crossbeam_channel::unbounded();
-        let mut engine = Engine::new(EngineConfig {
+        let engine = Engine::new(EngineConfig {
             confirm_timeout: config.confirm_timeout,
         });
-        engine.handle_connected(&conn.uid, &conn.device);
         let inline = config.dispatch == DispatchMode::Io;
-        let core = Arc::new(Core::new(
-            engine,
-            waker,
-            jobs,
-            inline,
-            conn.uid.clone(),
-            conn.device.clone(),
-        ));
-        let closing = Arc::new(AtomicBool::new(false));
+        let state = if conn.is_some() {
+            ConnectionState::Connected
+        } else {
+            ConnectionState::Connecting
+        };
+        let core = Arc::new(Core::new(engine, waker, jobs, inline, state));
+        if let Some(conn) = &conn {
+            core.set_identity(&conn.uid, &conn.device);
+            let mut st = core.lock();
+            st.engine.handle_connected(&conn.uid, &conn.device);
+            // What the engine sends on a connection goes out first.
+            core.pump(&mut st);
+        }
+        let ctl = Arc::new(control::Control::default());
         let (done_tx, link_done) = crossbeam_channel::bounded(0);
         let (io_jobs, job_rx) = if inline {
             (Some(io::Inline::new(job_rx)), None)
@@ -140,10 +179,10 @@ impl Client {
             (None, Some(job_rx))
         };
         let io_thread = {
-            let (core, closing) = (core.clone(), closing.clone());
+            let (core, ctl) = (core.clone(), ctl.clone());
             thread::Builder::new()
                 .name("wd-io".into())
-                .spawn(move || io::run(core, dialer, conn, closing, io_jobs, done_tx))
+                .spawn(move || io::run(core, dialer, conn, ctl, io_jobs, done_tx))
                 .map_err(|e| Error::Network(format!("starting the I/O thread: {e}")))?
         };
         let (event_thread, manual) = match (config.dispatch, job_rx) {
@@ -168,7 +207,7 @@ impl Client {
         Ok(Client {
             handle: Arc::new(ClientHandle {
                 core,
-                closing,
+                ctl,
                 io_thread: Mutex::new(Some(io_thread)),
                 link_done,
                 event_thread: Mutex::new(event_thread),
@@ -182,9 +221,10 @@ impl Client {
         &self.handle.core
     }
 
-    /// This user's id, as the server's token named it.
+    /// This user's id, as the server's token named it; empty until the
+    /// first connection of a client made with [`Client::start`].
     pub fn uid(&self) -> &str {
-        &self.core().uid
+        self.core().uid()
     }
 
     /// What a binding keeps with this client.
@@ -233,9 +273,13 @@ impl Client {
     /// dropping) the previous one. It hears the current state first, then
     /// every change, in order: `Connected` → `Reconnecting` when the link
     /// is lost (or silent for `dead_after`), `Reconnecting` → `Connected`
-    /// when a reconnection succeeded, and `Disconnected` once, last (after
+    /// when a reconnection succeeded, and `Disconnected` last (after
     /// [`Client::disconnect`], when reconnecting is off, or when the server
-    /// refuses the token on a reconnection).
+    /// refuses the token on a reconnection). A client made with
+    /// [`Client::start`] goes `Connecting` → `Connected` first (or
+    /// `Connecting` → `Disconnected` when it gives up); after
+    /// `Disconnected`, a push handed to [`Client::handle_push`] makes it go
+    /// `Connecting` again.
     pub fn set_connection_listener(
         &self,
         mut listener: impl FnMut(ConnectionState) + Send + 'static,
@@ -308,12 +352,106 @@ impl Client {
     }
 
     /// Closes the connection: every pending invite ends `failed(network)`
-    /// (events still delivered), every conversation ends. Idempotent.
-    /// Blocks until that is done, except from a listener running on this
+    /// (events still delivered), every conversation ends, and the state
+    /// is `Disconnected`. Idempotent. The client stays usable: a push
+    /// handed to it ([`Client::handle_push`]) connects it again. Blocks
+    /// until that is done, except from a listener running on this
     /// client's I/O thread ([`DispatchMode::Io`]), where it returns at once
     /// and the connection closes when the listener returns.
     pub fn disconnect(&self) {
-        self.handle.close();
+        let ctl = &self.handle.ctl;
+        if ctl.disconnect() {
+            self.core().wake_io();
+            if !self.core().on_io_thread() {
+                ctl.wait_down();
+            }
+        }
+    }
+
+    /// Turns a push the app received into the incoming invite it stands
+    /// for, without waiting for the network, so that the app can report
+    /// the call to the system at once (CallKit, ConnectionService), and
+    /// makes the client connect if it is not connected.
+    ///
+    /// `payload` is the push as JSON text: the payload itself, or any
+    /// envelope a push gateway and platform put around it (a Matrix push
+    /// notification, an APNs payload or FCM data map carrying it as
+    /// `wd_push`). It returns:
+    /// - for an `invite` push: the invite, `pending` (or as the app
+    ///   answered it), its caller, mode and user data readable (the user
+    ///   data when it fitted in the push). Once connected, the client
+    ///   fetches the invite's state: still ringing, its listener hears
+    ///   [`IncomingEvent::Confirmed`] (the offer and the full user data are
+    ///   then readable); already over, the end it would have had
+    ///   (`Canceled` with `CallerCanceled` or `AnsweredElsewhere`, `Failed`
+    ///   with `Timeout` or `CallerGone`), once. An answer given before is
+    ///   carried out then.
+    /// - for an `invite_ended` push about an invite ringing here: that
+    ///   invite, ended when this returns (its listener hears it once);
+    /// - for a push about an invite that is over here, or that this client
+    ///   never held: a handle already ended as the push says, whose
+    ///   listener hears it once (a missed call).
+    ///
+    /// The same invite always gets the same handle while the app holds one
+    /// (an invite delivered over the connection too: one handle, one set of
+    /// events). The invite listener never hears of an invite a push made.
+    ///
+    /// Errors: [`Error::InvalidArgument`] for a payload that is not one of
+    /// ours, malformed, of another version, too large, or that names an
+    /// invite this client holds from another caller (the field is named:
+    /// `payload`, `type`, `wd`, `invite_id`, …); nothing changes then.
+    pub fn handle_push(&self, payload: &str) -> Result<IncomingInvite, Error> {
+        let payload = push::decode_payload(payload)?;
+        let invite = self.core().handle_push(payload)?;
+        if self.handle.ctl.want_connection() {
+            self.core().wake_io();
+        }
+        Ok(invite)
+    }
+
+    /// Registers this device's push key with the server (the server then
+    /// pushes invites to it while this device holds no connection). It may
+    /// be called before the client is connected: the client keeps it (16
+    /// at most; one more drops the least recently registered) and sends it
+    /// on every connection. The answer comes to the push listener:
+    /// [`PushEvent::Registered`] or [`PushEvent::RegistrationFailed`].
+    ///
+    /// Errors: [`Error::InvalidArgument`] naming a field over its limit
+    /// (`appId` 128 bytes, `pushKey` 512 bytes, `data` 2 KiB of JSON) or
+    /// empty; nothing changes then.
+    pub fn register_push(&self, registration: PushRegistration) -> Result<(), Error> {
+        self.core()
+            .with_engine(|st, _| st.engine.register_push(registration))
+            .map_err(Error::from)
+    }
+
+    /// Removes a push registration of this user (made by this client or
+    /// another, such as an old token of an earlier run); sent now, or on
+    /// the next connection, until the server confirms it with
+    /// [`PushEvent::Unregistered`].
+    ///
+    /// Errors: [`Error::InvalidArgument`] naming a field (`appId`,
+    /// `pushKey`) that is empty or over its limit.
+    pub fn unregister_push(&self, app_id: &str, push_key: &str) -> Result<(), Error> {
+        self.core()
+            .with_engine(|st, _| st.engine.unregister_push(app_id, push_key))
+            .map_err(Error::from)
+    }
+
+    /// Sets the listener of push registration events, replacing (and
+    /// dropping) the previous one. Events that came while no listener was
+    /// set are delivered to it, in order. It runs like every listener of
+    /// this client (event thread, `dispatch`, or the I/O thread).
+    pub fn set_push_listener(&self, mut listener: impl FnMut(&PushEvent) + Send + 'static) {
+        let pushes = &self.core().pushes;
+        if pushes.set(Box::new(move |_, event: &PushEvent| listener(event))) {
+            self.core().post(pushes.clone());
+        }
+    }
+
+    /// Removes the push listener; events that follow wait for a new one.
+    pub fn clear_push_listener(&self) {
+        self.core().pushes.clear();
     }
 }
 
@@ -321,7 +459,7 @@ impl ClientHandle {
     /// Stops the I/O thread (which ends every invite and conversation) and
     /// waits for it. Safe to call more than once, from any thread.
     fn close(&self) {
-        self.closing.store(true, Ordering::Release);
+        self.ctl.close();
         self.core.wake_io();
         if self.core.inline_dispatch() {
             // The I/O thread serves the event queue until the client is
@@ -351,6 +489,8 @@ impl Drop for ClientHandle {
         self.core.invites.clear();
         drop(self.core.invites.discard_pending());
         self.core.connection.clear_listener();
+        self.core.pushes.clear();
+        self.core.pushes.discard();
         self.core.stop_events();
         if let Some(manual) = &self.manual {
             // Manual dispatch: what the end of the link queued (each

@@ -19,7 +19,16 @@ pub const ANSWER: &str = "answer";
 pub const INVITE_ID: &str = "inviteId";
 /// A conversation's id (`conversationId`).
 pub const CONVERSATION_ID: &str = "conversationId";
-/// A conversation message's text (`payload`).
+/// A conversation message's text, or the push payload an app hands over
+/// (`payload`).
 pub const PAYLOAD: &str = "payload";
 /// The participant a conversation message is for (`to`).
 pub const TO: &str = "to";
+/// The push service of a push registration (`provider`).
+pub const PROVIDER: &str = "provider";
+/// The app id at the push gateway of a push registration (`appId`).
+pub const APP_ID: &str = "appId";
+/// The device's push token of a push registration (`pushKey`).
+pub const PUSH_KEY: &str = "pushKey";
+/// Extra fields of a push registration for the gateway (`data`).
+pub const DATA: &str = "data";

@@ -24,7 +24,7 @@ use wd_protocol::{
 };
 
 use super::incoming::{Heard, Incoming};
-use super::{invalid, Engine, EngineError, Event, IncomingEnding, IncomingInfo, Key};
+use super::{field, invalid, Engine, EngineError, Event, IncomingEnding, IncomingInfo, Key};
 
 /// A push registration of this device: the push service, the app id the
 /// push gateway knows the app by, the device's token, and extra fields for
@@ -122,10 +122,11 @@ pub enum PushEvent {
 }
 
 /// Maps a protocol field name to its API name.
-fn api_field(field: &'static str) -> &'static str {
-    match field {
-        "app_id" => "appId",
-        "push_key" => "pushKey",
+fn api_field(name: &'static str) -> &'static str {
+    match name {
+        "app_id" => field::APP_ID,
+        "push_key" => field::PUSH_KEY,
+        "data" => field::DATA,
         other => other,
     }
 }

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use super::callback::{call_guarded, wd_release_callback};
 use super::handle::{
-    arc_handle, borrowed_ptr, handle_from, into_c, into_c_uncounted, kept_c_str, read_into,
-    set_callback, take_uncounted, CText, Listened, Out,
+    arc_handle, borrow_handle, borrowed_ptr, handle_from, into_c, into_c_uncounted, kept_c_str,
+    read_into, set_callback, take_uncounted, CText, Listened, Out,
 };
 use super::incoming::wd_incoming_invite;
 use super::outgoing::wd_outgoing_invite;
 use super::panic::ffi_boundary;
-use super::result::{try_ffi, try_sdk, wd_result};
+use super::result::{fail, try_ffi, try_sdk, wd_result};
 use super::strings::{copy_out, str_in};
 use super::types::wd_connection_state;
 use crate::client::{
@@ -46,7 +46,8 @@ pub type wd_invite_callback =
 /// or on its I/O thread with `"dispatch": "io"`)
 /// for the connection's state: once with the current state when the
 /// callback is set, then at every change, in order
-/// (`CONNECTED` → `RECONNECTING` → `CONNECTED` …, `DISCONNECTED` last).
+/// (`CONNECTED` → `RECONNECTING` → `CONNECTED` …, `DISCONNECTED` last;
+/// a client made with `wd_client_start` begins with `CONNECTING`).
 /// `client` is borrowed: valid during the call, do not free it.
 pub type wd_connection_callback = Option<
     unsafe extern "C" fn(
@@ -119,9 +120,46 @@ pub extern "C" fn wd_client_new(config_json: *const c_char, out: *mut *mut wd_cl
     }
 }
 
+/// Makes a client that connects in the background, and returns at once,
+/// without waiting for the network: what an app woken by a push uses, so
+/// that it can hand the push to `wd_client_handle_push` first.
+///
+/// `config_json` is the configuration of `wd_client_new` (same keys,
+/// defaults and errors). The client connects on its I/O thread; the
+/// connection callback reports how it goes (`CONNECTING`, then
+/// `CONNECTED`, …). An unreachable server is tried again with the
+/// reconnection backoff (with `"reconnect": false`, once per server URL);
+/// a refused token, or running out of attempts, ends `DISCONNECTED`
+/// (`wd_client_handle_push` makes it try again). None of that is a
+/// result. Until the first connection, `wd_client_uid` and
+/// `wd_client_device` are INVALID_STATE, and `wd_client_invite` is
+/// NOT_CONNECTED.
+///
+/// On `WD_RESULT_OK`, `*out` receives a new client that the app owns and
+/// must free with `wd_client_free`. Other results: NULL_PARAMETER
+/// (`config_json` or `out` NULL), INVALID_ARGUMENT (a bad configuration,
+/// the field named in `wd_last_error`).
+///
+/// Callable from any thread, including from inside callbacks; it never
+/// blocks on the network.
+#[no_mangle]
+pub extern "C" fn wd_client_start(
+    config_json: *const c_char,
+    out: *mut *mut wd_client,
+) -> wd_result {
+    ffi_boundary! {
+        let out = try_ffi!(Out::new(out, "out"));
+        let json = try_ffi!(str_in(config_json, "config_json", MAX_JSON_LEN));
+        let config = try_sdk!(ClientConfig::from_json(json));
+        let client = try_sdk!(Client::start(config));
+        out.set(into_c_uncounted::<wd_client>(&client));
+        wd_result::Ok
+    }
+}
+
 /// Frees the client. NULL is a no-op.
 ///
-/// Removes the invite and connection callbacks (their `release` runs;
+/// Removes the invite, connection and push callbacks (their `release` runs;
 /// the final `DISCONNECTED` is not delivered), then closes the
 /// connection, as dropping the client does: every pending outgoing invite
 /// ends `failed` (`network`) and every conversation `disconnected`; those
@@ -145,6 +183,7 @@ pub extern "C" fn wd_client_free(client: *mut wd_client) {
         let client = take_uncounted::<wd_client>(ptr);
         client.clear_invite_listener();
         client.clear_connection_listener();
+        client.clear_push_listener();
         drop(client);
     }
 }
@@ -153,21 +192,31 @@ pub extern "C" fn wd_client_free(client: *mut wd_client) {
 /// token): a NUL-terminated UTF-8 string owned by the client, valid until
 /// `wd_client_free`. Do not free it.
 ///
-/// NULL_PARAMETER if `client` or `out` is NULL. Callable from any thread.
+/// INVALID_STATE before the client's first connection (a client made with
+/// `wd_client_start` learns its uid from the server); NULL_PARAMETER if
+/// `client` or `out` is NULL. Callable from any thread.
 #[no_mangle]
 pub extern "C" fn wd_client_uid(client: *const wd_client, out: *mut *const c_char) -> wd_result {
     ffi_boundary! {
-        read_into(client, "client", out, |client| {
-            kept_c_str(client.attached(), CText::Uid, client.uid())
-        })
+        let client = try_ffi!(borrow_handle(client, "client"));
+        let out = try_ffi!(Out::new(out, "out"));
+        if client.uid().is_empty() {
+            return fail(wd_result::InvalidState, NOT_CONNECTED_YET);
+        }
+        out.set(kept_c_str(client.attached(), CText::Uid, client.uid()));
+        wd_result::Ok
     }
 }
+
+/// Why `wd_client_uid` and `wd_client_device` have nothing to say yet.
+const NOT_CONNECTED_YET: &str = "the client has not connected to the server yet";
 
 /// Copies the id the server gave this connection (this device) into
 /// `buf`, following the copy-out rules of `wd_last_error` (`needed` must
 /// not be NULL and receives the size with the NUL on OK and
 /// BUFFER_TOO_SMALL; `buf` may be NULL only when `len` is 0).
 ///
+/// INVALID_STATE before the client's first connection (`wd_client_start`);
 /// NULL_PARAMETER if `client` or `needed` is NULL, or `buf` is NULL with
 /// `len` > 0. Callable from any thread.
 #[no_mangle]
@@ -179,7 +228,11 @@ pub extern "C" fn wd_client_device(
 ) -> wd_result {
     ffi_boundary! {
         let client = try_ffi!(handle_from(client, "client"));
-        copy_out(client.device().as_bytes(), buf, len, needed)
+        let device = client.device();
+        if device.is_empty() {
+            return fail(wd_result::InvalidState, NOT_CONNECTED_YET);
+        }
+        copy_out(device.as_bytes(), buf, len, needed)
     }
 }
 
@@ -301,8 +354,9 @@ pub extern "C" fn wd_client_dispatch(
 /// Closes the connection: every pending outgoing invite ends `failed`
 /// (`network`), every conversation `disconnected` (their events are still
 /// delivered). The client stays valid (its state is then
-/// `WD_CONNECTION_STATE_DISCONNECTED`) until freed. Calling it again does
-/// nothing.
+/// `WD_CONNECTION_STATE_DISCONNECTED`) until freed; a push handed to it
+/// (`wd_client_handle_push`) makes it connect again. Calling it again
+/// does nothing.
 ///
 /// NULL_PARAMETER if `client` is NULL. Blocks until the connection has
 /// ended (every invite and conversation with it). Callable from any
@@ -324,9 +378,12 @@ pub extern "C" fn wd_client_disconnect(client: *mut wd_client) -> wd_result {
 /// ignored. The new callback first hears the current state, once, then
 /// every change in order: `RECONNECTING` when the link is lost or silent
 /// for `deadAfterMs`, `CONNECTED` when a reconnection succeeded (with a
-/// new device id), `DISCONNECTED` once, last (after
-/// `wd_client_disconnect`, with `"reconnect": false`, or when a
-/// reconnection is refused as unauthorized).
+/// new device id), `DISCONNECTED` last (after `wd_client_disconnect`, with
+/// `"reconnect": false`, or when a reconnection is refused as
+/// unauthorized). A client made with `wd_client_start` goes `CONNECTING`
+/// → `CONNECTED` first (or `CONNECTING` → `DISCONNECTED` when it gives
+/// up); after `DISCONNECTED`, a push handed to `wd_client_handle_push`
+/// makes it go `CONNECTING` again.
 ///
 /// Ownership of `user_data` follows `wd_client_set_invite_callback`:
 /// `release(user_data)` runs exactly once, when the callback is replaced or
@@ -366,13 +423,13 @@ pub extern "C" fn wd_client_set_connection_callback(
     }
 }
 
-/// One of the client's own callbacks (invites, connection states), for
-/// [`set_callback`]: the client queues what waits for a new listener
-/// itself.
-struct ClientCallback<'a, L> {
-    client: &'a Client,
-    set: fn(&Client, L),
-    clear: fn(&Client),
+/// One of the client's own callbacks (invites, connection states, push
+/// events), for [`set_callback`]: the client queues what waits for a new
+/// listener itself.
+pub(crate) struct ClientCallback<'a, L> {
+    pub(crate) client: &'a Client,
+    pub(crate) set: fn(&Client, L),
+    pub(crate) clear: fn(&Client),
 }
 
 impl<L> Listened for ClientCallback<'_, L> {

@@ -142,6 +142,10 @@ pub(crate) enum CText {
     UserData,
     /// The caller's SDP offer.
     Offer,
+    /// The caller's `userData`, as fetched after a push made the invite.
+    FetchedUserData,
+    /// The caller's SDP offer, as fetched after a push made the invite.
+    FetchedOffer,
 }
 
 /// What the C ABI keeps with a handle: the count of the app's references
@@ -149,7 +153,7 @@ pub(crate) enum CText {
 #[derive(Default)]
 pub(crate) struct CSide {
     refs: AtomicUsize,
-    texts: [OnceLock<CString>; 4],
+    texts: [OnceLock<CString>; 6],
 }
 
 /// The [`CSide`] kept with a handle.

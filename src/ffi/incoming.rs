@@ -32,7 +32,9 @@ pub struct wd_incoming_invite {
 
 counted_handle!(wd_incoming_invite => IncomingInvite);
 
-/// Kind of an incoming invite event. Exactly one fires, once.
+/// Kind of an incoming invite event. Exactly one of `ACCEPTED`,
+/// `REJECTED`, `CANCELED` and `FAILED` fires, once (the end); an invite
+/// made by `wd_client_handle_push` may hear `CONFIRMED` once before it.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum wd_incoming_event_kind {
@@ -46,6 +48,13 @@ pub enum wd_incoming_event_kind {
     Canceled = 2,
     /// The invite failed here; see `failure_reason`.
     Failed = 3,
+    /// Only for an invite made by `wd_client_handle_push`, at most once,
+    /// before its end: the server confirmed that the invite still rings.
+    /// Its offer and full user data are readable now
+    /// (`wd_incoming_invite_offer`, `wd_incoming_invite_user_data`), and
+    /// an accept or reject given before it goes out now. Not an end.
+    /// Appended (docs/abi-policy.md): an older library never sends it.
+    Confirmed = 4,
 }
 
 /// An event of an incoming invite, valid during the callback only.
@@ -68,6 +77,7 @@ pub struct wd_incoming_event {
 impl From<&IncomingEvent> for wd_incoming_event {
     fn from(e: &IncomingEvent) -> Self {
         let (kind, failure, reject, cancel) = match e {
+            IncomingEvent::Confirmed => (wd_incoming_event_kind::Confirmed, None, None, None),
             IncomingEvent::Accepted { .. } => (wd_incoming_event_kind::Accepted, None, None, None),
             IncomingEvent::Rejected(r) => (wd_incoming_event_kind::Rejected, None, Some(*r), None),
             IncomingEvent::Canceled(c) => (wd_incoming_event_kind::Canceled, None, None, Some(*c)),
@@ -85,7 +95,8 @@ impl From<&IncomingEvent> for wd_incoming_event {
 impl wd_incoming_event {
     /// The reason the event carries, as the numeric value of its
     /// `wd_*_reason`: the reject reason of `REJECTED`, the cancel reason
-    /// of `CANCELED`, the failure reason of `FAILED`; 0 for `ACCEPTED`.
+    /// of `CANCELED`, the failure reason of `FAILED`; 0 for `ACCEPTED` and
+    /// `CONFIRMED`.
     pub fn reason(&self) -> u32 {
         carried_reason(self.failure_reason, self.reject_reason, self.cancel_reason)
     }
@@ -156,6 +167,11 @@ pub extern "C" fn wd_incoming_invite_mode(
 /// or NULL if it sent none. The string is owned by the invite, valid
 /// until the app's last reference to it is freed. Do not free it.
 ///
+/// For an invite made by `wd_client_handle_push`: the text the push
+/// carried (NULL when it did not fit in the push) until
+/// `WD_INCOMING_EVENT_KIND_CONFIRMED`, then the text as the caller sent
+/// it (a string read before stays valid).
+///
 /// NULL_PARAMETER if `invite` or `out` is NULL.
 #[no_mangle]
 pub extern "C" fn wd_incoming_invite_user_data(
@@ -164,7 +180,8 @@ pub extern "C" fn wd_incoming_invite_user_data(
 ) -> wd_result {
     ffi_boundary! {
         read_into(invite, "invite", out, |invite| {
-            kept_opt_c_str(&invite.shared().attached, CText::UserData, invite.user_data())
+            let which = if invite.filled_in() { CText::FetchedUserData } else { CText::UserData };
+            kept_opt_c_str(&invite.shared().attached, which, invite.user_data())
         })
     }
 }
@@ -172,6 +189,10 @@ pub extern "C" fn wd_incoming_invite_user_data(
 /// Stores in `*out` the SDP offer the caller sent (at most 64 KiB), or
 /// NULL if it sent none. The string is owned by the invite, valid until
 /// the app's last reference to it is freed. Do not free it.
+///
+/// A push never carries the offer: for an invite made by
+/// `wd_client_handle_push` it is NULL until
+/// `WD_INCOMING_EVENT_KIND_CONFIRMED`.
 ///
 /// NULL_PARAMETER if `invite` or `out` is NULL.
 #[no_mangle]
@@ -181,8 +202,26 @@ pub extern "C" fn wd_incoming_invite_offer(
 ) -> wd_result {
     ffi_boundary! {
         read_into(invite, "invite", out, |invite| {
-            kept_opt_c_str(&invite.shared().attached, CText::Offer, invite.offer())
+            let which = if invite.filled_in() { CText::FetchedOffer } else { CText::Offer };
+            kept_opt_c_str(&invite.shared().attached, which, invite.offer())
         })
+    }
+}
+
+/// Stores in `*out` whether the caller's side has confirmed that the
+/// invite rings: true for an invite delivered over the connection (the
+/// invite callback's); for one made by `wd_client_handle_push`, false
+/// until its `WD_INCOMING_EVENT_KIND_CONFIRMED` event, true from then on.
+/// An invite that ended before it was confirmed stays false.
+///
+/// NULL_PARAMETER if `invite` or `out` is NULL.
+#[no_mangle]
+pub extern "C" fn wd_incoming_invite_confirmed(
+    invite: *const wd_incoming_invite,
+    out: *mut bool,
+) -> wd_result {
+    ffi_boundary! {
+        read_into(invite, "invite", out, IncomingInvite::is_confirmed)
     }
 }
 

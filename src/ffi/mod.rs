@@ -41,6 +41,7 @@ pub mod conversation;
 pub mod incoming;
 pub mod log;
 pub mod outgoing;
+pub mod push;
 pub mod result;
 pub mod types;
 pub mod version;

@@ -202,14 +202,17 @@ impl From<Option<CancelReason>> for wd_cancel_reason {
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum wd_connection_state {
-    /// Connecting for the first time.
+    /// Connecting for the first time (a client made with
+    /// `wd_client_start`), or again after `DISCONNECTED` for a push
+    /// (`wd_client_handle_push`).
     Connecting = 0,
     /// Connected and authenticated.
     Connected = 1,
     /// The connection was lost; trying again.
     Reconnecting = 2,
-    /// Not connected, and not trying (after `wd_client_disconnect`, or
-    /// when the connection was lost).
+    /// Not connected, and not trying (after `wd_client_disconnect`, when
+    /// the connection was lost or could not be made, or the token was
+    /// refused).
     Disconnected = 3,
 }
 
