@@ -4,117 +4,13 @@
 //! every push, rejects the keys it is told to, refuses malformed requests,
 //! and stops with the helper's cleanup.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::Duration;
+#[path = "support/services.rs"]
+mod services;
+
+use std::path::Path;
 
 use serde_json::{json, Value};
-
-/// A failure bound for each read; never waited out when the gateway works.
-const WAIT: Duration = Duration::from_secs(20);
-
-/// A gateway started by `wd_gateway_start` in a bash that holds it until
-/// its stdin closes, then runs `wd_server_stop_all`.
-struct Gateway {
-    shell: Child,
-    stdin: Option<ChildStdin>,
-    url: String,
-    pid: u32,
-    log: PathBuf,
-}
-
-impl Gateway {
-    fn start(options: &str) -> Gateway {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let script = format!(
-            "source tests/c/server.sh
-             trap wd_server_stop_all EXIT
-             wd_gateway_start GW {options} || exit 1
-             echo \"$GW $GW_PID $GW_LOG\"
-             read -r _ || true"
-        );
-        let mut shell = Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .current_dir(root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("bash runs");
-        let mut line = String::new();
-        BufReader::new(shell.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("the helper prints");
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        let [url, pid, log] = parts[..] else {
-            panic!("wd_gateway_start failed: {line:?}")
-        };
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        Gateway {
-            stdin: shell.stdin.take(),
-            shell,
-            url: url.to_owned(),
-            pid: pid.parse().expect("a pid"),
-            log: PathBuf::from(log),
-        }
-    }
-
-    /// `METHOD path` with `body`; the status and the JSON answer.
-    fn call(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
-        let addr = self.url.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).expect("gateway reachable");
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).unwrap();
-        stream.write_all(body).unwrap();
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer).expect("an answer");
-        let answer = String::from_utf8(answer).expect("UTF-8");
-        let (head, body) = answer.split_once("\r\n\r\n").expect("headers end");
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("a status line");
-        (status, serde_json::from_str(body).expect("a JSON body"))
-    }
-
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        self.call("POST", path, body.to_string().as_bytes())
-    }
-
-    fn notify(&self, body: &Value) -> (u16, Value) {
-        self.post("/_matrix/push/v1/notify", body)
-    }
-
-    fn pushes(&self, query: &str) -> Vec<Value> {
-        let (status, list) = self.call("GET", &format!("/pushes{query}"), b"");
-        assert_eq!(status, 200);
-        list.as_array().expect("a list").clone()
-    }
-
-    /// Closes the helper's stdin; its trap stops the gateway. Returns once
-    /// the helper (which waits for the gateway) has exited.
-    fn stop(mut self) -> u32 {
-        drop(self.stdin.take());
-        let status = self.shell.wait().expect("the helper exits");
-        assert!(status.success(), "{status}");
-        self.pid
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.shell.wait();
-    }
-}
+use services::Gateway;
 
 /// A notification as `wd-signal` sends one.
 fn notification(kind: &str, keys: &[&str]) -> Value {

@@ -30,9 +30,11 @@ static inline const char *server_url(void)
     return url;
 }
 
-/* Connects `uid` with a dev token; `extra` is appended to the config
- * object (e.g. ",\"dispatch\":\"manual\"") or NULL. Exits on failure. */
-static inline wd_client *connect_as(const char *uid, const char *extra)
+/* Writes the config of a client of `uid` (a dev token) for the server at
+ * `url`; `extra` is appended to the config object (e.g.
+ * ",\"dispatch\":\"manual\"") or NULL. */
+static inline void client_config(char *config, size_t len, const char *url, const char *uid,
+                                 const char *extra)
 {
     /* WD_DISPATCH (set by run-tests.sh) runs the same test with callbacks
      * in another dispatch mode, for clients the test does not configure. */
@@ -40,9 +42,16 @@ static inline wd_client *connect_as(const char *uid, const char *extra)
     const char *mode = getenv("WD_DISPATCH");
     if (!extra && mode && *mode)
         snprintf(dispatch, sizeof dispatch, ",\"dispatch\":\"%s\"", mode);
+    snprintf(config, len, "{\"url\":\"%s\",\"token\":\"dev:%s\"%s}", url, uid,
+             extra ? extra : dispatch);
+}
+
+/* Connects `uid` with a dev token to the server at `url`; `extra` as for
+ * client_config. Exits on failure. */
+static inline wd_client *connect_to(const char *url, const char *uid, const char *extra)
+{
     char config[512];
-    snprintf(config, sizeof config, "{\"url\":\"%s\",\"token\":\"dev:%s\"%s}", server_url(),
-             uid, extra ? extra : dispatch);
+    client_config(config, sizeof config, url, uid, extra);
     wd_client *client = NULL;
     wd_result r = wd_client_new(config, &client);
     if (r != WD_RESULT_OK) {
@@ -51,6 +60,13 @@ static inline wd_client *connect_as(const char *uid, const char *extra)
         exit(2);
     }
     return client;
+}
+
+/* Connects `uid` with a dev token to the server named by $WD_URL; `extra`
+ * as for connect_to. Exits on failure. */
+static inline wd_client *connect_as(const char *uid, const char *extra)
+{
+    return connect_to(server_url(), uid, extra);
 }
 
 /* Invites `to` with extra options (e.g. ",\"lifetimeMs\":500") or NULL. */

@@ -14,10 +14,31 @@ wd_server_start WD_SECRET_URL --secret s3cret || exit 1
 WD_SECRET_TOKEN=$("$WD_SIGNAL" token --uid alice --secret s3cret) || exit 1
 export WD_SECRET_TOKEN
 
+# For test_push:
+#   WD_GATEWAY, WD_GATEWAY_LOG  the test push gateway and its log of pushes;
+#                               it answers the key "dead-key" rejected
+#   WD_PUSH_URL    a --dev server pushing through it
+#   WD_DEADGW_URL  a --dev server whose push gateway is down
+#   WD_NODE1_URL, WD_NODE2_URL  two --dev nodes routing through a Redis and
+#                  pushing through the gateway (when redis-server is here)
+wd_gateway_start WD_GATEWAY --reject dead-key || exit 1
+wd_server_start WD_PUSH_URL --dev --push-gateway "$WD_GATEWAY" || exit 1
+wd_server_start WD_DEADGW_URL --dev --push-gateway http://127.0.0.1:9 || exit 1
+if command -v redis-server >/dev/null; then
+    wd_redis_start WD_REDIS || exit 1
+    for n in 1 2; do
+        wd_server_start "WD_NODE${n}_URL" --dev --node "n$n" --broker "$WD_REDIS" \
+            --push-gateway "$WD_GATEWAY" || exit 1
+    done
+elif [ -n "${CI:-}" ]; then
+    echo "redis-server is missing: run scripts/setup-tools.sh" >&2
+    exit 1
+fi
+
 # NAME@MODE runs NAME with WD_DISPATCH=MODE: its clients' callbacks then
 # run in that dispatch mode ("io": on the client's I/O thread).
 TESTS=(${WD_TESTS:-test_null test_args test_state test_callbacks test_conversation test_after_free
-       test_state@io test_callbacks@io test_conversation@io})
+       test_push test_state@io test_callbacks@io test_conversation@io test_push@io})
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 VALGRIND=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect

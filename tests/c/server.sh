@@ -17,6 +17,11 @@
 #       (PUSHKEY<TAB>TYPE<TAB>CONTENT_JSON) in ${VAR}_LOG. Options such as
 #       `--reject KEY` or `--delay-ms N` pass through; `GET $VAR/pushes`
 #       lists the pushes and `POST $VAR/control` changes its answers.
+#   wd_redis_start VAR
+#       starts a redis-server without persistence on a free loopback port,
+#       waits until it accepts connections, and stores its URL
+#       (redis://127.0.0.1:PORT, for `wd-signal --broker "$VAR"`) in $VAR
+#       and its pid in ${VAR}_PID.
 #   wd_server_logs
 #       prints the servers' and gateways' logs (their stderr), e.g. after a
 #       failure.
@@ -82,6 +87,28 @@ wd_gateway_start() {
     printf -v "${var}_PID" '%s' "$pid"
     printf -v "${var}_LOG" '%s' "$pushes"
     export "${var?}" "${var}_LOG"
+}
+
+wd_redis_start() {
+    local var=$1 port fifo="$WD_SERVER_TMP/$1.out" line fd
+    port=$("$WD_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') || return 1
+    mkfifo "$fifo"
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+        --loglevel notice >"$fifo" 2>"$WD_SERVER_TMP/$var.log" &
+    local pid=$!
+    WD_SERVER_PIDS+=("$pid")
+    exec {fd}<>"$fifo"
+    while read -r -t "${WD_SERVER_WAIT:-10}" -u "$fd" line; do
+        case $line in
+            *"Ready to accept connections"*)
+                printf -v "$var" 'redis://127.0.0.1:%s' "$port"
+                printf -v "${var}_PID" '%s' "$pid"
+                export "${var?}"
+                return 0 ;;
+        esac
+    done
+    echo "redis-server did not get ready on port $port" >&2
+    return 1
 }
 
 wd_server_logs() {

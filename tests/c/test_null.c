@@ -106,6 +106,12 @@ int main(void)
     CHECK(c == (wd_client *)&c);
     CHECK_RESULT(wd_client_new("{\"url\":\"ws://127.0.0.1:1\",\"token\":\"dev:a\"}", NULL),
                  WD_RESULT_NULL_PARAMETER);
+    /* wd_client_start */
+    CHECK_RESULT(wd_client_start(NULL, &c), WD_RESULT_NULL_PARAMETER);
+    CHECK_LAST_ERROR_HAS("config_json");
+    CHECK(c == (wd_client *)&c);
+    CHECK_RESULT(wd_client_start("{\"url\":\"ws://127.0.0.1:1\",\"token\":\"dev:a\"}", NULL),
+                 WD_RESULT_NULL_PARAMETER);
 
     /* A real accepted invite, so every handle type exists. */
     struct recorder bob_rec, out_rec, in_rec;
@@ -134,6 +140,7 @@ int main(void)
     CHECK_NULL_GETTER(wd_incoming_invite_status, in, wd_incoming_status, 77);
     CHECK_NULL_GETTER(wd_incoming_invite_failure_reason, in, wd_failure_reason, 77);
     CHECK_NULL_GETTER(wd_incoming_invite_cancel_reason, in, wd_cancel_reason, 77);
+    CHECK_NULL_GETTER(wd_incoming_invite_confirmed, in, bool, false);
     CHECK_RESULT(wd_incoming_invite_accept(NULL, "a", "u"), WD_RESULT_NULL_PARAMETER);
     CHECK_LAST_ERROR_HAS("invite");
     CHECK_RESULT(wd_incoming_invite_reject(NULL, WD_REJECT_REASON_DECLINED),
@@ -203,6 +210,29 @@ int main(void)
     CHECK(n == 77);
     CHECK_RESULT(wd_client_dispatch(alice, 0, NULL), WD_RESULT_INVALID_STATE); /* thread mode */
     CHECK_RESULT(wd_client_disconnect(NULL), WD_RESULT_NULL_PARAMETER);
+    /* Push. */
+    static const char push[] =
+        "{\"wd\":1,\"type\":\"invite_ended\",\"invite_id\":\"i\",\"conversation_id\":\"c\","
+        "\"from\":\"carol\",\"outcome\":{\"type\":\"canceled\"}}";
+    wd_incoming_invite *pushed = (wd_incoming_invite *)&pushed;
+    CHECK_RESULT(wd_client_handle_push(NULL, push, &pushed), WD_RESULT_NULL_PARAMETER);
+    CHECK_LAST_ERROR_HAS("client");
+    CHECK_RESULT(wd_client_handle_push(alice, NULL, &pushed), WD_RESULT_NULL_PARAMETER);
+    CHECK_LAST_ERROR_HAS("payload_json");
+    CHECK_RESULT(wd_client_handle_push(alice, push, NULL), WD_RESULT_NULL_PARAMETER);
+    CHECK_LAST_ERROR_HAS("out");
+    CHECK(pushed == (wd_incoming_invite *)&pushed);
+    static const char reg[] = "{\"provider\":\"fcm\",\"appId\":\"a\",\"pushKey\":\"k\"}";
+    CHECK_RESULT(wd_client_register_push(NULL, reg), WD_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(wd_client_register_push(alice, NULL), WD_RESULT_NULL_PARAMETER);
+    CHECK_LAST_ERROR_HAS("options_json");
+    CHECK_RESULT(wd_client_unregister_push(NULL, "a", "k"), WD_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(wd_client_unregister_push(alice, NULL, "k"), WD_RESULT_NULL_PARAMETER);
+    CHECK_LAST_ERROR_HAS("app_id");
+    CHECK_RESULT(wd_client_unregister_push(alice, "a", NULL), WD_RESULT_NULL_PARAMETER);
+    CHECK_LAST_ERROR_HAS("push_key");
+    CHECK_RESULT(wd_client_set_push_callback(NULL, NULL, &bob_rec, recorder_release),
+                 WD_RESULT_NULL_PARAMETER);
     /* No registration that failed took ownership of its user_data. */
     CHECK(recorder_get(&bob_rec, &bob_rec.releases) == 0);
     CHECK(recorder_get(&in_rec, &in_rec.releases) == 0);
