@@ -5,7 +5,8 @@
 # that includes <stdio.h> and <wilddog_video.h>. C builds with
 # -std=c11 -Wall -Wextra -Werror -pedantic (as the examples), C++ with
 # -std=c++17 and examples/cpp on the include path. Each program runs
-# against a --dev wd-signal started for the run (its URL is argv[1]);
+# against a --dev wd-signal started for the run, pushing through the test
+# push gateway (its URL is argv[1]);
 # C programs run under valgrind, so a snippet that reads uninitialised
 # memory or leaks fails. Prints "N passed, M failed"; exits non-zero on any
 # failure. Needs target/debug (make builds it first). The ```kotlin blocks
@@ -18,7 +19,9 @@ source tests/c/server.sh
 work=$(mktemp -d "${TMPDIR:-/tmp}/wd-snippets.XXXXXX")
 trap 'wd_server_stop_all; rm -rf "$work"' EXIT
 
-wd_server_start WD_URL --dev || exit 1
+# A dev server that pushes (through the test gateway), for docs/push.md.
+wd_gateway_start WD_GATEWAY || exit 1
+wd_server_start WD_URL --dev --push-gateway "$WD_GATEWAY" || exit 1
 libdir=$root/target/debug
 VALGRIND=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
           --show-leak-kinds=definite,indirect --error-exitcode=1
