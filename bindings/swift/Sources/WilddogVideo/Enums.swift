@@ -139,7 +139,12 @@ enum OutgoingEventKind: UInt32, CaseIterable {
 
 /// Kinds of `wd_incoming_event` (internal: Swift has ``IncomingInvite/Event``).
 enum IncomingEventKind: UInt32, CaseIterable {
-    case accepted = 0, rejected = 1, canceled = 2, failed = 3
+    case accepted = 0, rejected = 1, canceled = 2, failed = 3, confirmed = 4
+}
+
+/// Kinds of `wd_push_event`.
+enum PushEventKind: UInt32, CaseIterable {
+    case registered = 0, registrationFailed = 1, unregistered = 2, rejected = 3
 }
 
 /// Kinds of `wd_conversation_event` (internal: Swift has ``Conversation/Event``).
@@ -192,4 +197,5 @@ let headerEnumMappings: [HeaderEnumMapping] = [
     mapping("wd_log_level", LogLevel.self),
     mapping("wd_outgoing_status", OutgoingStatus.self),
     mapping("wd_outgoing_event_kind", OutgoingEventKind.self),
+    mapping("wd_push_event_kind", PushEventKind.self),
 ]

@@ -183,6 +183,8 @@ private let incomingInviteCallback: @convention(c) (UnsafeMutableRawPointer?, Op
         hub.publish(.canceled(CancelReason(rawValue: raw.cancel_reason) ?? .callerCanceled))
     case .failed:
         hub.publish(.failed(FailureReason(rawValue: raw.failure_reason) ?? .serverError))
+    case .confirmed:
+        break  // only invites made by wd_client_handle_push hear it
     case nil:
         break  // a kind newer than this wrapper
     }
