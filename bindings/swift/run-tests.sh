@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds the C library and wd-signal, starts a real wd-signal on loopback,
-# and runs the Swift package's tests against it three times: plain, under
-# AddressSanitizer and under ThreadSanitizer (each in its own build folder
-# under bindings/swift/.build/, git-ignored). Then builds and runs the
-# getting-started example of docs/getting-started-swift.md against the same
-# server.
+# Builds the C library and wd-signal, starts the test push gateway
+# (tests/support/push_gateway.py) and a real wd-signal that pushes through
+# it, both on loopback, and runs the Swift package's tests against them
+# three times: plain, under AddressSanitizer and under ThreadSanitizer
+# (each in its own build folder under bindings/swift/.build/, git-ignored).
+# Then builds and runs the getting-started example of
+# docs/getting-started-swift.md against the same server and gateway.
 #
 #   bindings/swift/run-tests.sh [plain|address|thread|example]...   (default: all)
 #
@@ -45,13 +46,15 @@ export PKG_CONFIG_PATH="$here/.build/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PA
 # The run-time path of the shared library (pkg-config's Libs carry no rpath).
 link=(-Xlinker -rpath -Xlinker "$libdir")
 
-# 2. A real wd-signal on a free loopback port; stopped on exit.
+# 2. The test push gateway and a real wd-signal that pushes through it, on
+# free loopback ports; both stopped on exit.
 WD_SIGNAL="$server"
 source "$root/tests/c/server.sh"
 trap wd_server_stop_all EXIT
-wd_server_start url --dev || exit 1
-echo "== wd-signal at $url"
-export WILDDOG_TEST_URL="$url"
+wd_gateway_start gateway || exit 1
+wd_server_start url --dev --push-gateway "$gateway" || exit 1
+echo "== wd-signal at $url, push gateway at $gateway"
+export WILDDOG_TEST_URL="$url" WILDDOG_TEST_GATEWAY="$gateway"
 
 # 3. The tests, each run bounded as a whole.
 failed=0
@@ -80,7 +83,7 @@ for run in "${runs[@]}"; do
             echo "== getting-started example (docs/getting-started-swift.md)"
             t0=$SECONDS
             if (cd "$here" && "$swift" build --scratch-path "$here/.build/plain" "${link[@]}" --product GettingStarted 2>&1 | tail -1 &&
-                timeout 60 "$here/.build/plain/debug/GettingStarted" "$url"); then
+                timeout 60 "$here/.build/plain/debug/GettingStarted" "$url" "$gateway"); then
                 echo "== getting-started example: passed in $((SECONDS - t0)) s"
             else
                 echo "== getting-started example: FAILED"

@@ -52,5 +52,11 @@ do {
     print(error.code, error.message)  // invalidArgument userData: longer than 8192 bytes
 }
 
+// Given the test push gateway's URL too, Carol's phone is woken by a push
+// (PushDemo.swift; see "Push" below).
+if CommandLine.arguments.count > 2 {
+    try await pushDemo(url: url, gateway: CommandLine.arguments[2])
+}
+
 answering.cancel()
 print("done")

@@ -4,8 +4,9 @@ import Foundation
 /// A connection to a `wd-signal` server as one user (`wd_client`): sends
 /// invites, receives them, and reports its connection state.
 ///
-/// Creating one connects and waits until the server has accepted the token.
-/// Dropping the last reference frees it (`wd_client_free`): the connection
+/// Creating one with ``init(_:)`` or ``connect(_:)`` connects and waits until
+/// the server has accepted the token; ``start(_:)`` returns at once and
+/// connects in the background (for an app a push just woke). Dropping the last reference frees it (`wd_client_free`): the connection
 /// closes, pending outgoing invites end ``FailureReason/network`` and
 /// conversations end ``Conversation/Event/disconnected``; those events still
 /// reach the handles you hold. Invites and conversations may outlive their
@@ -20,7 +21,7 @@ import Foundation
 /// (whose C functions may be called from any thread) and immutable strings,
 /// plus hubs that guard their own state with a lock.
 public final class Client: @unchecked Sendable {
-    /// How to connect: every option `wd_client_new` takes.
+    /// How to connect: every option `wd_client_new` and `wd_client_start` take.
     public struct Configuration: Sendable {
         /// Where the client's closures run.
         public enum Dispatch: String, Sendable {
@@ -40,7 +41,7 @@ public final class Client: @unchecked Sendable {
         public var token: String
         /// Where closures run; `.thread` by default.
         public var dispatch: Dispatch?
-        /// How long creating the client may take to connect (library default 10 s).
+        /// How long ``Client/init(_:)`` may take to connect (library default 10 s).
         public var connectTimeout: Duration?
         /// How long an accept or a reject waits for the caller's outcome (library default 10 s).
         public var confirmTimeout: Duration?
@@ -92,30 +93,25 @@ public final class Client: @unchecked Sendable {
     let handle: OpaquePointer
     let invitesHub = EventHub<IncomingInvite>(policy: .bufferUntilFirstListener, isTerminal: { _ in false })
     let stateHub = EventHub<ConnectionState>(policy: .latest, isTerminal: { $0 == .disconnected })
+    let pushHub = EventHub<PushEvent>(policy: .bufferUntilFirstListener, isTerminal: { _ in false })
+    private let knownUID = Locked<String?>(nil)
 
-    /// This client's user id, as the server took it from the token.
-    public let uid: String
+    /// This client's user id, as the server took it from the token. A
+    /// client of ``start(_:)`` learns it on its first connection: until
+    /// then it is `""`.
+    public var uid: String {
+        if let known = knownUID.withLock({ $0 }) { return known }
+        // The library fixes the uid on the first connection and keeps it
+        // for the client's lifetime; before that it answers INVALID_STATE.
+        guard let uid = ownedString({ wd_client_uid(handle, $0) }) else { return "" }
+        knownUID.withLock { $0 = uid }
+        return uid
+    }
 
-    /// Connects and waits until the server has accepted the token (or
-    /// `connectTimeout` passed). Blocks the calling thread while connecting;
-    /// from async code prefer ``connect(_:)``.
-    ///
-    /// - Throws: ``WilddogError`` with `.unauthorized` (token refused),
-    ///   `.network` (server unreachable), `.invalidArgument` (a bad option,
-    ///   named in the message), `.tls` or `.protocolError`.
-    public init(_ configuration: Configuration) throws(WilddogError) {
-        let config: String
-        do { config = try configuration.json() } catch {
-            throw WilddogError(code: .invalidArgument, message: "configuration: \(error)")
-        }
-        var client: OpaquePointer?
-        try withOptionalCString(config, field: "configuration") { (text) throws(WilddogError) in
-            try check(wd_client_new(text, &client))
-        }
-        guard let client else { throw WilddogError(code: .panic, message: "wd_client_new returned no client") }
+    /// Takes over a client handle and sets the wrapper's callbacks on it.
+    private init(handle client: OpaquePointer) {
         handle = client
-        uid = ownedString { wd_client_uid(client, $0) } ?? ""
-        // Neither hub references the client, so dropping the client frees it.
+        // No hub references the client, so dropping the client frees it.
         let invitesBox = invitesHub.retainedForC()
         if wd_client_set_invite_callback(client, clientInviteCallback, invitesBox, releaseCallbackBox) != WD_RESULT_OK.rawValue {
             Unmanaged<CallbackBox>.fromOpaque(invitesBox).release()
@@ -124,11 +120,59 @@ public final class Client: @unchecked Sendable {
         if wd_client_set_connection_callback(client, clientConnectionCallback, stateBox, releaseCallbackBox) != WD_RESULT_OK.rawValue {
             Unmanaged<CallbackBox>.fromOpaque(stateBox).release()
         }
+        let pushBox = pushHub.retainedForC()
+        if wd_client_set_push_callback(client, clientPushCallback, pushBox, releaseCallbackBox) != WD_RESULT_OK.rawValue {
+            Unmanaged<CallbackBox>.fromOpaque(pushBox).release()
+        }
+    }
+
+    /// Connects and waits until the server has accepted the token (or
+    /// `connectTimeout` passed). Blocks the calling thread while connecting;
+    /// from async code prefer ``connect(_:)``.
+    ///
+    /// - Throws: ``WilddogError`` with `.unauthorized` (token refused),
+    ///   `.network` (server unreachable), `.invalidArgument` (a bad option,
+    ///   named in the message), `.tls` or `.protocolError`.
+    public convenience init(_ configuration: Configuration) throws(WilddogError) {
+        self.init(handle: try Client.create(configuration, "wd_client_new", wd_client_new))
     }
 
     /// Connects to `url` with `token` and default options.
     public convenience init(url: String, token: String) throws(WilddogError) {
         try self.init(Configuration(url: url, token: token))
+    }
+
+    /// A client that connects in the background (`wd_client_start`):
+    /// returns at once, without touching the network, so an app a push
+    /// just woke can hand the push to ``handlePush(_:)`` before any network
+    /// round trip. The connection then comes and goes as
+    /// ``onConnectionStateChange(_:)`` reports (`connecting`, `connected`,
+    /// …); an unreachable server or a refused token shows there, ending in
+    /// ``ConnectionState/disconnected`` when the client gives up, never as
+    /// an error here. ``uid`` is `""` until the first connection.
+    ///
+    /// - Throws: ``WilddogError`` with `.invalidArgument` for a bad option
+    ///   only (named in the message).
+    public static func start(_ configuration: Configuration) throws(WilddogError) -> Client {
+        Client(handle: try create(configuration, "wd_client_start", wd_client_start))
+    }
+
+    /// Runs a constructor of the C API with the configuration's JSON.
+    private static func create(
+        _ configuration: Configuration,
+        _ name: String,
+        _ constructor: (UnsafePointer<CChar>?, UnsafeMutablePointer<OpaquePointer?>?) -> UInt32
+    ) throws(WilddogError) -> OpaquePointer {
+        let config: String
+        do { config = try configuration.json() } catch {
+            throw WilddogError(code: .invalidArgument, message: "configuration: \(error)")
+        }
+        var client: OpaquePointer?
+        try withOptionalCString(config, field: "configuration") { (text) throws(WilddogError) in
+            try check(constructor(text, &client))
+        }
+        guard let client else { throw WilddogError(code: .panic, message: "\(name) returned no client") }
+        return client
     }
 
     /// Connects without blocking a thread of Swift's concurrency pool (the
@@ -292,7 +336,7 @@ private let clientInviteCallback: @convention(c) (UnsafeMutableRawPointer?, Opaq
         return
     }
     let hub = EventHub<IncomingInvite>.from(userData)
-    hub.publish(IncomingInvite(owning: invite))
+    hub.publish(IncomingInvite.wrap(owning: invite))
 }
 
 private let clientConnectionCallback: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UInt32) -> Void = { userData, _, state in

@@ -142,7 +142,7 @@ enum IncomingEventKind: UInt32, CaseIterable {
     case accepted = 0, rejected = 1, canceled = 2, failed = 3, confirmed = 4
 }
 
-/// Kinds of `wd_push_event`.
+/// Kinds of `wd_push_event` (internal: Swift has ``PushEvent``).
 enum PushEventKind: UInt32, CaseIterable {
     case registered = 0, registrationFailed = 1, unregistered = 2, rejected = 3
 }

@@ -1,7 +1,9 @@
 import CWilddogVideo
 
 /// An invite this client received (`IncomingInvite`), handed to
-/// ``Client/onInvite(_:)`` and ``Client/invites``.
+/// ``Client/onInvite(_:)`` and ``Client/invites``, or made from a push by
+/// ``Client/handlePush(_:)``. There is one object per invite: the same
+/// invite through a push and over the connection is the same object.
 ///
 /// Answer it with ``accept(answer:userData:)`` or ``reject(reason:)``.
 /// Exactly one outcome event fires, once; a closure or stream added after it
@@ -33,27 +35,68 @@ public final class IncomingInvite: @unchecked Sendable {
     public let conversationId: String
     /// How the conversation carries media.
     public let mode: Mode
-    /// The text the caller sent to show (at most 8 KiB), if any.
-    public let userData: String?
-    /// The caller's SDP offer (at most 64 KiB), if any.
-    public let offer: String?
 
-    init(owning handle: OpaquePointer) {
+    /// The text the caller sent to show (at most 8 KiB), if any. For an
+    /// invite made from a push, the text the push carried (`nil` when it
+    /// did not fit in the push) until the invite is confirmed, then the
+    /// whole text.
+    public var userData: String? {
+        ownedString { wd_incoming_invite_user_data(handle, $0) }
+    }
+
+    /// The caller's SDP offer (at most 64 KiB), if any. A push never
+    /// carries it: for an invite made from a push it is `nil` until the
+    /// invite is confirmed (``confirmed()``).
+    public var offer: String? {
+        ownedString { wd_incoming_invite_offer(handle, $0) }
+    }
+
+    private init(owning handle: OpaquePointer) {
         self.handle = handle
         self.from = ownedString { wd_incoming_invite_from(handle, $0) } ?? ""
         self.conversationId = ownedString { wd_incoming_invite_conversation_id(handle, $0) } ?? ""
         self.mode = enumValue { wd_incoming_invite_mode(handle, $0) } ?? .p2p
-        self.userData = ownedString { wd_incoming_invite_user_data(handle, $0) }
-        self.offer = ownedString { wd_incoming_invite_offer(handle, $0) }
         self.hub = IncomingHub(policy: .all, isTerminal: { _ in true })
         let box = hub.retainedForC()
         if wd_incoming_invite_set_callback(handle, incomingInviteCallback, box, releaseCallbackBox) != WD_RESULT_OK.rawValue {
             Unmanaged<CallbackBox>.fromOpaque(box).release()
         }
+        // An invite that came over the connection is confirmed from the
+        // start, and the library sends no event for it: say so here. (For a
+        // pushed invite the event and this check may race; the hub keeps
+        // the first.)
+        if isConfirmed { hub.settleConfirmation(.confirmed) }
+    }
+
+    /// The one live wrapper of each C invite, by pointer (the library hands
+    /// out equal pointers for the same invite, whether from the connection
+    /// or from a push).
+    private static let live = Locked<[UnsafeMutableRawPointer: WeakIncomingInvite]>([:])
+
+    /// The wrapper of `pointer` (a new reference the caller hands over): the
+    /// live one if there is one (the extra reference is freed), else a new one.
+    static func wrap(owning pointer: OpaquePointer) -> IncomingInvite {
+        let key = UnsafeMutableRawPointer(pointer)
+        var extra: OpaquePointer?
+        let invite = live.withLock { table -> IncomingInvite in
+            if let existing = table[key]?.value {
+                extra = pointer
+                return existing
+            }
+            let created = IncomingInvite(owning: pointer)
+            table[key] = WeakIncomingInvite(created)
+            return created
+        }
+        if let extra { wd_incoming_invite_free(extra) }
+        return invite
     }
 
     /// Frees the handle (`wd_incoming_invite_free`); the invite goes on.
     deinit {
+        let key = UnsafeMutableRawPointer(handle)
+        IncomingInvite.live.withLock { table in
+            if table[key]?.value == nil { table[key] = nil }
+        }
         wd_incoming_invite_free(handle)
     }
 
@@ -73,6 +116,46 @@ public final class IncomingInvite: @unchecked Sendable {
         enumValue { wd_incoming_invite_cancel_reason(handle, $0) }
     }
 
+    /// Whether the server confirmed that the invite still rings: always
+    /// true for an invite that came over the connection; for one made from
+    /// a push, true once the woken client fetched it and found it pending.
+    public var isConfirmed: Bool {
+        var confirmed = false
+        _ = wd_incoming_invite_confirmed(handle, &confirmed)
+        return confirmed
+    }
+
+    /// Waits until the server confirmed the invite still rings
+    /// (``isConfirmed``; at once for an invite that came over the
+    /// connection). Then ``offer`` and the whole ``userData`` are readable.
+    ///
+    /// - Throws: ``InviteOutcomeError`` when the invite ended first (it
+    ///   ended while the app was waking: `.canceled(.callerCanceled)`,
+    ///   `.canceled(.answeredElsewhere)`, `.failed(.timeout)`,
+    ///   `.failed(.callerGone)`, …); `CancellationError` if the task is
+    ///   canceled while waiting.
+    public func confirmed() async throws {
+        for await step in hub.confirmation.stream() {
+            switch step {
+            case .confirmed, .ended(.accepted): return
+            case .ended(.rejected(let reason)): throw InviteOutcomeError.rejected(reason)
+            case .ended(.canceled(let reason)): throw InviteOutcomeError.canceled(reason)
+            case .ended(.failed(let reason)): throw InviteOutcomeError.failed(reason)
+            }
+        }
+        throw CancellationError()
+    }
+
+    /// Calls `handler` once the server confirmed the invite still rings: at
+    /// once (on the calling thread) if it already did, else on the client's
+    /// event thread, before any outcome event. Never called for an invite
+    /// that ended unconfirmed. Returns the invite, to chain calls.
+    @discardableResult
+    public func onConfirmed(_ handler: @escaping @Sendable () -> Void) -> IncomingInvite {
+        hub.confirmation.add { if case .confirmed = $0 { handler() } }
+        return self
+    }
+
     /// The conversation, once accepted (`nil` before); the same object every time.
     public var conversation: Conversation? {
         hub.conversation { () -> OpaquePointer? in
@@ -83,7 +166,9 @@ public final class IncomingInvite: @unchecked Sendable {
 
     /// Accepts the invite, sending `answer` (SDP, at most 64 KiB) and
     /// `userData` (at most 8 KiB) to the caller, and waits until the caller
-    /// confirms. The status is ``IncomingStatus/accepting`` meanwhile.
+    /// confirms. The status is ``IncomingStatus/accepting`` meanwhile. For
+    /// an invite made from a push the accept waits for the server's
+    /// confirmation of the invite, then goes out.
     ///
     /// - Returns: the conversation.
     /// - Throws: ``WilddogError`` if the call fails (`.invalidState` when the
@@ -164,7 +249,44 @@ public final class IncomingInvite: @unchecked Sendable {
     public var events: AsyncStream<Event> { hub.stream() }
 }
 
-typealias IncomingHub = InviteHub<IncomingInvite.Event>
+/// A weak reference, for the table of live incoming invites.
+private struct WeakIncomingInvite {
+    weak var value: IncomingInvite?
+    init(_ value: IncomingInvite) { self.value = value }
+}
+
+/// The first of: the server confirmed the invite, or the invite ended
+/// unconfirmed.
+enum Confirmation: Sendable {
+    /// The invite still rings (or came over the connection).
+    case confirmed
+    /// The invite ended before it was confirmed.
+    case ended(IncomingInvite.Event)
+}
+
+/// The hub of an incoming invite: its outcome, its conversation, and
+/// whether it was confirmed.
+final class IncomingHub: InviteHub<IncomingInvite.Event>, @unchecked Sendable {
+    // @unchecked Sendable: `settled` is guarded by `lock`.
+    /// The first ``Confirmation``, once.
+    let confirmation = EventHub<Confirmation>(policy: .all, isTerminal: { _ in true })
+    private var settled = false
+
+    /// Publishes `step` to ``confirmation`` if nothing was published yet.
+    func settleConfirmation(_ step: Confirmation) {
+        lock.lock()
+        let first = !settled
+        settled = true
+        lock.unlock()
+        if first { confirmation.publish(step) }
+    }
+
+    /// No event can come any more: the confirmation's streams end too.
+    override func didRelease() {
+        super.didRelease()
+        confirmation.didRelease()
+    }
+}
 
 private let incomingInviteCallback: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<wd_incoming_event>?) -> Void = { userData, invite, event in
     guard let userData, let invite, let event else { return }
@@ -176,16 +298,25 @@ private let incomingInviteCallback: @convention(c) (UnsafeMutableRawPointer?, Op
             var conversation: OpaquePointer?
             return wd_incoming_invite_conversation(invite, &conversation) == WD_RESULT_OK.rawValue ? conversation : nil
         }
-        if let conversation { hub.publish(.accepted(conversation)) }
+        if let conversation { hub.outcome(.accepted(conversation)) }
     case .rejected:
-        hub.publish(.rejected(RejectReason(rawValue: raw.reject_reason) ?? .declined))
+        hub.outcome(.rejected(RejectReason(rawValue: raw.reject_reason) ?? .declined))
     case .canceled:
-        hub.publish(.canceled(CancelReason(rawValue: raw.cancel_reason) ?? .callerCanceled))
+        hub.outcome(.canceled(CancelReason(rawValue: raw.cancel_reason) ?? .callerCanceled))
     case .failed:
-        hub.publish(.failed(FailureReason(rawValue: raw.failure_reason) ?? .serverError))
+        hub.outcome(.failed(FailureReason(rawValue: raw.failure_reason) ?? .serverError))
     case .confirmed:
-        break  // only invites made by wd_client_handle_push hear it
+        hub.settleConfirmation(.confirmed)
     case nil:
         break  // a kind newer than this wrapper
+    }
+}
+
+extension IncomingHub {
+    /// The invite's outcome: to its listeners, and to those waiting for a
+    /// confirmation that will not come.
+    fileprivate func outcome(_ event: IncomingInvite.Event) {
+        publish(event)
+        settleConfirmation(.ended(event))
     }
 }

@@ -173,7 +173,7 @@ public final class OutgoingInvite: @unchecked Sendable {
 }
 
 /// The hub of an invite: its events, and the conversation once there is one.
-final class InviteHub<Event: Sendable>: EventHub<Event>, @unchecked Sendable {
+class InviteHub<Event: Sendable>: EventHub<Event>, @unchecked Sendable {
     // @unchecked Sendable: `cachedConversation` is guarded by `lock`.
     private var cachedConversation: Conversation?
 
