@@ -2,7 +2,8 @@
 # Builds the JNI library, compiles the Kotlin wrapper, its coroutine layer and
 # its tests without Gradle (kotlinc from the npm package `kotlin-compiler`,
 # Java 17; kotlinx-coroutines from the same package's lib/), starts a real
-# wd-signal on loopback and runs the tests against it: once with each cleaner
+# wd-signal on loopback, pushing through the test push gateway
+# (tests/support/push_gateway.py), and runs the tests against them: once with each cleaner
 # (`-Dwilddog.video.cleaner=jdk`, then `phantom`, the one Android below API 33
 # uses). The tests include every ```kotlin block of
 # docs/getting-started-kotlin.md, compiled and run (tests/docs/kotlin-snippets.py
@@ -93,9 +94,12 @@ echo "== kotlinc: tests and the guide's snippets -> $(basename "$test_jar")"
     "$here/src/test/kotlin" "$snippets" -d "$test_jar"
 unset JAVA_OPTS
 
-# 4. Two real wd-signal servers on free loopback ports, stopped on exit:
-# one plain, one serving wss:// with a certificate from a CA made here
-# (the TLS tests trust it through caFile/caPem, or not at all).
+# 4. The test push gateway (tests/support/push_gateway.py: the Matrix push
+# gateway API on loopback, recording every push) and two real wd-signal
+# servers on free loopback ports, all stopped on exit: one plain that pushes
+# through that gateway, one serving wss:// with a certificate from a CA made
+# here (the TLS tests trust it through caFile/caPem, or not at all; it has no
+# push gateway).
 WD_SIGNAL="$server"
 source "$root/tests/c/server.sh"
 trap wd_server_stop_all EXIT
@@ -108,9 +112,10 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0
 printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$tls/ext.cnf"
 openssl x509 -req -in "$tls/leaf.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
     -days 2 -extfile "$tls/ext.cnf" -out "$tls/cert.pem" 2>/dev/null
-wd_server_start url --dev || exit 1
+wd_gateway_start gateway || exit 1
+wd_server_start url --dev --push-gateway "$gateway" || exit 1
 wd_server_start tls_url --dev --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" || exit 1
-echo "== wd-signal at $url and $tls_url"
+echo "== wd-signal at $url (pushing through $gateway) and $tls_url"
 
 # 5. The tests, once per cleaner (each run bounded as a whole, too).
 failed=0
@@ -120,6 +125,7 @@ for cleaner in ${WILDDOG_CLEANERS:-jdk phantom}; do
         -Dwilddog.video.native="$native" \
         -Dwilddog.video.cleaner="$cleaner" \
         -Dwilddog.test.url="$url" \
+        -Dwilddog.test.gateway="$gateway" \
         -Dwilddog.test.tls.url="$tls_url" -Dwilddog.test.tls.ca="$tls/ca.pem" \
         -Dwilddog.video.header="$root/include/wilddog_video.h" \
         -Dwilddog.test.root="$root" \

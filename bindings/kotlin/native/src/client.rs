@@ -5,7 +5,7 @@ use std::time::Duration;
 use jni::objects::{JClass, JObject, JString, JValue};
 use jni::sys::{jint, jlong};
 use jni::JNIEnv;
-use wilddog_video::client::{field, Client, ClientConfig, ConnectionState, InviteOptions, Mode};
+use wilddog_video::client::{field, Client, ClientConfig, Error, InviteOptions, Mode};
 use wilddog_video::ffi::types::wd_connection_state;
 
 use crate::handles::{self, Entry};
@@ -31,7 +31,29 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientConnectWith<'l>(
     })
 }
 
-/// `clientFree(handle)`: removes the invite and connection listeners
+/// `clientStartWith(configJson): Long`: makes a client with the same
+/// configuration JSON as `clientConnectWith` and returns at once; it
+/// connects in the background (the connection sink reports how). Only a
+/// bad configuration is an exception.
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_clientStartWith<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    config_json: JString<'l>,
+) -> jlong {
+    boundary(&mut env, |env| {
+        let json = string_arg(env, &config_json, "options")?;
+        let config = ClientConfig::from_json(&json)?;
+        let client = Client::start(config)?;
+        Ok(handles::insert(Entry::Client(client)))
+    })
+}
+
+/// The state named by the `InvalidStateException` of a uid or device asked
+/// for before the client's first connection (`ObjectState.NOT_YET_CONNECTED`).
+const NOT_YET_CONNECTED: &str = "not_yet_connected";
+
+/// `clientFree(handle)`: removes the invite, connection and push listeners
 /// (deleting their global references), closes the connection (pending invites end
 /// `failed(network)`, their events still delivered) and drops the client.
 /// A second call is a no-op.
@@ -45,6 +67,7 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientFree<'l>(
         if let Some(Entry::Client(client)) = handles::remove(handle) {
             client.clear_invite_listener();
             client.clear_connection_listener();
+            client.clear_push_listener();
             client.disconnect();
             drop(client);
         }
@@ -52,7 +75,8 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientFree<'l>(
     })
 }
 
-/// `clientUid(handle): String`.
+/// `clientUid(handle): String`; `InvalidStateException`
+/// (`not_yet_connected`) before the first connection of a started client.
 #[no_mangle]
 pub extern "system" fn Java_com_wilddog_video_NativeLib_clientUid<'l>(
     mut env: JNIEnv<'l>,
@@ -61,12 +85,13 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientUid<'l>(
 ) -> JString<'l> {
     boundary(&mut env, |env| {
         let client = handles::client(handle)?;
-        jstring(env, client.uid())
+        jstring(env, known(client.uid())?)
     })
 }
 
 /// `clientDevice(handle): String`: the device id of the current connection
-/// (a new one after every reconnection).
+/// (a new one after every reconnection); `InvalidStateException`
+/// (`not_yet_connected`) before the first connection of a started client.
 #[no_mangle]
 pub extern "system" fn Java_com_wilddog_video_NativeLib_clientDevice<'l>(
     mut env: JNIEnv<'l>,
@@ -75,8 +100,20 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientDevice<'l>(
 ) -> JString<'l> {
     boundary(&mut env, |env| {
         let client = handles::client(handle)?;
-        jstring(env, &client.device())
+        jstring(env, known(&client.device())?)
     })
+}
+
+/// `text`, or the error of a client that has not connected yet (the
+/// client reports an empty uid and device until then).
+fn known(text: &str) -> Result<&str, Fail> {
+    if text.is_empty() {
+        Err(Fail::Sdk(Error::InvalidState {
+            status: NOT_YET_CONNECTED,
+        }))
+    } else {
+        Ok(text)
+    }
 }
 
 /// `clientConnectionState(handle): Int` (`WD_CONNECTION_STATE_*`).
@@ -201,9 +238,10 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientSetInviteSink<'l>(
 
 /// `clientSetConnectionSink(handle, sink)`: the connection state goes to
 /// `sink.onConnectionState(Int)` (`WD_CONNECTION_STATE_*`): the current
-/// state first, then every change. After `DISCONNECTED`, the client's last
-/// event, both of its sinks are dropped (their global references deleted).
-/// `null` removes the sink.
+/// state first, then every change. The Kotlin side removes the client's
+/// sinks after `DISCONNECTED` (unless a push woke the client): the glue
+/// does not, since it cannot tell that `DISCONNECTED` from one a push
+/// already superseded. `null` removes the sink.
 #[no_mangle]
 pub extern "system" fn Java_com_wilddog_video_NativeLib_clientSetConnectionSink<'l>(
     mut env: JNIEnv<'l>,
@@ -218,8 +256,6 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientSetConnectionSink<
             return Ok(());
         }
         let sink = Sink::new(env, &sink, &CLIENT_REPORT_ERROR)?;
-        // A clone would keep the client alive from its own listener; look
-        // it up by id when it is needed instead.
         client.set_connection_listener(move |state| {
             sink.call(|env, obj| {
                 env.call_method(
@@ -230,12 +266,6 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_clientSetConnectionSink<
                 )
                 .map(drop)
             });
-            if state == ConnectionState::Disconnected {
-                if let Ok(client) = handles::client(handle) {
-                    client.clear_invite_listener();
-                    client.clear_connection_listener();
-                }
-            }
         });
         Ok(())
     })

@@ -1,7 +1,7 @@
 //! `IncomingInvite` natives.
 
 use jni::objects::{JClass, JObject, JString};
-use jni::sys::{jint, jlong};
+use jni::sys::{jboolean, jint, jlong};
 use jni::JNIEnv;
 use wilddog_video::client::IncomingEvent;
 use wilddog_video::ffi::incoming::wd_incoming_event;
@@ -27,6 +27,50 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_incomingFree<'l>(
             invite.clear_listener();
         }
         Ok(())
+    })
+}
+
+/// `incomingForget(handle)`: drops one handle of an invite that another
+/// handle still serves (a second handle the client gave for the same
+/// invite), leaving the invite's listener in place; a second call is a
+/// no-op.
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_incomingForget<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) {
+    boundary(&mut env, |_| {
+        handles::remove(handle);
+        Ok(())
+    })
+}
+
+/// `incomingSame(handle, other): Boolean`: whether both handles are the
+/// same invite (one invite delivered by a push and over the connection).
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_incomingSame<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    other: jlong,
+) -> jboolean {
+    boundary(&mut env, |_| {
+        let same = handles::incoming(handle)? == handles::incoming(other)?;
+        Ok(jboolean::from(same))
+    })
+}
+
+/// `incomingIsConfirmed(handle): Boolean`: whether the server confirmed
+/// that the invite rings (at once for one delivered over the connection).
+#[no_mangle]
+pub extern "system" fn Java_com_wilddog_video_NativeLib_incomingIsConfirmed<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> jboolean {
+    boundary(&mut env, |_| {
+        Ok(jboolean::from(handles::incoming(handle)?.is_confirmed()))
     })
 }
 
@@ -189,7 +233,9 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_incomingReject<'l>(
 /// reason: Int, conversation: Long)` with `kind` a
 /// `WD_INCOMING_EVENT_KIND_*`, `reason` the reject, cancel or failure
 /// reason, and for `ACCEPTED` a new `Conversation` handle the sink owns.
-/// Every incoming event is an outcome, so the sink is dropped after it.
+/// `CONFIRMED` (an invite a push made is still ringing) comes first, if at
+/// all; every other event is the outcome, and the sink is dropped after
+/// it.
 #[no_mangle]
 pub extern "system" fn Java_com_wilddog_video_NativeLib_incomingSetSink<'l>(
     mut env: JNIEnv<'l>,
@@ -216,7 +262,9 @@ pub extern "system" fn Java_com_wilddog_video_NativeLib_incomingSetSink<'l>(
                 c_event.reason(),
                 conversation,
             );
-            invite.clear_listener();
+            if *event != IncomingEvent::Confirmed {
+                invite.clear_listener();
+            }
         });
         Ok(())
     })

@@ -42,6 +42,7 @@ mod incoming;
 mod library;
 mod names;
 mod outgoing;
+mod push;
 mod sink;
 
 pub(crate) use errors::{boundary, Fail};

@@ -80,6 +80,13 @@ pub(crate) const CLIENT_ON_CONNECTION_STATE: Method = Method {
     sig: "(I)V",
 };
 
+/// `ClientSink.onPushEvent(kind, appId, pushKey, message)`.
+pub(crate) const CLIENT_ON_PUSH_EVENT: Method = Method {
+    class: "com/wilddog/video/ClientSink",
+    name: "onPushEvent",
+    sig: "(ILjava/lang/String;Ljava/lang/String;Ljava/lang/String;)V",
+};
+
 /// `ClientSink.reportError(Throwable)`.
 pub(crate) const CLIENT_REPORT_ERROR: Method = Method {
     class: "com/wilddog/video/ClientSink",

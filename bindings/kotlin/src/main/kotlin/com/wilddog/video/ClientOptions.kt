@@ -99,7 +99,7 @@ data class ClientOptions(
 }
 
 /** Appends [text] as a JSON string literal. */
-private fun StringBuilder.appendJsonString(text: String) {
+internal fun StringBuilder.appendJsonString(text: String) {
     append('"')
     for (c in text) {
         when {

@@ -243,6 +243,9 @@ internal enum class IncomingEventKind(val value: Int) {
     REJECTED(1),
     CANCELED(2),
     FAILED(3),
+
+    /** Not an outcome: the server confirmed that an invite known from a push still rings. */
+    CONFIRMED(4),
     ;
 
     companion object {
@@ -260,5 +263,18 @@ internal enum class ConversationEventKind(val value: Int) {
 
     companion object {
         fun of(value: Int): ConversationEventKind? = entries.firstOrNull { it.value == value }
+    }
+}
+
+/** Event kinds the glue passes to a client's push sink (`wd_push_event_kind`). */
+internal enum class PushEventKind(val value: Int) {
+    REGISTERED(0),
+    REGISTRATION_FAILED(1),
+    UNREGISTERED(2),
+    REJECTED(3),
+    ;
+
+    companion object {
+        fun of(value: Int): PushEventKind? = entries.firstOrNull { it.value == value }
     }
 }

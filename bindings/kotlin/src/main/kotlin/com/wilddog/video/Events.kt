@@ -118,6 +118,16 @@ internal class SinkGroup(
         sync()
     }
 
+    /**
+     * Marks the handle finished (`true`) or, unless it is closed, its events
+     * going on after all (`false`: a client woken after `DISCONNECTED`), without
+     * touching the native sink: [sync] applies it. For a caller that decides
+     * under a lock of its own and must not call into the glue holding it.
+     */
+    fun markFinished(value: Boolean) {
+        synchronized(lock) { if (value || !handle.isClosed) finished = value }
+    }
+
     /** The handle is being closed: freeing it removes the sink natively. */
     fun closing() {
         synchronized(lock) { finished = true }

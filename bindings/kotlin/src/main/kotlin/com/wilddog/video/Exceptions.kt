@@ -58,6 +58,12 @@ enum class ObjectState(
     /** The handle was closed ([AutoCloseable.close]). */
     CLOSED("closed"),
 
+    /**
+     * A client made with [WilddogVideoClient.start] has not connected yet: its
+     * [WilddogVideoClient.uid] and [WilddogVideoClient.device] are not known.
+     */
+    NOT_YET_CONNECTED("not_yet_connected"),
+
     /** Called from inside a listener, where this call may not run ([WilddogVideoClient.dispatch]). */
     IN_CALLBACK("in_callback"),
 

@@ -1,5 +1,7 @@
 package com.wilddog.video
 
+import java.util.concurrent.atomic.AtomicBoolean
+
 /** How an [IncomingInvite] ended: exactly one of these happens, once. */
 sealed class IncomingOutcome {
     /** The caller confirmed this device's accept; the [conversation] exists. */
@@ -38,7 +40,8 @@ sealed class IncomingOutcome {
 
 /**
  * An invite this client received (`IncomingInvite` in `wilddog.video`), handed to
- * the [WilddogVideoClient.onInvite] listeners.
+ * the [WilddogVideoClient.onInvite] listeners, or made from a push by
+ * [WilddogVideoClient.handlePush].
  *
  * Exactly one of `accepted`, `rejected`, `canceled`, `failed` happens, once. Each
  * `on…` call adds a listener and returns its [Subscription]; one added after its
@@ -46,6 +49,10 @@ sealed class IncomingOutcome {
  * alive even if the app keeps no reference to it. Closing frees the handle and
  * removes its listeners; it does not reject (an unanswered invite rings until
  * its lifetime ends).
+ *
+ * One invite is one object: the same invite delivered by a push and over the
+ * connection is the same `IncomingInvite` (while it is open), with one set of
+ * events.
  */
 class IncomingInvite internal constructor(
     id: Long,
@@ -64,15 +71,52 @@ class IncomingInvite internal constructor(
     /** The media mode. */
     val mode: Mode = closeOnFailure { Mode.of(handle.use { NativeLib.incomingMode(it) }) }
 
-    /** The caller's text, if any. */
-    val userData: String? = closeOnFailure { handle.use { NativeLib.incomingUserData(it) } }
+    @Volatile
+    private var lastUserData: String? = closeOnFailure { handle.use { NativeLib.incomingUserData(it) } }
 
-    /** The caller's SDP offer, if any. */
-    val offer: String? = closeOnFailure { handle.use { NativeLib.incomingOffer(it) } }
+    @Volatile
+    private var lastOffer: String? = closeOnFailure { handle.use { NativeLib.incomingOffer(it) } }
+
+    /**
+     * The caller's text, if any. For an invite made from a push: what the push
+     * carried (`null` when it did not fit in the push) until the invite
+     * [is confirmed][isConfirmed], then the whole text. Still readable after
+     * [close] (the last value read).
+     */
+    val userData: String?
+        get() = try {
+            handle.use { NativeLib.incomingUserData(it) }.also { lastUserData = it }
+        } catch (e: HandleClosedException) {
+            lastUserData
+        }
+
+    /**
+     * The caller's SDP offer, if any. A push never carries it: for an invite made
+     * from a push it is `null` until the invite [is confirmed][isConfirmed]. Still
+     * readable after [close] (the last value read).
+     */
+    val offer: String?
+        get() = try {
+            handle.use { NativeLib.incomingOffer(it) }.also { lastOffer = it }
+        } catch (e: HandleClosedException) {
+            lastOffer
+        }
 
     init {
-        closeOnFailure { core.status.emit(status) }
+        closeOnFailure {
+            core.status.emit(status)
+            if (isConfirmed) core.confirm()
+        }
     }
+
+    /**
+     * Whether the server confirmed that the invite rings, so that [offer] and the
+     * whole [userData] are known: at once for an invite delivered over the
+     * connection; for one made by [WilddogVideoClient.handlePush], once the woken
+     * client fetched it ([onConfirmed]). An invite that ended before it was
+     * fetched is never confirmed.
+     */
+    val isConfirmed: Boolean get() = handle.use { NativeLib.incomingIsConfirmed(it) }
 
     /** `PENDING`, `ACCEPTING`, `REJECTING`, `ACCEPTED`, `REJECTED`, `CANCELED` or `FAILED`. */
     val status: IncomingStatus get() = IncomingStatus.of(handle.use { NativeLib.incomingStatus(it) })
@@ -89,7 +133,10 @@ class IncomingInvite internal constructor(
     /**
      * Accepts, sending [answer] (SDP) and [userData] to the caller. Valid only while
      * `PENDING`; the status becomes `ACCEPTING`, then `ACCEPTED` once the caller
-     * confirms (or `CANCELED` / `FAILED(CONFIRM_TIMEOUT)`).
+     * confirms (or `CANCELED` / `FAILED(CONFIRM_TIMEOUT)`). For an invite made from
+     * a push and not yet [confirmed][isConfirmed], the accept is sent once the
+     * woken client has fetched the invite; if it turns out to have ended, the
+     * invite ends as it did (`CANCELED`, `FAILED`).
      *
      * @throws InvalidStateException if not pending.
      * @throws InvalidArgumentException for a too-long answer or userData.
@@ -114,6 +161,17 @@ class IncomingInvite internal constructor(
         handle.use { NativeLib.incomingReject(it, reason.value) }
         core.status.emit(IncomingStatus.REJECTING)
     }
+
+    /**
+     * Adds a listener for the invite's confirmation ([isConfirmed]): it runs once,
+     * when the server confirmed that an invite made from a push still rings (its
+     * [offer] and whole [userData] are then readable), or at once if the invite is
+     * confirmed already (every invite delivered over the connection is). It comes
+     * before the outcome; an invite that ended unconfirmed never runs it.
+     * [accept] and [reject] need not wait for it: called earlier, they are carried
+     * out when it comes.
+     */
+    fun onConfirmed(listener: EventCallback): Subscription = core.confirmed.listen { listener.onEvent() }
 
     /** Adds a listener for `accepted` (the caller confirmed), with the conversation. */
     fun onAccepted(listener: Listener<Conversation>): Subscription =
@@ -141,6 +199,14 @@ class IncomingInvite internal constructor(
      */
     fun onStatusChanged(listener: Listener<IncomingStatus>): Subscription = core.status.listen(listener::onEvent)
 
+    /** Whether the native handle [other] is this same invite (false once this one is closed). */
+    internal fun isSameInvite(other: Long): Boolean =
+        try {
+            handle.use { NativeLib.incomingSame(it, other) }
+        } catch (e: HandleClosedException) {
+            false
+        }
+
     /** Whether the glue holds this invite's sink now (tests). */
     internal val isKeptAlive: Boolean get() = core.group.isInstalled
 
@@ -166,6 +232,10 @@ internal class IncomingCore(
     }
     val outcome = EventHub<IncomingOutcome>(group, Replay.STICKY)
 
+    /** The confirmation, emitted at most once ([confirm]). */
+    val confirmed = EventHub<Unit>(group, Replay.STICKY)
+    private val isConfirmed = AtomicBoolean(false)
+
     /** Statuses in order; one after a final status is dropped. */
     val status = StatusHub(group, IncomingStatus::isFinal)
     private var conversation: Conversation? = null
@@ -188,9 +258,19 @@ internal class IncomingCore(
             }
         }
 
+    /** The invite is confirmed: its listeners hear it once, however often this is called. */
+    fun confirm() {
+        if (isConfirmed.compareAndSet(false, true)) confirmed.emit(Unit)
+    }
+
     /** Called by the glue on the SDK's thread. */
     fun onEvent(kind: Int, reason: Int, conversationId: Long) {
         val event = when (IncomingEventKind.of(kind)) {
+            IncomingEventKind.CONFIRMED -> {
+                // Not an outcome: the sink stays for the outcome to come.
+                confirm()
+                return
+            }
             IncomingEventKind.ACCEPTED -> IncomingOutcome.Accepted(
                 adopt(conversationId) ?: error("accepted without a conversation"),
             )

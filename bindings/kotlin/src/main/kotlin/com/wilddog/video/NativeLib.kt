@@ -48,6 +48,11 @@ internal object NativeLib {
     @JvmStatic external fun clientSetConnectionSink(handle: Long, sink: Any?)
     @JvmStatic external fun clientDisconnect(handle: Long)
     @JvmStatic external fun clientDispatch(handle: Long, timeoutMs: Long): Int
+    @JvmStatic external fun clientStartWith(configJson: String): Long
+    @JvmStatic external fun clientHandlePush(handle: Long, payloadJson: String): Long
+    @JvmStatic external fun clientRegisterPush(handle: Long, optionsJson: String)
+    @JvmStatic external fun clientUnregisterPush(handle: Long, appId: String, pushKey: String)
+    @JvmStatic external fun clientSetPushSink(handle: Long, sink: Any?)
 
     // OutgoingInvite
     @JvmStatic external fun outgoingFree(handle: Long)
@@ -78,6 +83,9 @@ internal object NativeLib {
     @JvmStatic external fun incomingAccept(handle: Long, answer: String?, userData: String?)
     @JvmStatic external fun incomingReject(handle: Long, reason: Int)
     @JvmStatic external fun incomingSetSink(handle: Long, sink: Any?)
+    @JvmStatic external fun incomingIsConfirmed(handle: Long): Boolean
+    @JvmStatic external fun incomingSame(handle: Long, other: Long): Boolean
+    @JvmStatic external fun incomingForget(handle: Long)
 
     // Conversation
     @JvmStatic external fun conversationFree(handle: Long)

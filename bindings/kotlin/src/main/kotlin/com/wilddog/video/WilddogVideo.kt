@@ -64,6 +64,24 @@ object WilddogVideo {
     @JvmStatic
     val defaultExecutor: Executor by lazy { Platform.mainLooperExecutor() ?: eventThread() }
 
+    /**
+     * Makes a client and returns at once; it connects in the background
+     * ([WilddogVideoClient.start]). An app woken by a push makes its client so,
+     * then hands the push to [WilddogVideoClient.handlePush].
+     *
+     * @throws InvalidArgumentException naming the bad option.
+     */
+    @JvmStatic
+    @JvmOverloads
+    fun start(options: ClientOptions, eventExecutor: Executor? = null): WilddogVideoClient =
+        WilddogVideoClient.start(options, eventExecutor)
+
+    /** [start] with one server and a token. */
+    @JvmStatic
+    @JvmOverloads
+    fun start(url: String, token: String, eventExecutor: Executor? = null): WilddogVideoClient =
+        WilddogVideoClient.start(url, token, eventExecutor)
+
     /** The name of the default executor's thread off Android. */
     const val EVENT_THREAD_NAME = "wilddog-video-events"
 

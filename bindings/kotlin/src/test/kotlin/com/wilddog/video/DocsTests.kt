@@ -23,7 +23,15 @@ fun registerDocsTests() {
         test("docs: $where runs") {
             capturingListenerErrors { errors ->
                 connect("bob").use { bob ->
-                    bob.onInvite { incoming -> incoming.accept(answer = "v=0 (bob's answer)") }
+                    bob.onInvite { incoming ->
+                        try {
+                            incoming.accept(answer = "v=0 (bob's answer)")
+                        } catch (e: InvalidStateException) {
+                            // An invite can end before it is answered (one an earlier
+                            // snippet left ringing ends as its caller goes): not an error.
+                            if (!incoming.status.isFinal) throw e
+                        }
+                    }
                     runBlocking { withTimeout(WAIT_SECONDS.seconds * 3) { DocScope(Env.url).snippet() } }
                 }
                 errors.poll()?.let { throw AssertionError("a listener of the snippet threw", it) }

@@ -37,6 +37,7 @@ fun registerHeaderTests() {
             "wd_outgoing_event_kind" to OutgoingEventKind.entries.associate { it.name to it.value },
             "wd_incoming_event_kind" to IncomingEventKind.entries.associate { it.name to it.value },
             "wd_conversation_event_kind" to ConversationEventKind.entries.associate { it.name to it.value },
+            "wd_push_event_kind" to PushEventKind.entries.associate { it.name to it.value },
         )
         for ((cName, kotlin) in kinds) {
             val c = headerEnum(header, cName)

@@ -9,7 +9,7 @@ import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
 
 /** A `wss://` wd-signal with a self-signed certificate, and that certificate's file. */
-private object Tls {
+object Tls {
     val url: String? = System.getProperty("wilddog.test.tls.url")
     val ca: String? = System.getProperty("wilddog.test.tls.ca")
 }

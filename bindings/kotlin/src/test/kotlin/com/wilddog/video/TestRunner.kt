@@ -22,6 +22,11 @@ const val WAIT_SECONDS = 10L
 /** Settings run-tests.sh passes as system properties. */
 object Env {
     val url: String = System.getProperty("wilddog.test.url") ?: error("-Dwilddog.test.url=ws://… is required")
+
+    /** The test push gateway [url]'s server pushes through (tests/support/push_gateway.py). */
+    val gateway: String by lazy {
+        System.getProperty("wilddog.test.gateway") ?: error("-Dwilddog.test.gateway=http://… is required")
+    }
     val header: File = File(System.getProperty("wilddog.video.header") ?: "include/wilddog_video.h")
     val root: File = File(System.getProperty("wilddog.test.root") ?: ".")
     val mainJar: File? = System.getProperty("wilddog.test.main.jar")?.let(::File)
@@ -96,6 +101,7 @@ fun main(args: Array<String>) {
     registerCleanerTests()
     registerParityTests()
     registerCoroutineTests()
+    registerPushTests()
     registerPackagingTests()
     registerDocsTests()
     registerCancelReasonTests()

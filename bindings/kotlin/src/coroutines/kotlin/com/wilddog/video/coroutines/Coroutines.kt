@@ -14,10 +14,13 @@ import com.wilddog.video.Message
 import com.wilddog.video.OutgoingInvite
 import com.wilddog.video.OutgoingStatus
 import com.wilddog.video.Outcome
+import com.wilddog.video.PushEvent
+import com.wilddog.video.Subscription
 import com.wilddog.video.WilddogVideo
 import com.wilddog.video.WilddogVideoClient
 import java.util.WeakHashMap
 import java.util.concurrent.Executor
+import java.util.concurrent.atomic.AtomicBoolean
 import kotlin.coroutines.resume
 import kotlin.coroutines.resumeWithException
 import kotlinx.coroutines.Dispatchers
@@ -99,6 +102,35 @@ suspend fun IncomingInvite.acceptAndAwait(answer: String? = null, userData: Stri
     return awaitOutcome()
 }
 
+/**
+ * Suspends until the server confirmed that the invite rings
+ * ([IncomingInvite.onConfirmed]): `true` then (at once for an invite confirmed
+ * already, as every invite delivered over the connection is), so that
+ * [IncomingInvite.offer] and the whole [IncomingInvite.userData] are readable;
+ * `false` if the invite reached its outcome unconfirmed (it ended while the
+ * device slept). Cancelling the coroutine only stops the wait.
+ */
+suspend fun IncomingInvite.awaitConfirmed(): Boolean =
+    suspendCancellableCoroutine { cont ->
+        val done = AtomicBoolean(false)
+        val subscriptions = ArrayList<Subscription>(2)
+        fun release() = synchronized(subscriptions) { subscriptions.forEach { it.close() } }
+        fun finish(confirmed: Boolean) {
+            if (done.compareAndSet(false, true)) {
+                cont.resume(confirmed)
+                release()
+            }
+        }
+        // Added first, so a confirmation that happened already is replayed before the outcome.
+        synchronized(subscriptions) {
+            subscriptions += onConfirmed { finish(true) }
+            subscriptions += onOutcome { finish(false) }
+        }
+        // A listener may have run inside onConfirmed/onOutcome (a direct executor).
+        if (done.get()) release()
+        cont.invokeOnCancellation { release() }
+    }
+
 /** One StateFlow per object, kept while the object lives. */
 private val stateFlows = WeakHashMap<Any, StateFlow<*>>()
 
@@ -161,6 +193,18 @@ private fun rank(status: IncomingStatus): Int =
 val WilddogVideoClient.incomingInvites: Flow<IncomingInvite>
     get() = callbackFlow {
         val subscription = onInvite { trySend(it) }
+        awaitClose { subscription.close() }
+    }.buffer(Channel.UNLIMITED)
+
+/**
+ * What becomes of the client's push registrations as a [Flow]: collecting adds a
+ * push listener ([WilddogVideoClient.onPushEvent]), and stopping the collection
+ * removes it. Events no push listener heard yet come first. Nothing is dropped
+ * while the collector is slow.
+ */
+val WilddogVideoClient.pushEvents: Flow<PushEvent>
+    get() = callbackFlow {
+        val subscription = onPushEvent { trySend(it) }
         awaitClose { subscription.close() }
     }.buffer(Channel.UNLIMITED)
 
