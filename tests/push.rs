@@ -243,11 +243,21 @@ fn a_push_connects_a_client_that_was_disconnected_or_gave_up() {
     let bob = connect(&url, "bob");
     bob.disconnect();
     assert_eq!(bob.connection_state(), ConnectionState::Disconnected);
-    let conn = states(&bob);
     let inv = bob.handle_push(&payload).unwrap();
+    // Waking already when the call returns: read now, or heard first by a
+    // listener set now, the state is no longer DISCONNECTED.
+    assert_ne!(bob.connection_state(), ConnectionState::Disconnected);
+    let late = states(&bob);
+    let first = next(&late, "the current state");
+    assert_ne!(
+        first,
+        ConnectionState::Disconnected,
+        "a listener set after the push"
+    );
     let events = incoming_events(&inv);
-    expect_state(&conn, ConnectionState::Connecting);
-    expect_state(&conn, ConnectionState::Connected);
+    if first == ConnectionState::Connecting {
+        expect_state(&late, ConnectionState::Connected);
+    }
     assert_eq!(next(&events, "confirmed"), IncomingEvent::Confirmed);
     inv.reject(RejectReason::Busy).unwrap();
     assert_eq!(

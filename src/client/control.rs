@@ -79,12 +79,15 @@ impl Control {
         }
     }
 
-    /// Asks for a connection if the link is down for good; whether the
-    /// thread must be woken for it.
-    pub(crate) fn want_connection(&self) -> bool {
+    /// Asks for a connection if the link is down for good, and then runs
+    /// `asked` before the I/O thread can take the wish (so a state it sets
+    /// comes before any the thread sets); whether the thread must be woken
+    /// for it.
+    pub(crate) fn want_connection(&self, asked: impl FnOnce()) -> bool {
         let mut plan = self.plan();
         if plan.down && !plan.wanted {
             plan.wanted = true;
+            asked();
             return true;
         }
         false

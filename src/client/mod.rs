@@ -371,7 +371,8 @@ impl Client {
     /// Turns a push the app received into the incoming invite it stands
     /// for, without waiting for the network, so that the app can report
     /// the call to the system at once (CallKit, ConnectionService), and
-    /// makes the client connect if it is not connected.
+    /// makes the client connect if it is not connected (a client that was
+    /// [`ConnectionState::Disconnected`] is `Connecting` when this returns).
     ///
     /// `payload` is the push as JSON text: the payload itself, or any
     /// envelope a push gateway and platform put around it (a Matrix push
@@ -402,9 +403,14 @@ impl Client {
     /// `payload`, `type`, `wd`, `invite_id`, …); nothing changes then.
     pub fn handle_push(&self, payload: &str) -> Result<IncomingInvite, Error> {
         let payload = push::decode_payload(payload)?;
-        let invite = self.core().handle_push(payload)?;
-        if self.handle.ctl.want_connection() {
-            self.core().wake_io();
+        let core = self.core();
+        let invite = core.handle_push(payload)?;
+        // CONNECTING before this returns: a state read right after it, or a
+        // listener set right after it, already sees the client waking.
+        if (self.handle.ctl)
+            .want_connection(|| core.set_connection_state(ConnectionState::Connecting))
+        {
+            core.wake_io();
         }
         Ok(invite)
     }

@@ -75,7 +75,8 @@ pub type wd_push_callback = Option<
 /// without waiting for the network, so that the app can report the call
 /// to the system at once (CallKit, ConnectionService) inside its push
 /// callback; and makes the client connect if it is not connected (also
-/// when it gave up, or after `wd_client_disconnect`).
+/// when it gave up, or after `wd_client_disconnect`: its state is then
+/// `WD_CONNECTION_STATE_CONNECTING` when this returns).
 ///
 /// `payload_json` is the push as NUL-terminated UTF-8 JSON text (at most
 /// 256 KiB): the payload itself, or an envelope around it (a Matrix push
