@@ -228,6 +228,73 @@ fun registerPushTests() {
         }
     }
 
+    test("push: answered on another device while waking: CANCELED(ANSWERED_ELSEWHERE) once, never confirmed") {
+        val (a, b) = uid("alice") to uid("bob")
+        val key = pushKey("elsewhere")
+        registerAndLeave(b, key)   // bob's phone, asleep
+        connect(b).use { laptop ->
+            val onLaptop = LinkedBlockingQueue<IncomingInvite>()
+            laptop.onInvite { onLaptop.put(it) }
+            connect(a).use { alice ->
+                alice.inviteToConversation(b).use { invite ->
+                    val accepted = LinkedBlockingQueue<Conversation>()
+                    invite.onAccepted { accepted.put(it) }
+                    val push = PushGateway.awaitPush(key) { it.conversationId == invite.conversationId }
+                    // The laptop answers before the phone has woken.
+                    val answered = onLaptop.takeOrFail("the invite on the laptop")
+                    answered.accept()
+                    val conversation = accepted.takeOrFail("the caller's accepted")
+                    wake(b).use { phone ->
+                        val incoming = phone.handlePush(push.fcmData)
+                        assertEquals(a, incoming.from, "readable at once, from the push alone")
+                        val confirmed = AtomicInteger()
+                        incoming.onConfirmed { confirmed.incrementAndGet() }
+                        val count = OutcomeCount(incoming)
+                        assertEquals(IncomingOutcome.Canceled(CancelReason.ANSWERED_ELSEWHERE), count.take())
+                        count.assertOnce()
+                        assertEquals(IncomingStatus.CANCELED, incoming.status)
+                        assertEquals(CancelReason.ANSWERED_ELSEWHERE, incoming.cancelReason)
+                        assertFalse(incoming.isConfirmed)
+                        assertEquals(0, confirmed.get(), "confirmed, for an invite answered elsewhere")
+                        assertNull(incoming.conversation)
+                        assertFailsWith<InvalidStateException> { incoming.reject() }
+                        assertEquals(IncomingStatus.ACCEPTED, answered.status, "the laptop's call goes on")
+                        incoming.close()
+                    }
+                    conversation.close()
+                    answered.conversation?.close()
+                    answered.close()
+                }
+            }
+        }
+    }
+
+    test("push: expired while waking: PENDING from the push, then FAILED(TIMEOUT) once") {
+        val (a, b) = uid("alice") to uid("bob")
+        val key = pushKey("expired")
+        registerAndLeave(b, key)
+        connect(a).use { alice ->
+            alice.inviteToConversation(b, lifetime = 300.milliseconds).use { invite ->
+                val failed = LinkedBlockingQueue<FailureReason>()
+                invite.onFailed { failed.put(it) }
+                val push = PushGateway.awaitPush(key) { it.conversationId == invite.conversationId }
+                assertEquals(FailureReason.TIMEOUT, failed.takeOrFail("the caller's timeout"))
+                wake(b).use { bob ->
+                    val incoming = bob.handlePush(push.fcmData)
+                    assertEquals(a, incoming.from)
+                    val count = OutcomeCount(incoming)
+                    assertEquals(IncomingOutcome.Failed(FailureReason.TIMEOUT), count.take())
+                    count.assertOnce()
+                    assertEquals(IncomingStatus.FAILED, incoming.status)
+                    assertEquals(FailureReason.TIMEOUT, incoming.failureReason)
+                    assertFalse(incoming.isConfirmed)
+                    assertFailsWith<InvalidStateException> { incoming.accept() }
+                    incoming.close()
+                }
+            }
+        }
+    }
+
     test("push: the invite_ended push of a call missed while asleep gives an ended invite (a missed call)") {
         val (a, b) = uid("alice") to uid("bob")
         val key = pushKey("missed")
