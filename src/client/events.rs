@@ -72,6 +72,8 @@ struct SlotState<H, E> {
     /// Bumped whenever the listener is replaced or cleared, so a listener
     /// taken out to run is not put back over its replacement.
     generation: u64,
+    /// The listener is out of `listener`, running.
+    running: bool,
 }
 
 /// The events of one handle not yet delivered, and its listener.
@@ -86,6 +88,7 @@ impl<H, E> Default for Slot<H, E> {
                 pending: VecDeque::new(),
                 listener: None,
                 generation: 0,
+                running: false,
             }),
         }
     }
@@ -119,7 +122,7 @@ impl<H, E> Slot<H, E> {
     /// is set (for state changes, where only the latest matters).
     pub(crate) fn push_latest(&self, event: E) {
         let mut st = self.lock();
-        if st.listener.is_none() {
+        if st.listener.is_none() && !st.running {
             st.pending.clear();
         }
         st.pending.push_back(event);
@@ -164,6 +167,7 @@ impl<H, E> Slot<H, E> {
                     return;
                 };
                 let listener = st.listener.take().expect("checked above");
+                st.running = true;
                 (listener, event, st.generation)
             };
             // A panicking Rust listener must not take the event thread
@@ -173,6 +177,7 @@ impl<H, E> Slot<H, E> {
             drop(event);
             let stale = {
                 let mut st = self.lock();
+                st.running = false;
                 if st.generation == generation && st.listener.is_none() {
                     st.listener = Some(listener);
                     None
@@ -204,6 +209,34 @@ mod tests {
         slot.push(3);
         slot.run(&());
         assert_eq!(*seen.lock().unwrap(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn latest_events_queued_while_the_listener_runs_are_all_heard() {
+        // A state that changes twice while the listener is busy with the
+        // one before (another thread, in the client) loses neither change;
+        // with no listener at all, only the latest is kept.
+        let slot: Arc<Slot<(), u32>> = Arc::new(Slot::default());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (s, inner) = (seen.clone(), slot.clone());
+        slot.set(Box::new(move |_, e| {
+            s.lock().unwrap().push(*e);
+            if *e == 1 {
+                inner.push_latest(2);
+                inner.push_latest(3);
+            }
+        }));
+        slot.push_latest(1);
+        slot.run(&());
+        assert_eq!(*seen.lock().unwrap(), vec![1, 2, 3]);
+
+        slot.clear();
+        slot.push_latest(4);
+        slot.push_latest(5);
+        let s = seen.clone();
+        assert!(slot.set(Box::new(move |_, e| s.lock().unwrap().push(*e))));
+        slot.run(&());
+        assert_eq!(*seen.lock().unwrap(), vec![1, 2, 3, 5]);
     }
 
     struct DropCount(Arc<AtomicUsize>);
