@@ -177,8 +177,7 @@ fn idle(
     ctl: &Control,
     mut inline: Option<&mut Inline>,
 ) -> bool {
-    finish(core);
-    ctl.link_down();
+    finish(core, ctl);
     let mut events = Events::with_capacity(4);
     loop {
         if ctl.closing() {
@@ -210,13 +209,19 @@ fn idle(
     }
 }
 
-/// The link is gone for good: every invite and conversation ends.
-fn finish(core: &Arc<Core>) {
-    core.set_connection_state(ConnectionState::Disconnected);
+/// The link is gone for good: every invite and conversation ends, and
+/// the link is marked down. All of it under the engine's lock, so a push
+/// handed to the client meanwhile either makes an invite that ends here,
+/// or comes after the link is down and wants a connection again — never
+/// an invite left waiting for a connection nobody asked for, whatever the
+/// app did on hearing `Disconnected`.
+fn finish(core: &Arc<Core>, ctl: &Control) {
     let mut st = core.lock();
+    core.set_connection_state(ConnectionState::Disconnected);
     st.engine.handle_disconnected(Instant::now());
     core.link.clear_queued();
     core.pump(&mut st);
+    ctl.link_down();
 }
 
 /// Connects: the first attempt `at_once` or after its backoff, the next
