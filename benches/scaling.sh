@@ -38,6 +38,8 @@ cores=$(nproc)
 
 # The value of "key": in wd-bench's one-line JSON report (null: -).
 field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2" | sed 's/null/-/'; }
+# A number to two decimals (- stays -).
+round() { awk -v v="$1" 'BEGIN { if (v == "-") print v; else printf "%.2f\n", v }'; }
 
 printf '%-7s %-7s %-9s %-11s %-11s %-10s %s\n' \
   workers clients cycles/s server_busy us/cycle tool_busy other_cpu_s
@@ -57,5 +59,5 @@ for workers in 1 2 4 8 16; do
     "$(field invites_per_sec "$report")" "$(field server_cpu_util "$report")" \
     "$(field server_cpu_us_per_cycle "$report")" \
     "$(awk -v c="$tool_s" -v s="$secs" 'BEGIN { print c / s }')" \
-    "$(field other_cpu_s "$report")"
+    "$(round "$(field other_cpu_s "$report")")"
 done
