@@ -18,7 +18,9 @@
 //! ([`crate::Router::share`]) and fetches what a node does not know
 //! ([`crate::Router::fetch`]).
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use wd_protocol::{Outcome, PeerMessage};
@@ -196,6 +198,83 @@ struct Conversation {
     touched: Instant,
 }
 
+/// The conversations one user is a member of: how many, and a queue of
+/// them by the time they were last active, so that the one idle longest
+/// is found without scanning every conversation of the node.
+///
+/// The queue is lazy: an entry keeps the time its conversation had when
+/// it was queued, and a conversation touched since (or forgotten, or left)
+/// is put right (queued again, or dropped) only when it reaches the front.
+#[derive(Debug, Default)]
+struct Joined {
+    count: usize,
+    by_activity: BinaryHeap<Reverse<(Instant, Box<str>)>>,
+}
+
+impl Joined {
+    /// Queues `conversation`, last active at `touched`. When stale entries
+    /// make up most of the queue it is rebuilt from `conversations` (one
+    /// entry per conversation `uid` is in, at its current time), so that
+    /// it holds at most about twice the user's conversations.
+    fn queue(
+        &mut self,
+        conversation: &str,
+        touched: Instant,
+        uid: &str,
+        conversations: &FxHashMap<Box<str>, Conversation>,
+    ) {
+        self.by_activity
+            .push(Reverse((touched, Box::from(conversation))));
+        if self.by_activity.len() <= 2 * self.count + 16 {
+            return;
+        }
+        let mut seen = FxHashSet::default();
+        let stale = std::mem::take(&mut self.by_activity).into_vec();
+        for Reverse((_, id)) in stale {
+            let Some(c) = conversations.get(&id) else {
+                continue;
+            };
+            if c.members.iter().any(|m| &**m == uid) && seen.insert(id.clone()) {
+                self.by_activity.push(Reverse((c.touched, id)));
+            }
+        }
+    }
+
+    /// The conversation `uid` was active in least recently, other than
+    /// `keep`, taken off the queue.
+    fn pop_idlest(
+        &mut self,
+        uid: &str,
+        keep: &str,
+        conversations: &FxHashMap<Box<str>, Conversation>,
+    ) -> Option<Box<str>> {
+        let mut kept = None;
+        let idlest = loop {
+            let Some(Reverse((at, id))) = self.by_activity.pop() else {
+                break None;
+            };
+            let Some(c) = conversations.get(&id) else {
+                continue;
+            };
+            if !c.members.iter().any(|m| &**m == uid) {
+                continue;
+            }
+            if &*id == keep {
+                kept = Some(Reverse((at, id)));
+            } else if c.touched > at {
+                // Active since it was queued: back in line at its time.
+                self.by_activity.push(Reverse((c.touched, id)));
+            } else {
+                break Some(id);
+            }
+        };
+        if let Some(entry) = kept {
+            self.by_activity.push(entry);
+        }
+        idlest
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     invites: FxHashMap<(Box<str>, Box<str>), InviteRecord>,
@@ -206,7 +285,7 @@ struct State {
     per_caller: FxHashMap<Box<str>, Book>,
     conversations: FxHashMap<Box<str>, Conversation>,
     /// Conversations per member.
-    per_user: FxHashMap<Box<str>, usize>,
+    per_user: FxHashMap<Box<str>, Joined>,
     /// When expired entries were last swept.
     swept: Option<Instant>,
 }
@@ -366,9 +445,10 @@ impl State {
             return;
         }
         c.members.push(uid.into());
-        let n = self.per_user.entry(uid.into()).or_default();
-        *n += 1;
-        if *n > MAX_CONVERSATIONS_PER_USER {
+        let joined = self.per_user.entry(uid.into()).or_default();
+        joined.count += 1;
+        joined.queue(conversation, now, uid, &self.conversations);
+        if joined.count > MAX_CONVERSATIONS_PER_USER {
             self.forget_oldest(uid, conversation);
         }
     }
@@ -376,21 +456,19 @@ impl State {
     /// Drops `uid` from the conversation it was active in least recently
     /// (other than `keep`).
     fn forget_oldest(&mut self, uid: &str, keep: &str) {
-        let oldest = self
-            .conversations
-            .iter()
-            .filter(|(id, c)| &***id != keep && c.members.iter().any(|m| &**m == uid))
-            .min_by_key(|(_, c)| c.touched)
-            .map(|(id, _)| id.clone());
-        if let Some(id) = oldest {
-            if let Some(c) = self.conversations.get_mut(&id) {
-                c.members.retain(|m| &**m != uid);
-                if c.members.is_empty() {
-                    self.conversations.remove(&id);
-                }
+        let Some(joined) = self.per_user.get_mut(uid) else {
+            return;
+        };
+        let Some(id) = joined.pop_idlest(uid, keep, &self.conversations) else {
+            return;
+        };
+        if let Some(c) = self.conversations.get_mut(&id) {
+            c.members.retain(|m| &**m != uid);
+            if c.members.is_empty() {
+                self.conversations.remove(&id);
             }
-            dec(&mut self.per_user, uid);
         }
+        dec(&mut self.per_user, uid);
     }
 }
 
@@ -403,11 +481,13 @@ fn unindex(by_id: &mut FxHashMap<Box<str>, Vec<Box<str>>>, caller: &str, invite_
     }
 }
 
-fn dec(counts: &mut FxHashMap<Box<str>, usize>, key: &str) {
-    if let Some(n) = counts.get_mut(key) {
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            counts.remove(key);
+/// Counts one conversation fewer for `uid`; forgets the user's queue
+/// with its last conversation.
+fn dec(per_user: &mut FxHashMap<Box<str>, Joined>, uid: &str) {
+    if let Some(joined) = per_user.get_mut(uid) {
+        joined.count = joined.count.saturating_sub(1);
+        if joined.count == 0 {
+            per_user.remove(uid);
         }
     }
 }
@@ -821,5 +901,49 @@ mod tests {
         };
         assert_eq!(check.question(&other, "bob", "alice"), None);
         assert!(check.question(&other, "eve", "alice").is_some());
+    }
+
+    /// A user joining one conversation over the cap is dropped from the
+    /// one it was active in least recently, not from one active since it
+    /// joined, nor from the one it joins.
+    #[test]
+    fn over_the_cap_the_conversation_idle_longest_is_forgotten() {
+        let mut s = State::default();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        for i in 0..MAX_CONVERSATIONS_PER_USER {
+            s.add_member(&format!("c{i}"), "alice", at(i as u64));
+            s.add_member(&format!("c{i}"), "bob", at(i as u64));
+        }
+        let member = |s: &State, c: &str, uid: &str| {
+            s.conversations
+                .get(c)
+                .is_some_and(|c| c.members.iter().any(|m| &**m == uid))
+        };
+        // c0 is active again: c1 is now the idlest of alice's.
+        let later = 3_600_000;
+        s.add_member("c0", "alice", at(later));
+        s.add_member("new", "alice", at(later + 1));
+        assert!(member(&s, "c0", "alice"));
+        assert!(!member(&s, "c1", "alice"));
+        assert!(member(&s, "c1", "bob"), "only alice is dropped from c1");
+        assert!(member(&s, "new", "alice"));
+        assert_eq!(s.per_user["alice"].count, MAX_CONVERSATIONS_PER_USER);
+        // The next join drops c2, the idlest now; c0 stays.
+        s.add_member("newer", "alice", at(later + 2));
+        assert!(!member(&s, "c2", "alice"));
+        assert!(member(&s, "c0", "alice") && member(&s, "c3", "alice"));
+        // A conversation with no member left is forgotten.
+        s.add_member("solo", "carol", at(0));
+        for i in 0..MAX_CONVERSATIONS_PER_USER {
+            s.add_member(&format!("d{i}"), "carol", at(later + 10 + i as u64));
+        }
+        assert!(!s.conversations.contains_key("solo"));
+        // Joining and being dropped over and over keeps the queue small.
+        for i in 0..3 * MAX_CONVERSATIONS_PER_USER {
+            s.add_member(&format!("e{i}"), "alice", at(2 * later + i as u64));
+        }
+        assert_eq!(s.per_user["alice"].count, MAX_CONVERSATIONS_PER_USER);
+        assert!(s.per_user["alice"].by_activity.len() <= 2 * MAX_CONVERSATIONS_PER_USER + 16);
     }
 }

@@ -970,7 +970,12 @@ impl Connection {
             return Ok(());
         }
         let members = &shared.membership;
-        if let Some(questions) = check.question(members, &self.uid, to) {
+        // One node has nobody to ask: its records decide.
+        let unknown = match shared.router.has_other_nodes() {
+            true => check.question(members, &self.uid, to),
+            false => None,
+        };
+        if let Some(questions) = unknown {
             match shared.router.fetch(questions).await {
                 Ok(facts) => facts.iter().for_each(|f| members.learn(f)),
                 // Decided on what this node knows.

@@ -29,6 +29,7 @@ pub mod authz;
 pub mod broker;
 pub mod config;
 mod connection;
+mod histogram;
 pub mod limits;
 pub mod metrics;
 pub mod push;

@@ -10,7 +10,7 @@
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use http_body_util::Full;
@@ -21,11 +21,12 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use wd_protocol::{ErrorCode, Outcome, PeerMessage};
+
+use crate::histogram::AtomicHistogram;
 
 /// Upper bounds (seconds) of the invite → outcome latency buckets: from a
 /// machine answering at once to an invite that rang for its full minute.
@@ -151,19 +152,66 @@ fn error_code(code: ErrorCode) -> &'static str {
     }
 }
 
-/// The wire name of a peer message's `kind`.
-pub(crate) fn message_kind(body: &PeerMessage) -> &'static str {
-    match body {
-        PeerMessage::Invite { .. } => "invite",
-        PeerMessage::Ringing { .. } => "ringing",
-        PeerMessage::Accept { .. } => "accept",
-        PeerMessage::Reject { .. } => "reject",
-        PeerMessage::Outcome { .. } => "outcome",
-        PeerMessage::Leave { .. } => "leave",
-        PeerMessage::Message { .. } => "message",
-        PeerMessage::Joined { .. } => "joined",
+/// The `kind` label values of routed peer messages; a kind's position
+/// here is its [`MessageKind`].
+const KINDS: [&str; 9] = [
+    "invite", "ringing", "accept", "reject", "outcome", "leave", "message", "joined", "other",
+];
+
+/// The `kind` of a routed peer message, as a position in [`KINDS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MessageKind(usize);
+
+impl MessageKind {
+    /// The label value.
+    pub(crate) fn as_str(self) -> &'static str {
+        KINDS[self.0]
+    }
+}
+
+/// The `kind` of a peer message (its wire name, or `other`).
+pub(crate) fn message_kind(body: &PeerMessage) -> MessageKind {
+    MessageKind(match body {
+        PeerMessage::Invite { .. } => 0,
+        PeerMessage::Ringing { .. } => 1,
+        PeerMessage::Accept { .. } => 2,
+        PeerMessage::Reject { .. } => 3,
+        PeerMessage::Outcome { .. } => 4,
+        PeerMessage::Leave { .. } => 5,
+        PeerMessage::Message { .. } => 6,
+        PeerMessage::Joined { .. } => 7,
         #[allow(unreachable_patterns)]
-        _ => "other",
+        _ => 8,
+    })
+}
+
+/// The `outcome` label values of the latency histogram; an outcome's
+/// position here is its slot in [`Metrics`]' resolved histograms.
+const OUTCOMES: [&str; 4] = ["accepted", "rejected", "canceled", "failed"];
+
+/// Members of a family for a fixed set of label values, each looked up in
+/// the family once and then used directly: a family lookup takes the
+/// family's lock (a read lock, but one written by every reader), which
+/// every runtime thread would otherwise meet on every event. A member is
+/// created on its first use, as with a lookup, so the encoded metrics are
+/// the same.
+#[derive(Debug)]
+struct Resolved<M, const N: usize> {
+    slots: [OnceLock<M>; N],
+}
+
+impl<M, const N: usize> Default for Resolved<M, N> {
+    fn default() -> Self {
+        Resolved {
+            slots: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+}
+
+impl<M, const N: usize> Resolved<M, N> {
+    /// The member in slot `i`, made by `lookup` the first time.
+    fn get(&self, i: usize, lookup: impl FnOnce() -> M) -> &M {
+        self.slots[i].get_or_init(lookup)
     }
 }
 
@@ -186,9 +234,12 @@ pub struct Metrics {
     connections_open: Gauge,
     connections: Counter,
     invites: Family<InviteLabels, Counter>,
-    invite_latency: Family<OutcomeLabel, Histogram>,
+    invite_latency: Family<OutcomeLabel, AtomicHistogram>,
+    latency_by_outcome: Resolved<AtomicHistogram, { OUTCOMES.len() }>,
     routed: Family<KindLabel, Counter>,
+    routed_by_kind: Resolved<Counter, { KINDS.len() }>,
     undelivered: Family<KindLabel, Counter>,
+    undelivered_by_kind: Resolved<Counter, { KINDS.len() }>,
     errors: Family<CodeLabel, Counter>,
     limits: Family<LimitLabel, Counter>,
     push_sent: Family<PushTypeLabel, Counter>,
@@ -230,7 +281,7 @@ impl Metrics {
             invites.clone(),
         );
         let invite_latency =
-            Family::<OutcomeLabel, Histogram>::new_with_constructor(new_latency_histogram);
+            Family::<OutcomeLabel, AtomicHistogram>::new_with_constructor(new_latency_histogram);
         registry.register(
             "invite_duration_seconds",
             "Time from routing an invite to routing its outcome, by outcome",
@@ -307,8 +358,11 @@ impl Metrics {
             connections,
             invites,
             invite_latency,
+            latency_by_outcome: Resolved::default(),
             routed,
+            routed_by_kind: Resolved::default(),
             undelivered,
+            undelivered_by_kind: Resolved::default(),
             errors,
             limits,
             push_sent,
@@ -352,15 +406,29 @@ impl Metrics {
     }
 
     pub(crate) fn invite_latency(&self, outcome: &'static str, elapsed: Duration) {
-        self.invite_latency
-            .get_or_create(&OutcomeLabel { outcome })
-            .observe(elapsed.as_secs_f64());
+        let lookup = || {
+            self.invite_latency
+                .get_or_create(&OutcomeLabel { outcome })
+                .clone()
+        };
+        let seconds = elapsed.as_secs_f64();
+        match OUTCOMES.iter().position(|o| *o == outcome) {
+            Some(i) => self.latency_by_outcome.get(i, lookup).observe(seconds),
+            None => lookup().observe(seconds),
+        }
     }
 
-    pub(crate) fn routed(&self, kind: &'static str, delivered: usize) {
-        self.routed.get_or_create(&KindLabel { kind }).inc();
+    pub(crate) fn routed(&self, kind: MessageKind, delivered: usize) {
+        let label = KindLabel {
+            kind: kind.as_str(),
+        };
+        self.routed_by_kind
+            .get(kind.0, || self.routed.get_or_create(&label).clone())
+            .inc();
         if delivered == 0 {
-            self.undelivered.get_or_create(&KindLabel { kind }).inc();
+            self.undelivered_by_kind
+                .get(kind.0, || self.undelivered.get_or_create(&label).clone())
+                .inc();
         }
     }
 
@@ -421,8 +489,8 @@ impl Metrics {
     }
 }
 
-fn new_latency_histogram() -> Histogram {
-    Histogram::new(LATENCY_BUCKETS)
+fn new_latency_histogram() -> AtomicHistogram {
+    AtomicHistogram::new(LATENCY_BUCKETS)
 }
 
 type Body = Full<Bytes>;
@@ -544,7 +612,7 @@ mod tests {
         m.connection_opened();
         m.invite_outcome("failed", "offline");
         m.invite_latency("accepted", Duration::from_millis(30));
-        m.routed("invite", 0);
+        m.routed(MessageKind(0), 0);
         m.error(ErrorCode::Malformed);
         m.limit(Limit::OutboxFull);
         m.push_sent("invite");

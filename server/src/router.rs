@@ -418,6 +418,14 @@ pub trait Router: Send + Sync + 'static {
         Routed::ready(Ok(()))
     }
 
+    /// Whether other nodes keep records that [`fetch`](Router::fetch) can
+    /// ask about. The default (one node) has none: a relay is then decided
+    /// on this node's records alone, without first checking what it lacks
+    /// (one lock of the records fewer per relayed frame).
+    fn has_other_nodes(&self) -> bool {
+        false
+    }
+
     /// Asks the other nodes' records what this node does not know. The
     /// default (one node) knows nothing more.
     fn fetch(&self, questions: Vec<Question>) -> Routed<'_, Result<Vec<Fact>, RouteError>> {

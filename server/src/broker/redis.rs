@@ -1038,6 +1038,10 @@ impl Router for RedisRouter {
         })
     }
 
+    fn has_other_nodes(&self) -> bool {
+        true
+    }
+
     fn fetch(&self, questions: Vec<Question>) -> Routed<'_, Result<Vec<Fact>, RouteError>> {
         let inner = &self.inner;
         Routed::pending(async move {
